@@ -1,0 +1,149 @@
+"""The `revplan` command line: the same planning functions the app calls, without a UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from planning.errors import RevPlanError
+from planning.progress import ProgressCallback
+from planning.settings import default_workspace
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[ProgressCallback]:
+    """A tqdm progress bar on stderr, driven by the planning progress callback."""
+    from tqdm import tqdm
+
+    with tqdm(total=1000, desc=description, unit="‰", leave=True, file=sys.stderr) as bar:
+
+        def report(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(max(0, round(fraction * 1000) - bar.n))
+
+        yield report
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    from planning.demo import DEMO_SIZES, generate_demo_workspace
+    from planning.store import workspace_exists
+
+    if args.if_missing and workspace_exists(args.workspace):
+        print(f"Workspace {args.workspace!r} exists; leaving it as it is.")
+        return 0
+    if workspace_exists(args.workspace) and not args.replace:
+        raise RevPlanError(
+            f"Workspace {args.workspace!r} already exists. Pass --replace to rebuild it "
+            "(its data will be lost) or --if-missing to keep it."
+        )
+    with progress_bar(f"demo {args.size}") as progress:
+        report = generate_demo_workspace(
+            args.workspace, size=DEMO_SIZES[args.size], seed=args.seed,
+            replace=args.replace, progress=progress,
+        )
+    print(report.to_text())
+    return 0
+
+
+def _command_import(args: argparse.Namespace) -> int:
+    from planning.ingest import import_files
+    from planning.store import open_workspace
+
+    workspace = open_workspace(args.workspace, create=True)
+    with progress_bar("import") as progress:
+        summary = import_files(
+            workspace, [Path(f) for f in args.files],
+            mapping_path=Path(args.mapping) if args.mapping else None,
+            actor=os.environ.get("USER", "cli"), progress=progress,
+        )
+    print(summary.to_text())
+    return 0
+
+
+def _command_workspaces(args: argparse.Namespace) -> int:
+    from planning.settings import data_dir
+    from planning.store import list_workspaces
+
+    names = list_workspaces()
+    if not names:
+        print(f"No workspaces in {data_dir()}.")
+    for name in names:
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every `revplan` command."""
+    from planning.demo import DEMO_SIZES
+
+    parser = argparse.ArgumentParser(
+        prog="revplan",
+        description="RevPlan: pipeline, territory and quota planning for revenue teams.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="Create a workspace filled with a believable demo company.",
+        description="Generate a deterministic demo company (reps, accounts on real US ZIP codes, "
+        "8 closed quarters of opportunities with full history, activities, subscriptions, "
+        "usage, tickets, invoices, products and price books) into a workspace.",
+    )
+    demo.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    demo.add_argument("--size", choices=sorted(DEMO_SIZES), default="medium",
+                      help="small (tests), medium (about 60 reps, 40,000 deals), "
+                      "large (1,000,000 deals)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
+    existing = demo.add_mutually_exclusive_group()
+    existing.add_argument("--if-missing", action="store_true",
+                          help="do nothing when the workspace exists")
+    existing.add_argument("--replace", action="store_true",
+                          help="delete an existing workspace and build it anew")
+    demo.set_defaults(handler=_command_demo)
+
+    imp = commands.add_parser(
+        "import", help="Import CRM export files (CSV) into a workspace.",
+        description="Import Salesforce or HubSpot exports, or any CSV through a column-mapping "
+        "file. Valid rows upsert by CRM id in one transaction; rejected rows are quarantined "
+        "with file, line, column and reason.",
+    )
+    imp.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    imp.add_argument("--mapping", help="TOML column-mapping file for other CRMs")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="CSV files to import")
+    imp.set_defaults(handler=_command_import)
+
+    workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
+    workspaces.set_defaults(handler=_command_workspaces)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors meant for people are printed without a stack trace."""
+    from planning.store import close_all_workspaces
+
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except RevPlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
+        if os.environ.get("REVPLAN_DEBUG"):
+            traceback.print_exc()
+        print(f"error: unexpected failure ({type(exc).__name__}: {exc}). "
+              "Set REVPLAN_DEBUG=1 for details.", file=sys.stderr)
+        return 1
+    finally:
+        close_all_workspaces()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deterministic demo companies for trying RevPlan and for its tests."""
