@@ -184,3 +184,11 @@ def close_all_workspaces() -> None:
         _registry.clear()
     for workspace in workspaces:
         workspace.connection.close()
+
+
+def close_workspace_file(path: Path) -> None:
+    """Close this process's connection to a workspace file, if it has one (before deleting it)."""
+    with _registry_lock:
+        workspace = _registry.pop(path.resolve(), None)
+    if workspace is not None:
+        workspace.connection.close()
