@@ -1,1 +1,1 @@
-"""Streamlit pages, registered by app.py with st.navigation; each reads inputs and calls planning."""
+"""Streamlit pages, registered by app.py with st.navigation; each calls into planning."""

@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from planning.periods import FiscalQuarter, fiscal_quarter_of, same_point_in_quarter
+from planning.periods import (
+    FiscalQuarter,
+    fiscal_quarter_of,
+    recent_quarters,
+    same_point_in_quarter,
+)
 from planning.store import Workspace
 from planning.store import kpis as kpi_queries
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
 
 BOOKINGS_QUARTERS = 8
 
@@ -119,63 +128,69 @@ def workspace_kpis(
     """Compute the Home KPIs of a workspace as of `today` (UTC date of `now` by default).
 
     `now` (UTC; naive values are read as UTC) sets the clock for the data's age; it defaults
-    to the current time. Everything is read in one cursor so the numbers agree with each other.
+    to the current time. Everything is read in one transaction so the numbers agree with each
+    other even while an import is writing.
     """
     now = _utc_now() if now is None else _as_utc(now)
     today = now.date() if today is None else today
 
-    def read(cur) -> WorkspaceKpis:
-        start_month = kpi_queries.fiscal_year_start_month(cur)
-        current = fiscal_quarter_of(today, start_month)
-        last = current.previous()
-        before = last.previous()
-        same_point = same_point_in_quarter(today, last, start_month)
-        series = [current.shifted(-offset) for offset in range(BOOKINGS_QUARTERS - 1, -1, -1)]
-        periods = [(q.start, min(q.end, today)) for q in series]
-        periods += [(last.start, same_point)]
-        totals = kpi_queries.won_bookings(cur, periods)
-        by_quarter = tuple(
-            QuarterBookings(q, t.cents, t.deals, to_date=q == current)
-            for q, t in zip(series, totals[:BOOKINGS_QUARTERS], strict=True)
-        )
-        qtd, last_full, last_same = totals[-2], totals[-3], totals[-1]
-        last_result = kpi_queries.win_loss(cur, last.start, last.end)
-        before_result = kpi_queries.win_loss(cur, before.start, before.end)
-        pipeline = kpi_queries.open_pipeline(cur)
-        stages = tuple(
-            StagePipeline(s.stage, s.cents, s.deals)
-            for s in kpi_queries.open_pipeline_by_stage(cur)
-        )
-        loaded = kpi_queries.latest_loaded_at(cur)
-        as_of = None if loaded is None else _as_utc(loaded)
-        age = None if as_of is None else max(now - as_of, dt.timedelta(0))
-        return WorkspaceKpis(
-            workspace=workspace.name,
-            today=today,
-            fiscal_year_start_month=start_month,
-            current_quarter=current,
-            last_quarter=last,
-            open_pipeline_cents=pipeline.cents,
-            open_pipeline_deals=pipeline.deals,
-            bookings_qtd_cents=qtd.cents,
-            bookings_qtd_deals=qtd.deals,
-            bookings_last_quarter_cents=last_full.cents,
-            bookings_last_quarter_deals=last_full.deals,
-            last_quarter_same_point=same_point,
-            bookings_last_quarter_same_point_cents=last_same.cents,
-            won_last_quarter=last_result.won,
-            lost_last_quarter=last_result.lost,
-            win_rate_last_quarter=win_rate(*last_result),
-            win_rate_quarter_before=win_rate(*before_result),
-            accounts=kpi_queries.account_count(cur),
-            active_reps=kpi_queries.active_rep_count(cur),
-            data_as_of=as_of,
-            data_age=age,
-            bookings_by_quarter=by_quarter,
-            pipeline_by_stage=stages,
-        )
+    def read(cur: DuckDBPyConnection) -> WorkspaceKpis:
+        with kpi_queries.snapshot(cur):
+            return _compute(cur, workspace.name, today, now)
 
     return workspace.read(read)
+
+
+def _compute(cur: DuckDBPyConnection, name: str, today: dt.date, now: dt.datetime) -> WorkspaceKpis:
+    start_month = kpi_queries.fiscal_year_start_month(cur)
+    current = fiscal_quarter_of(today, start_month)
+    last = current.previous()
+    before = last.previous()
+    same_point = same_point_in_quarter(today, last, start_month)
+    series = recent_quarters(today, BOOKINGS_QUARTERS, start_month)
+    periods = [(q.start, min(q.end, today)) for q in series]
+    periods += [(last.start, same_point)]
+    totals = kpi_queries.won_bookings(cur, periods)
+    by_quarter = tuple(
+        QuarterBookings(q, t.cents, t.deals, to_date=q == current)
+        for q, t in zip(series, totals[:BOOKINGS_QUARTERS], strict=True)
+    )
+    qtd, last_full, last_same = totals[-2], totals[-3], totals[-1]
+    last_result = kpi_queries.win_loss(cur, last.start, last.end)
+    before_result = kpi_queries.win_loss(cur, before.start, before.end)
+    pipeline = kpi_queries.open_pipeline(cur)
+    stages = tuple(
+        StagePipeline(s.stage, s.cents, s.deals)
+        for s in kpi_queries.open_pipeline_by_stage(cur)
+    )
+    loaded = kpi_queries.latest_loaded_at(cur)
+    as_of = None if loaded is None else _as_utc(loaded)
+    age = None if as_of is None else max(now - as_of, dt.timedelta(0))
+    return WorkspaceKpis(
+        workspace=name,
+        today=today,
+        fiscal_year_start_month=start_month,
+        current_quarter=current,
+        last_quarter=last,
+        open_pipeline_cents=pipeline.cents,
+        open_pipeline_deals=pipeline.deals,
+        bookings_qtd_cents=qtd.cents,
+        bookings_qtd_deals=qtd.deals,
+        bookings_last_quarter_cents=last_full.cents,
+        bookings_last_quarter_deals=last_full.deals,
+        last_quarter_same_point=same_point,
+        bookings_last_quarter_same_point_cents=last_same.cents,
+        won_last_quarter=last_result.won,
+        lost_last_quarter=last_result.lost,
+        win_rate_last_quarter=win_rate(*last_result),
+        win_rate_quarter_before=win_rate(*before_result),
+        accounts=kpi_queries.account_count(cur),
+        active_reps=kpi_queries.active_rep_count(cur),
+        data_as_of=as_of,
+        data_age=age,
+        bookings_by_quarter=by_quarter,
+        pipeline_by_stage=stages,
+    )
 
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:

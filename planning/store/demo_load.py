@@ -25,6 +25,17 @@ DAY_MACRO = (
     "CREATE OR REPLACE TEMP MACRO day_of(origin, d) AS "
     "CAST(origin AS DATE) + CAST(floor(d) AS INTEGER)"
 )
+HISTORY_TEXT_MACRO = """
+    CREATE OR REPLACE TEMP MACRO history_text(field_code, num, stages, forecast, steps, origin) AS
+    CASE field_code
+        WHEN 1 THEN list_extract(stages, CAST(num AS INTEGER) + 1)
+        WHEN 2 THEN CAST(CAST(num AS BIGINT) AS VARCHAR)
+        WHEN 3 THEN CAST(day_of(origin, num) AS VARCHAR)
+        WHEN 4 THEN list_extract(forecast, CAST(num AS INTEGER) + 1)
+        WHEN 5 THEN list_extract(steps, CAST(num AS INTEGER) + 1)
+        WHEN 6 THEN CAST(day_of(origin, num) AS VARCHAR)
+    END"""
+"""A history value as CRM text: stage or category names, cents, ISO dates, next-step text."""
 
 LOAD_STATEMENTS: dict[str, str] = {
     "reps": """
@@ -64,22 +75,10 @@ LOAD_STATEMENTS: dict[str, str] = {
         INSERT INTO opportunity_history BY NAME
         SELECT crm_id('017', history_no) AS history_id, crm_id('006', opp_no) AS opportunity_id,
                changed_at, list_extract($fields, field_code + 1) AS field,
-               CASE field_code
-                   WHEN 1 THEN list_extract($stages, CAST(old_num AS INTEGER) + 1)
-                   WHEN 2 THEN CAST(CAST(old_num AS BIGINT) AS VARCHAR)
-                   WHEN 3 THEN CAST(day_of($origin, old_num) AS VARCHAR)
-                   WHEN 4 THEN list_extract($forecast, CAST(old_num AS INTEGER) + 1)
-                   WHEN 5 THEN list_extract($next_steps, CAST(old_num AS INTEGER) + 1)
-                   WHEN 6 THEN CAST(day_of($origin, old_num) AS VARCHAR)
-               END AS old_value,
-               CASE field_code
-                   WHEN 1 THEN list_extract($stages, CAST(new_num AS INTEGER) + 1)
-                   WHEN 2 THEN CAST(CAST(new_num AS BIGINT) AS VARCHAR)
-                   WHEN 3 THEN CAST(day_of($origin, new_num) AS VARCHAR)
-                   WHEN 4 THEN list_extract($forecast, CAST(new_num AS INTEGER) + 1)
-                   WHEN 5 THEN list_extract($next_steps, CAST(new_num AS INTEGER) + 1)
-                   WHEN 6 THEN CAST(day_of($origin, new_num) AS VARCHAR)
-               END AS new_value,
+               history_text(field_code, old_num, $stages, $forecast, $next_steps, $origin)
+                   AS old_value,
+               history_text(field_code, new_num, $stages, $forecast, $next_steps, $origin)
+                   AS new_value,
                crm_id('005', actor_no) AS changed_by, 'demo' AS source, $loaded_at AS loaded_at
         FROM frame ORDER BY history_no""",
     "activities": """
@@ -186,6 +185,7 @@ def load_demo_company(
     def load(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
         cur.execute(CRM_ID_MACRO)
         cur.execute(DAY_MACRO)
+        cur.execute(HISTORY_TEXT_MACRO)
         cur.register("accounts_frame", company.frames["accounts"])
         for table, statement in LOAD_STATEMENTS.items():
             cur.register("frame", company.frames[table])

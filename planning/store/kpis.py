@@ -7,7 +7,8 @@ integer cents. All values reach DuckDB as parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import duckdb
@@ -40,6 +41,16 @@ class WinLoss(NamedTuple):
 
     won: int
     lost: int
+
+
+@contextmanager
+def snapshot(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the enclosed queries in one read transaction so they see the same committed data."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+    finally:
+        cur.execute("ROLLBACK")
 
 
 def fiscal_year_start_month(cur: duckdb.DuckDBPyConnection) -> int:

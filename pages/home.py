@@ -1,0 +1,251 @@
+"""Home: the workspace at a glance — pipeline, bookings, win rate, data freshness, two charts."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.common import current_workspace, show_failure
+from pages.registry import page_by_path
+from planning.overview import (
+    WorkspaceKpis,
+    describe_age,
+    format_money,
+    format_percent,
+    workspace_kpis,
+)
+
+logger = logging.getLogger(__name__)
+
+CLOSED_COLOR = "#1f4e79"
+CURRENT_COLOR = "#7fa7d1"
+PIPELINE_COLOR = "#2e7d6b"
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def money_ticks(largest_cents: int, target: int = 5) -> dict[str, list]:
+    """Plotly axis ticks and range in dollars, labelled like the KPIs ("$250K", "$1.5M").
+
+    Plotly's own SI labels say "k" and "G"; finance readers expect "K" and "B".
+    """
+    largest = max(largest_cents, 1) / 100
+    raw = largest / target
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    count = math.ceil(largest / step)
+    values = [step * i for i in range(count + 1)]
+    return {
+        "tickvals": values,
+        "ticktext": [format_money(round(v * 100)) for v in values],
+        "range": [0, values[-1] * 1.08],
+    }
+
+
+def metric_delta(change: float | None, text: str, description: str) -> dict[str, str | None]:
+    """Delta arguments for st.metric; grey and without arrow when the change rounds to nothing."""
+    if change is None:
+        return {"delta": None}
+    flat = abs(change) < 0.0005
+    return {
+        "delta": text,
+        "delta_color": "off" if flat else "normal",
+        "delta_arrow": "off" if flat else "auto",
+        "delta_description": description,
+    }
+
+
+def freshness_text(kpis: WorkspaceKpis) -> str:
+    """Freshness line such as "Data as of 3 hours ago (23 Nov 2026, 08:00 UTC)"."""
+    if kpis.data_as_of is None or kpis.data_age is None:
+        return "No CRM data imported yet"
+    stamp = kpis.data_as_of.strftime("%d %b %Y, %H:%M UTC")
+    return f"Data as of {describe_age(kpis.data_age)} ({stamp})"
+
+
+def show_headline(kpis: WorkspaceKpis) -> None:
+    """The money and rate KPIs, with deltas against last quarter."""
+    current, last = kpis.current_quarter, kpis.last_quarter
+    day = kpis.day_of_quarter
+    pipeline, bookings_qtd, bookings_last, win = st.columns(4)
+    pipeline.metric(
+        "Open pipeline",
+        format_money(kpis.open_pipeline_cents),
+        help=f"{format_money(kpis.open_pipeline_cents, compact=False)} across "
+        f"{kpis.open_pipeline_deals:,} open deals.",
+        border=True,
+    )
+    change = kpis.bookings_qtd_change
+    bookings_qtd.metric(
+        f"Bookings {current.label} to date",
+        format_money(kpis.bookings_qtd_cents),
+        **metric_delta(
+            change, format_percent(change, signed=True), f"vs {last.label} to day {day}"
+        ),
+        help=f"Won deals closing {current.start:%d %b} – {kpis.today:%d %b %Y} "
+        f"({kpis.bookings_qtd_deals:,} deals), against "
+        f"{format_money(kpis.bookings_last_quarter_same_point_cents)} won in {last.label} "
+        f"up to {kpis.last_quarter_same_point:%d %b %Y} (day {day} of the quarter).",
+        border=True,
+    )
+    change = kpis.bookings_last_quarter_change
+    bookings_last.metric(
+        f"Bookings {last.label}",
+        format_money(kpis.bookings_last_quarter_cents),
+        **metric_delta(
+            change, format_percent(change, signed=True), f"vs {last.previous().label}"
+        ),
+        help=f"Won deals closing {last.start:%d %b} – {last.end:%d %b %Y} "
+        f"({kpis.bookings_last_quarter_deals:,} deals).",
+        border=True,
+    )
+    change = kpis.win_rate_change
+    win.metric(
+        f"Win rate {last.label}",
+        format_percent(kpis.win_rate_last_quarter),
+        **metric_delta(
+            change, f"{(change or 0) * 100:+.1f} pts", f"vs {last.previous().label}"
+        ),
+        help=f"Deals won ÷ deals won or lost with a close date in {last.label} "
+        f"({kpis.won_last_quarter:,} won, {kpis.lost_last_quarter:,} lost).",
+        border=True,
+    )
+
+
+def show_counts(kpis: WorkspaceKpis) -> None:
+    """Accounts, reps, open deals and how fresh the data is."""
+    accounts, reps, deals, fresh = st.columns(4)
+    accounts.metric("Accounts", f"{kpis.accounts:,}", border=True)
+    reps.metric("Active reps", f"{kpis.active_reps:,}", border=True)
+    deals.metric("Open deals", f"{kpis.open_pipeline_deals:,}", border=True)
+    fresh.metric(
+        "Data as of",
+        describe_age(kpis.data_age) if kpis.data_age is not None else "never",
+        help=f"{freshness_text(kpis)}: the newest record loaded into reps, accounts, "
+        "opportunities, their history or activities.",
+        border=True,
+    )
+
+
+def bookings_chart(kpis: WorkspaceKpis) -> go.Figure:
+    """Bar chart of won bookings per fiscal quarter, the current quarter shown to date."""
+    figure = go.Figure()
+    for to_date, name, color in (
+        (False, "Closed quarter", CLOSED_COLOR),
+        (True, f"{kpis.current_quarter.label} to date", CURRENT_COLOR),
+    ):
+        rows = [q for q in kpis.bookings_by_quarter if q.to_date == to_date]
+        figure.add_bar(
+            name=name,
+            x=[q.quarter.label for q in rows],
+            y=[q.cents / 100 for q in rows],
+            text=[format_money(q.cents) for q in rows],
+            textposition="outside",
+            customdata=[[q.deals, format_money(q.cents, compact=False)] for q in rows],
+            hovertemplate="%{x}<br>%{customdata[1]} from %{customdata[0]:,} won deals"
+            "<extra></extra>",
+            marker_color=color,
+            cliponaxis=False,
+        )
+    figure.update_layout(
+        title={"text": "Bookings by fiscal quarter (won deals, by close date)"},
+        xaxis={
+            "title": {"text": "Fiscal quarter"},
+            "categoryorder": "array",
+            "categoryarray": [q.quarter.label for q in kpis.bookings_by_quarter],
+        },
+        yaxis={
+            "title": {"text": "Bookings (USD)"},
+            **money_ticks(max((q.cents for q in kpis.bookings_by_quarter), default=0)),
+        },
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        margin={"t": 90},
+        barmode="group",
+        bargap=0.25,
+        uniformtext={"minsize": 10, "mode": "hide"},
+    )
+    return figure
+
+
+def pipeline_chart(kpis: WorkspaceKpis) -> go.Figure:
+    """Horizontal bars of open pipeline per stage, earliest stage at the top."""
+    stages = kpis.pipeline_by_stage
+    figure = go.Figure(
+        go.Bar(
+            name="Open pipeline",
+            orientation="h",
+            y=[s.stage for s in stages],
+            x=[s.cents / 100 for s in stages],
+            text=[f"{format_money(s.cents)} · {s.deals:,} deals" for s in stages],
+            textposition="auto",
+            customdata=[[s.deals, format_money(s.cents, compact=False)] for s in stages],
+            hovertemplate="%{y}<br>%{customdata[1]} in %{customdata[0]:,} open deals"
+            "<extra></extra>",
+            marker_color=PIPELINE_COLOR,
+            showlegend=True,
+        )
+    )
+    figure.update_layout(
+        title={"text": "Open pipeline by stage (funnel order)"},
+        xaxis={
+            "title": {"text": "Open pipeline (USD)"},
+            **money_ticks(max((s.cents for s in stages), default=0)),
+        },
+        yaxis={"title": {"text": "Stage"}, "autorange": "reversed"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        margin={"t": 90},
+    )
+    return figure
+
+
+def show_charts(kpis: WorkspaceKpis) -> None:
+    """The bookings and pipeline charts side by side."""
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(
+            bookings_chart(kpis),
+            config=CHART_CONFIG,
+            alt="Bar chart of won bookings in US dollars for each of the last "
+            f"{len(kpis.bookings_by_quarter)} fiscal quarters.",
+        )
+    with right:
+        if kpis.pipeline_by_stage:
+            st.plotly_chart(
+                pipeline_chart(kpis),
+                config=CHART_CONFIG,
+                alt="Horizontal bar chart of open pipeline in US dollars for each stage.",
+            )
+        else:
+            st.info("No open pipeline: there are no open opportunities in this workspace.")
+
+
+def main() -> None:
+    """Draw the Home page for the session's workspace."""
+    workspace = current_workspace()
+    st.title(f"RevPlan — {workspace.name}")
+    try:
+        kpis = workspace_kpis(workspace)
+    except Exception as exc:
+        logger.exception("Home KPIs failed for workspace %s", workspace.name)
+        show_failure(exc, "compute the workspace KPIs")
+        return
+    quarter = kpis.current_quarter
+    st.caption(
+        f"{freshness_text(kpis)} · {quarter.label}, day {kpis.day_of_quarter} of "
+        f"{quarter.days} ({quarter.start:%d %b} – {quarter.end:%d %b %Y}) · amounts in USD"
+    )
+    if not kpis.has_data:
+        import_page = page_by_path("pages/import_data.py")
+        st.info(
+            "This workspace has no CRM data yet, so every figure below is zero. "
+            f"Load reps, accounts and opportunities on the **{import_page.title}** page "
+            f"({import_page.group}), or run `make run` to work with the demo workspace."
+        )
+    show_headline(kpis)
+    show_counts(kpis)
+    show_charts(kpis)
+
+
+main()

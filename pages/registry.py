@@ -1,0 +1,74 @@
+"""The page registry: every page of the app, its title, icon, workflow group and URL.
+
+`app.py` builds `st.navigation` from this list and the page tests iterate over it, so a page
+added here is both reachable and tested. Kept free of Streamlit so it can be filtered (for
+example by role) and inspected anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Navigation sections in workflow order; a group shows only when it has pages.
+GROUPS: tuple[str, ...] = ("Overview", "Pipeline", "Planning", "Approvals", "Admin")
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """One page: its script (relative to the project root) and how navigation shows it."""
+
+    path: str
+    title: str
+    icon: str
+    group: str
+    url_path: str
+    default: bool = False
+
+    @property
+    def file(self) -> Path:
+        """Absolute path of the page script."""
+        return PROJECT_ROOT / self.path
+
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry(
+        path="pages/home.py",
+        title="Home",
+        icon=":material/dashboard:",
+        group="Overview",
+        url_path="home",
+        default=True,
+    ),
+    PageEntry(
+        path="pages/import_data.py",
+        title="Import CRM data",
+        icon=":material/upload_file:",
+        group="Admin",
+        url_path="import",
+    ),
+)
+
+
+def grouped_pages(pages: Iterable[PageEntry] = PAGES) -> dict[str, list[PageEntry]]:
+    """Pages by group, groups in workflow order, empty groups left out.
+
+    Raises ValueError for a page whose group is not one of GROUPS, so a typo cannot hide a page.
+    """
+    groups: dict[str, list[PageEntry]] = {group: [] for group in GROUPS}
+    for page in pages:
+        if page.group not in groups:
+            raise ValueError(f"Page {page.path} names unknown group {page.group!r}.")
+        groups[page.group].append(page)
+    return {group: entries for group, entries in groups.items() if entries}
+
+
+def page_by_path(path: str, pages: Iterable[PageEntry] = PAGES) -> PageEntry:
+    """The registry entry of a page script such as "pages/import_data.py"."""
+    for page in pages:
+        if page.path == path:
+            return page
+    raise KeyError(path)

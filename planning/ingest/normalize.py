@@ -1,0 +1,404 @@
+"""Turning a bound file's text cells into typed RevPlan columns, finding every row problem.
+
+This step needs no database: it checks types, formats, required values, duplicates within the
+file and rules between fields (status flags, close before created...). References to reps,
+accounts and opportunities are checked later, inside the import transaction (`load`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from planning.ingest import reasons
+from planning.ingest import values as v
+from planning.ingest.csvfile import RawFile
+from planning.ingest.fields import (
+    ACCOUNTS,
+    MAX_TEXT_LENGTH,
+    OPPORTUNITIES,
+    OPPORTUNITY_HISTORY,
+    FieldSpec,
+)
+from planning.ingest.formats import FileBinding
+
+MAX_ID_LENGTH = 255
+MAX_OWNER_LENGTH = 320
+ZIP_FIELDS = ("zip", "home_zip")
+DAY_US = 86_400_000_000
+OPEN, WON, LOST = 0, 1, 2
+STATUS_NAMES = pa.array(["open", "won", "lost"], pa.string())
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts about the run the checks need: the workspace currency and the run's time."""
+
+    currency: str
+    now: datetime
+
+
+@dataclass
+class Problems:
+    """Rejected cells: row positions with the header they concern and the reason."""
+
+    positions: list[np.ndarray] = field(default_factory=list)
+    headers: list[str | None] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, mask: np.ndarray, header: str | None, reason: str) -> None:
+        """Record `reason` for the rows where `mask` is true."""
+        rows = np.flatnonzero(mask)
+        if len(rows):
+            self.positions.append(rows)
+            self.headers.append(header)
+            self.reasons.append(reason)
+
+    def add_at(self, rows: np.ndarray, header: str | None, reason: str) -> None:
+        """Record `reason` for the given row positions."""
+        if len(rows):
+            self.positions.append(np.asarray(rows, dtype=np.int64))
+            self.headers.append(header)
+            self.reasons.append(reason)
+
+    def rows(self, n: int) -> np.ndarray:
+        """Mask of the rows with at least one problem."""
+        mask = np.zeros(n, dtype=bool)
+        for rows in self.positions:
+            mask[rows] = True
+        return mask
+
+
+@dataclass
+class Prepared:
+    """A file's typed values (by field name), problems so far and rows to skip."""
+
+    raw: RawFile
+    binding: FileBinding
+    values: dict[str, pa.Array]
+    derived: set[str]
+    problems: Problems
+    skipped: np.ndarray
+
+    def copy(self) -> Prepared:
+        """A copy whose values, derived fields and problems can change independently."""
+        problems = Problems(list(self.problems.positions), list(self.problems.headers),
+                            list(self.problems.reasons))
+        return Prepared(self.raw, self.binding, dict(self.values), set(self.derived), problems,
+                        self.skipped)
+
+    @property
+    def size(self) -> int:
+        """Rows with the right number of fields."""
+        return self.raw.table.num_rows
+
+    def header(self, field_name: str) -> str | None:
+        """The file header feeding a field, None for derived fields."""
+        return self.binding.columns.get(field_name)
+
+    @property
+    def written_fields(self) -> list[str]:
+        """Fields stored in the entity's table: those the file provides plus derived ones."""
+        entity = self.binding.entity
+        out = []
+        for spec in entity.fields:
+            if spec.db_column and (spec.name in self.values or spec.name in self.derived):
+                out.append(spec.name)
+        return out
+
+
+def _translate(cells: pa.Array, table: dict[str, str], default: str | None,
+               strict: bool) -> tuple[pa.Array, np.ndarray]:
+    """Apply a value map to cells; unlisted values keep their text, take the default, or fail."""
+    has = v.present(cells)
+    keys = list(table)
+    if keys:
+        index = pc.index_in(v.fold(cells), value_set=pa.array(keys, pa.string()))
+        hit = v.mask_of(pc.is_valid(index))
+        mapped = pc.take(pa.array([table[k] for k in keys], pa.string()), index)
+    else:
+        hit = np.zeros(len(cells), dtype=bool)
+        mapped = pa.nulls(len(cells), pa.string())
+    if default is not None:
+        fallback: pa.Array = pa.array(np.where(has, default, None), pa.string())
+    else:
+        fallback = cells.cast(pa.string())
+    out = pc.if_else(pa.array(hit), mapped, fallback)
+    bad = has & ~hit & strict & (default is None)
+    return out, bad
+
+
+def _ids(cells: pa.Array, style: str) -> v.Parsed:
+    if style == "salesforce":
+        return v.read_salesforce_ids(cells)
+    if style == "hubspot":
+        return v.read_hubspot_ids(cells)
+    return v.read_text(cells, MAX_ID_LENGTH)
+
+
+def _read_field(spec: FieldSpec, cells: pa.Array, binding: FileBinding, context: Context,
+                dates: v.DateOptions) -> v.Parsed:
+    options = binding.options
+    kind = spec.kind
+    if kind in ("id", "ref"):
+        return _ids(cells, binding.id_style)
+    if kind == "owner":
+        if binding.id_style == "salesforce":
+            return v.read_salesforce_ids(cells)
+        return v.read_text(cells, MAX_OWNER_LENGTH)
+    if kind == "text":
+        parsed = v.read_text(cells, MAX_TEXT_LENGTH)
+        if spec.name in ZIP_FIELDS:
+            parsed.values = pc.replace_substring_regex(parsed.values, r"^([0-9]{5})-[0-9]{4}$",
+                                                       r"\1")
+        return parsed
+    if kind == "email":
+        return v.read_email(cells, MAX_OWNER_LENGTH)
+    if kind == "date":
+        return v.read_dates(cells, dates)
+    if kind == "timestamp":
+        return v.read_timestamps(cells, dates)
+    if kind == "money":
+        return v.read_money(cells, options.decimal_separator, options.money_unit == "cents",
+                            context.currency)
+    if kind == "int":
+        return v.read_int(cells, options.decimal_separator, spec.minimum, spec.maximum)
+    if kind == "float":
+        return v.read_float(cells, options.decimal_separator, spec.minimum, spec.maximum)
+    if kind == "bool":
+        return v.read_bool(cells)
+    return v.read_enum(cells, spec.aliases, reasons.unknown_value(spec.label))
+
+
+def _date_options(binding: FileBinding, cells: dict[str, pa.Array]) -> v.DateOptions:
+    """The file's date reading rules; the slash-date order comes from the file if not set."""
+    options = binding.options
+    day_first = options.day_first
+    if day_first is None:
+        dated = [cells[s.name] for s in binding.entity.fields
+                 if s.kind in ("date", "timestamp") and s.name in cells]
+        if binding.entity is OPPORTUNITY_HISTORY:
+            dated += [cells[name] for name in ("old_value", "new_value") if name in cells]
+        day_evidence, month_evidence = v.slash_date_order(dated)
+        day_first = day_evidence and not month_evidence
+    return v.DateOptions(formats=options.date_formats, day_first=day_first,
+                         timezone=options.timezone)
+
+
+def prepare(raw: RawFile, binding: FileBinding, context: Context,
+            report: Callable[[float], None] | None = None) -> Prepared:
+    """Read every bound column of a file into typed values and record what is wrong.
+
+    `report`, when given, receives the share of columns read so far (for progress bars).
+    """
+    entity = binding.entity
+    n = raw.table.num_rows
+    options = binding.options
+    problems = Problems()
+    cells: dict[str, pa.Array] = {
+        name: v.clean(raw.column(header), options.missing_values)
+        for name, header in binding.columns.items()
+    }
+    source_stage = cells.get("stage")
+    for name in list(cells):
+        table = binding.values.get(name)
+        default = binding.defaults.get(name)
+        if table is None and default is None:
+            continue
+        strict = name in binding.strict
+        cells[name], bad = _translate(cells[name], table or {}, default, strict)
+        if strict:
+            problems.add(bad, binding.columns[name], binding.strict[name])
+
+    dates = _date_options(binding, cells)
+    values: dict[str, pa.Array] = {}
+    skipped = np.zeros(n, dtype=bool)
+    for done, (name, column) in enumerate(cells.items()):
+        if report is not None:
+            report(done / len(cells))
+        spec = entity.field(name)
+        header = binding.columns[name]
+        if spec.required:
+            problems.add(~v.present(column), header, reasons.MISSING_VALUE)
+        if entity is OPPORTUNITY_HISTORY and name == "field":
+            parsed = v.read_enum(column, spec.aliases, reasons.unknown_value(spec.label))
+            skipped = v.present(column) & parsed.invalid()
+            values[name] = parsed.values
+            continue
+        if binding.source == "hubspot" and name == "account_id":
+            several = v.mask_of(pc.match_substring(column, ";"))
+            problems.add(several, header, reasons.SEVERAL_COMPANIES)
+            column = pc.if_else(pa.array(several), pa.scalar(None, pa.string()), column)
+        parsed = _read_field(spec, column, binding, context, dates)
+        for mask, reason in parsed.problems:
+            problems.add(mask, header, reason)
+        values[name] = parsed.values
+
+    prepared = Prepared(raw, binding, values, set(), problems, skipped)
+    _check_currency(prepared, context)
+    _check_created(prepared, context)
+    _check_duplicates(prepared)
+    if entity is OPPORTUNITIES:
+        _derive_status(prepared, source_stage)
+        _check_dates(prepared)
+    elif entity is ACCOUNTS:
+        _derive_segment(prepared)
+    elif entity is OPPORTUNITY_HISTORY:
+        _history_values(prepared, context, dates)
+    elif entity.name == "reps" and "role" not in values:
+        prepared.derived.add("role")
+    return prepared
+
+
+def _check_currency(prepared: Prepared, context: Context) -> None:
+    currency = prepared.values.pop("currency", None)
+    if currency is None:
+        return
+    other = v.present(currency) & ~v.mask_of(pc.equal(pc.utf8_upper(currency), context.currency))
+    prepared.problems.add(other, prepared.header("currency"), reasons.CURRENCY_MISMATCH)
+
+
+def _check_created(prepared: Prepared, context: Context) -> None:
+    created = prepared.values.get("created_at")
+    if created is None:
+        return
+    limit = np.datetime64(context.now + timedelta(days=1), "us").astype(np.int64)
+    stamps = pc.fill_null(pc.cast(created, pa.int64()), np.iinfo(np.int64).min).to_numpy()
+    prepared.problems.add(stamps > limit, prepared.header("created_at"),
+                          reasons.CREATED_IN_FUTURE)
+
+
+def _check_duplicates(prepared: Prepared) -> None:
+    key = prepared.binding.entity.key
+    ids = prepared.values.get(key)
+    if ids is None:
+        return
+    codes, _ = pd.factorize(pd.Series(ids.to_pandas()), use_na_sentinel=True)
+    duplicated = pd.Series(codes).duplicated(keep="first").to_numpy() & (codes >= 0)
+    prepared.problems.add(duplicated, prepared.header(key), reasons.DUPLICATE_ID)
+
+
+def _flags(values: pa.Array | None, n: int) -> np.ndarray:
+    """A nullable boolean as 1 (true), 0 (false) or -1 (missing)."""
+    if values is None:
+        return np.full(n, -1, dtype=np.int8)
+    true = v.mask_of(values)
+    known = v.present(values)
+    return np.where(known, true.astype(np.int8), np.int8(-1))
+
+
+def _derive_status(prepared: Prepared, source_stage: pa.Array | None) -> None:
+    """Status from the status column, the closed/won flags or the stage; closed_at to match."""
+    values = prepared.values
+    n = prepared.size
+    stage_key = v.fold(values["stage"])
+    stage_won = v.mask_of(pc.equal(stage_key, "closedwon"))
+    stage_lost = v.mask_of(pc.equal(stage_key, "closedlost"))
+    by_stage = np.where(stage_won, WON, np.where(stage_lost, LOST, OPEN)).astype(np.int8)
+    closed = _flags(values.pop("is_closed", None), n)
+    won = _flags(values.pop("is_won", None), n)
+    if "status" in values:
+        status = _status_codes(values["status"])
+    else:
+        status = by_stage
+        mapping = prepared.binding.status_from_stage
+        if mapping is not None and source_stage is not None:
+            default = prepared.binding.defaults.get("status")
+            translated, _ = _translate(source_stage, mapping, default, strict=False)
+            if default is not None:
+                listed = v.present(source_stage)
+            else:
+                listed = v.mask_of(pc.is_in(v.fold(source_stage),
+                                            value_set=pa.array(list(mapping), pa.string())))
+            status = np.where(listed, _status_codes(translated), by_stage).astype(np.int8)
+        elif (closed >= 0).any() or (won >= 0).any():
+            won_not_closed = (won == 1) & (closed == 0)
+            prepared.problems.add(won_not_closed, prepared.header("is_won"),
+                                  reasons.WON_NOT_CLOSED)
+            closed_status = np.where((won == -1) & (by_stage == WON), WON, LOST)
+            from_flags = np.where(won == 1, WON, np.where(
+                closed == 1, closed_status, np.where(closed == 0, OPEN, by_stage)))
+            flagged = (closed >= 0) | (won >= 0)
+            status = np.where(flagged, from_flags, by_stage).astype(np.int8)
+            contradiction = flagged & ~won_not_closed & (
+                (stage_won & (status != WON)) | (stage_lost & (status != LOST)))
+            prepared.problems.add(contradiction, prepared.header("stage"),
+                                  reasons.STAGE_CONTRADICTS_FLAGS)
+        values["status"] = pc.take(STATUS_NAMES, pa.array(status))
+        prepared.derived.add("status")
+    if "closed_at" not in values:
+        days = pc.fill_null(pc.cast(values["close_date"], pa.int32()), 0).to_numpy()
+        closed_at = days.astype(np.int64) * DAY_US
+        missing = ~v.present(values["close_date"]) | (status == OPEN) | (status < 0)
+        values["closed_at"] = pa.array(closed_at, pa.timestamp("us"), mask=missing)
+        prepared.derived.add("closed_at")
+
+
+def _status_codes(statuses: pa.Array) -> np.ndarray:
+    """open/won/lost text as OPEN/WON/LOST codes, -1 for anything else."""
+    index = pc.index_in(statuses, value_set=STATUS_NAMES)
+    return np.asarray(pc.fill_null(index, -1).to_numpy(), dtype=np.int8)
+
+
+def _check_dates(prepared: Prepared) -> None:
+    close = prepared.values["close_date"]
+    created = prepared.values["created_at"]
+    both = v.present(close) & v.present(created)
+    close_days = pc.fill_null(pc.cast(close, pa.int32()), 0).to_numpy().astype(np.int64)
+    created_days = np.floor_divide(
+        pc.fill_null(pc.cast(created, pa.int64()), 0).to_numpy(), DAY_US)
+    prepared.problems.add(both & (close_days < created_days), prepared.header("close_date"),
+                          reasons.CLOSE_BEFORE_CREATED)
+
+
+def _derive_segment(prepared: Prepared) -> None:
+    values = prepared.values
+    if "segment" in values or "employees" not in values:
+        return
+    employees = values["employees"]
+    count = pc.fill_null(employees, 0).to_numpy()
+    segment = np.where(count < 100, "SMB", np.where(count < 1000, "Mid-Market", "Enterprise"))
+    values["segment"] = pa.array(segment.astype(object), pa.string(),
+                                 mask=~v.present(employees))
+    prepared.derived.add("segment")
+
+
+def _history_values(prepared: Prepared, context: Context, dates: v.DateOptions) -> None:
+    """Old and new values in RevPlan's form: amounts in cents, dates ISO, categories named."""
+    values = prepared.values
+    kind = values["field"].to_numpy(zero_copy_only=False)
+    options = prepared.binding.options
+    category = OPPORTUNITIES.field("forecast_category")
+    for name in ("old_value", "new_value"):
+        if name not in values:
+            continue
+        header = prepared.header(name)
+        column = values[name]
+        for field_name in ("amount", "close_date", "forecast_category"):
+            rows = np.flatnonzero((kind == field_name) & v.present(column))
+            if not len(rows):
+                continue
+            subset = pc.take(column, pa.array(rows))
+            if field_name == "amount":
+                parsed = v.read_money(subset, options.decimal_separator,
+                                      options.money_unit == "cents", context.currency)
+                text = pc.cast(parsed.values, pa.string())
+            elif field_name == "close_date":
+                parsed = v.read_dates(subset, dates)
+                text = pc.cast(parsed.values, pa.string())
+            else:
+                parsed = v.read_enum(subset, category.aliases,
+                                     reasons.unknown_value(category.label))
+                text = parsed.values
+            for mask, reason in parsed.problems:
+                prepared.problems.add_at(rows[mask], header, reason)
+            mask = np.zeros(len(column), dtype=bool)
+            mask[rows] = True
+            column = pc.replace_with_mask(column, pa.array(mask), text.cast(column.type))
+        values[name] = column

@@ -1,0 +1,147 @@
+"""What an import run did, per file, per entity and per reject reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+COUNT_NAMES = ("read", "inserted", "updated", "unchanged", "rejected", "skipped")
+
+
+@dataclass
+class Counts:
+    """Row counts: every row read is inserted, updated, unchanged, rejected or skipped."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    skipped: int = 0
+
+    def add(self, other: Counts) -> None:
+        """Add another set of counts to this one."""
+        for name in COUNT_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name."""
+        return {name: getattr(self, name) for name in COUNT_NAMES}
+
+
+@dataclass
+class FileSummary:
+    """One imported file: how it was recognised and what happened to its rows."""
+
+    file: str
+    format: str
+    entity: str
+    counts: Counts = field(default_factory=Counts)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ImportSummary:
+    """One import run: its id, when and by whom, and counts per file, entity and reason."""
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime
+    actor: str | None
+    files: list[FileSummary]
+
+    @property
+    def status(self) -> str:
+        """applied, or applied_with_rejects when any row was rejected."""
+        return "applied_with_rejects" if self.totals.rejected else "applied"
+
+    @property
+    def totals(self) -> Counts:
+        """Counts over every file."""
+        total = Counts()
+        for item in self.files:
+            total.add(item.counts)
+        return total
+
+    @property
+    def entities(self) -> dict[str, Counts]:
+        """Counts per entity (reps, accounts, ...), in the order files were processed."""
+        out: dict[str, Counts] = {}
+        for item in self.files:
+            out.setdefault(item.entity, Counts()).add(item.counts)
+        return out
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Rejected rows per reason, most frequent first (a row can count under several)."""
+        merged: dict[str, int] = {}
+        for item in self.files:
+            for reason, count in item.rejected_by_reason.items():
+                merged[reason] = merged.get(reason, 0) + count
+        return dict(sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per file with its format, entity and counts (for tables in the app)."""
+        rows = [{"file": f.file, "format": f.format, "entity": f.entity, **f.counts.as_dict()}
+                for f in self.files]
+        return pd.DataFrame(rows, columns=["file", "format", "entity", *COUNT_NAMES])
+
+    def reasons_frame(self) -> pd.DataFrame:
+        """One row per reject reason with the number of rows it rejected."""
+        items = list(self.rejected_by_reason.items())
+        return pd.DataFrame(items, columns=["reason", "rows"])
+
+    def to_text(self) -> str:
+        """A readable summary of the run for the command line."""
+        total = self.totals
+        duration = (self.finished_at - self.started_at).total_seconds()
+        lines = [
+            f"Import run {self.run_id} ({self.status}) at {self.started_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC, {duration:.1f} s" + (f", by {self.actor}" if self.actor else ""),
+            "",
+        ]
+        width = max([len(f.file) for f in self.files] + [4])
+        header = f"{'file':<{width}}  {'entity':<19}" + "".join(
+            f"{name:>10}" for name in COUNT_NAMES)
+        lines.append(header)
+        for item in self.files:
+            lines.append(f"{item.file:<{width}}  {item.entity:<19}" + "".join(
+                f"{getattr(item.counts, name):>10,}" for name in COUNT_NAMES))
+        lines.append(f"{'total':<{width}}  {'':<19}" + "".join(
+            f"{getattr(total, name):>10,}" for name in COUNT_NAMES))
+        lines.append("")
+        for item in self.files:
+            lines.append(f"{item.file}: recognised as {item.format}")
+        if self.rejected_by_reason:
+            lines.append("")
+            lines.append("Rejected rows by reason:")
+            for reason, count in self.rejected_by_reason.items():
+                lines.append(f"  {count:>8,}  {reason}")
+            lines.append(f"Rejected rows are kept in import_rejects for run {self.run_id} "
+                         "with file, line, column and reason.")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """The summary as JSON, stored with the run."""
+        return json.dumps({
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "actor": self.actor,
+            "files": [asdict(item) for item in self.files],
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> ImportSummary:
+        """Rebuild a summary stored with `to_json`."""
+        data = json.loads(text)
+        files = [FileSummary(file=f["file"], format=f["format"], entity=f["entity"],
+                             counts=Counts(**f["counts"]),
+                             rejected_by_reason=dict(f["rejected_by_reason"]))
+                 for f in data["files"]]
+        return cls(run_id=data["run_id"], started_at=datetime.fromisoformat(data["started_at"]),
+                   finished_at=datetime.fromisoformat(data["finished_at"]),
+                   actor=data["actor"], files=files)

@@ -1,0 +1,166 @@
+"""Browser tests: the real app served by `streamlit run` on a free port, driven by Chromium.
+
+The server runs on a private copy of a workspace named `demo`, so it never holds a file other
+tests use. It is always terminated at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from planning.overview import WorkspaceKpis, workspace_kpis
+from planning.store import open_workspace
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+OUTPUT_DIR = PROJECT_ROOT / "test-output"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+STARTUP_SECONDS = 60
+STOP_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    """A served app: its base URL, data folder and the KPIs its workspace should show."""
+
+    url: str
+    data_dir: Path
+    workspace: str
+    kpis: WorkspaceKpis
+    log: Path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _expected_kpis(folder: Path, name: str) -> WorkspaceKpis:
+    workspace = open_workspace(name, read_only=True, base=folder)
+    try:
+        return workspace_kpis(workspace)
+    finally:
+        workspace.close()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"streamlit exited with code {process.returncode}:\n{log.read_text()[-4000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(
+        f"streamlit did not answer /_stcore/health within {STARTUP_SECONDS} s:\n"
+        f"{log.read_text()[-4000:]}"
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def running_app(
+    demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """`streamlit run app.py` on a free port over a private copy of the small demo workspace."""
+    folder = tmp_path_factory.mktemp("served-workspaces")
+    shutil.copy(demo_data_dir / "demo.duckdb", folder / "demo.duckdb")
+    kpis = _expected_kpis(folder, "demo")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = folder / "streamlit.log"
+    env = {
+        **os.environ,
+        "REVPLAN_DATA_DIR": str(folder),
+        "REVPLAN_WORKSPACE": "demo",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        str(Path(sys.executable).with_name("streamlit")), "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_until_healthy(url, process, log)
+        yield RunningApp(url=url, data_dir=folder, workspace="demo", kpis=kpis, log=log)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """Headless Debian Chromium driven by Playwright's sync API."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (make browser installs it)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser: Browser) -> Iterator[Page]:
+    """A fresh browser page at a meeting-friendly window size."""
+    context = chromium_browser.new_context(viewport={"width": 1600, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """`test-output/` in the project, where screenshots go."""
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
