@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -98,6 +98,9 @@ class Workspace:
     path: Path
     connection: duckdb.DuckDBPyConnection
     read_only: bool = False
+    write_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """Serialises this process's write transactions, so audited changes append to one chain
+    tail and writers never spin on conflicts with each other."""
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -118,10 +121,12 @@ class Workspace:
     ) -> T:
         """Run work in one explicit transaction, retrying a bounded number of times on conflict.
 
-        The work may run more than once, so it must not have side effects outside the database.
+        Writes of this process run one at a time (see `write_lock`); a conflict can still come
+        from a read-modify-write racing a reader's snapshot, hence the retry. The work may run
+        more than once, so it must not have side effects outside the database.
         """
         for attempt in range(retries + 1):
-            with self.cursor() as cur:
+            with self.write_lock, self.cursor() as cur:
                 cur.execute("BEGIN TRANSACTION")
                 try:
                     result = work(cur)
