@@ -1,50 +1,38 @@
-"""RevPlan's Streamlit entry: page config, navigation from the page registry, workspace picker.
+"""RevPlan's Streamlit entry: page config, sign-in, the workspace, and the role-filtered menu.
 
 Run with `make run` (creates the demo workspace first) or `streamlit run app.py`.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 import streamlit as st
 
-from pages.common import WORKSPACE_KEY
-from pages.registry import PageEntry, grouped_pages
+from auth.access import accessible_workspaces, demo_sign_in_choices, resolve_user
+from auth.policy import Action, can, roles_text
+from auth.session import (
+    current_identity,
+    demo_sign_in,
+    read_settings,
+    session_expired,
+    sign_out,
+    unverified_email,
+)
+from auth.settings import AuthConfigurationError, AuthSettings
+from auth.users import Identity, User
+from pages.common import USER_KEY, WORKSPACE_KEY, show_refusal
+from pages.registry import PAGES, PageEntry, grouped_pages
+from planning import telemetry
+from planning.errors import RevPlanError
 from planning.settings import default_workspace
-from planning.store import list_workspaces
+from planning.store import list_workspaces, open_workspace
 
-
-def build_page(entry: PageEntry) -> st.Page:
-    """The Streamlit page object of a registry entry."""
-    return st.Page(
-        entry.file,
-        title=entry.title,
-        icon=entry.icon,
-        url_path=entry.url_path,
-        default=entry.default,
-    )
-
-
-def workspace_picker() -> None:
-    """Sidebar selector of the workspaces on disk; the choice lands in session state."""
-    names = list_workspaces()
-    if not names:
-        st.sidebar.warning(
-            "No workspace yet. Run `make run` to create the demo workspace, or "
-            f"`revplan demo --workspace {default_workspace()}` to create one without starting "
-            "the app."
-        )
-        return
-    chosen = st.session_state.get(WORKSPACE_KEY)
-    if chosen not in names:
-        fallback = default_workspace()
-        st.session_state[WORKSPACE_KEY] = fallback if fallback in names else names[0]
-    st.sidebar.selectbox(
-        "Workspace",
-        names,
-        key=WORKSPACE_KEY,
-        help="Each workspace is a separate company's data: one database file per workspace.",
-    )
-
+logger = logging.getLogger(__name__)
+LAST_PAGE_KEY = "last_page_recorded"
+EXPIRED_KEY = "session_expired_notice"
 
 # An emoji favicon is drawn inline; a Material-icon favicon would be fetched from Google's CDN.
 st.set_page_config(
@@ -55,14 +43,184 @@ st.set_page_config(
     menu_items={"About": "RevPlan: pipeline, forecast, territory and quota planning."},
 )
 
-# `.streamlit/config.toml` sets `client.showSidebarNavigation = false` so that a fresh server's
-# first run, which Streamlit still routes through the legacy `pages/` folder discovery, shows no
-# folder listing. The registry-built navigation below is the app's menu, so it is switched on.
-st.set_option("client.showSidebarNavigation", True)
-sections = {
-    group: [build_page(entry) for entry in entries]
-    for group, entries in grouped_pages().items()
-}
-current_page = st.navigation(sections, position="sidebar", expanded=True)
-workspace_picker()
-current_page.run()
+
+def demo_badge() -> None:
+    """The label that says the demo sign-in is on."""
+    st.badge("DEMO MODE: no passwords, pick a person", icon=":material/science:", color="orange")
+
+
+def sign_in_screen(settings: AuthSettings) -> None:
+    """The sign-in screen: the identity provider's button, or the demo picker."""
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        sign_in_form(settings)
+
+
+def sign_in_form(settings: AuthSettings) -> None:
+    """The contents of the sign-in screen."""
+    st.title("RevPlan")
+    st.caption("Pipeline, forecast, territory and quota planning for revenue teams.")
+    if st.session_state.pop(EXPIRED_KEY, False):
+        st.info("Your session expired. Please sign in again.")
+    if not settings.demo:
+        if unverified_email():
+            st.error("Your identity provider did not confirm your email address, so RevPlan "
+                     "cannot tell which workspaces are yours. Ask your IT team to verify it.")
+            if st.button("Sign out"):
+                st.logout()
+            return
+        st.button("Sign in with your company account", type="primary", on_click=st.login)
+        return
+    demo_badge()
+    st.write("This is a demo: choose a workspace and a person to see RevPlan as they would. "
+             "Set up `[auth]` in `.streamlit/secrets.toml` to sign in with your identity "
+             "provider instead.")
+    names = list_workspaces()
+    if not names:
+        st.warning("No workspace yet. Run `make run` to create the demo workspace.")
+        return
+    default = default_workspace()
+    name = st.selectbox("Workspace", names, index=names.index(default) if default in names else 0)
+    try:
+        people = demo_sign_in_choices(open_workspace(name), settings)
+    except RevPlanError as exc:
+        st.error(str(exc))
+        return
+    if people.empty:
+        st.warning(f"Nobody has access to {name!r}. Grant it with "
+                   f"`revplan access grant --workspace {name} --email ... --role admin`.")
+        return
+    labels = {
+        row.email: f"{row.display_name or row.email} · {row.roles}"
+        + (f" · {row.title}, {row.team}" if isinstance(row.team, str) else "")
+        for row in people.itertuples()
+    }
+    with st.form("demo_sign_in"):
+        email = st.selectbox("Sign in as", list(labels), format_func=labels.get)
+        if st.form_submit_button("Sign in", type="primary"):
+            row = people[people["email"] == email].iloc[0]
+            st.session_state[WORKSPACE_KEY] = name
+            demo_sign_in(email, row["display_name"] or email)
+            st.rerun()
+
+
+def choose_workspace(identity: Identity, settings: AuthSettings) -> str | None:
+    """The workspace to work in: one this person holds a role in, remembered per session."""
+    names = accessible_workspaces(identity, settings)
+    if not names:
+        return None
+    chosen = st.session_state.get(WORKSPACE_KEY)
+    if chosen not in names:
+        fallback = default_workspace()
+        st.session_state[WORKSPACE_KEY] = fallback if fallback in names else names[0]
+    st.sidebar.selectbox(
+        "Workspace", names, key=WORKSPACE_KEY,
+        help="Each workspace is a separate company's data; you see the ones you were granted.",
+    )
+    return st.session_state[WORKSPACE_KEY]
+
+
+def user_box(user: User, settings: AuthSettings) -> None:
+    """Who is signed in, with which roles, and the way out."""
+    with st.sidebar:
+        st.divider()
+        if settings.demo:
+            demo_badge()
+        st.markdown(f"**{user.name}**  \n{user.email}")
+        st.caption(f"Roles: {roles_text(user)}")
+        if st.button("Sign out", icon=":material/logout:"):
+            sign_out(settings)
+
+
+def menu(user: User, pages: dict[str, st.Page]) -> None:
+    """The sidebar menu: only the pages this user's roles open, grouped by workflow."""
+    visible = [e for e in PAGES if can(user, Action.VIEW_PAGE, e.url_path)]
+    for group, entries in grouped_pages(visible).items():
+        st.caption(group)
+        for entry in entries:
+            st.page_link(pages[entry.url_path], label=entry.title, icon=entry.icon)
+
+
+def run_page(user: User, entry: PageEntry, page: st.Page) -> None:
+    """Run the current page if the user may open it; record the visit."""
+    workspace = open_workspace(user.workspace)
+    if not can(user, Action.VIEW_PAGE, entry.url_path):
+        from auth.policy import AccessDeniedError, require
+
+        try:
+            require(user, Action.VIEW_PAGE, entry.url_path)
+        except AccessDeniedError as exc:
+            show_refusal(user, entry.url_path, str(exc))
+        return
+    first_visit = st.session_state.get(LAST_PAGE_KEY) != (user.workspace, entry.url_path)
+    started = time.perf_counter()
+    try:
+        page.run()
+    except Exception:  # noqa: BLE001 - the last line of defence: words for the user, trace in log
+        logger.exception("Page %s failed for %s", entry.url_path, user.email)
+        st.error("This page hit an unexpected error and stopped. Nothing was changed; the "
+                 "details are in the server log.")
+    finally:
+        if first_visit:
+            st.session_state[LAST_PAGE_KEY] = (user.workspace, entry.url_path)
+            telemetry.record_event(
+                workspace, "page_view", entry.url_path, user_email=user.email,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+
+
+def main() -> None:
+    """Sign in, pick the workspace, build the menu, run the page."""
+    try:
+        settings = read_settings()
+    except AuthConfigurationError as exc:
+        st.error(f"RevPlan cannot start: {exc}")
+        st.stop()
+    identity = current_identity(settings)
+    if identity is not None and session_expired(identity, settings):
+        sign_out(settings)
+        st.session_state[EXPIRED_KEY] = True
+        identity = None
+    if identity is None:
+        only_page(lambda: sign_in_screen(settings), "Sign in")
+        return
+    menu_area = st.sidebar.container()
+    name = choose_workspace(identity, settings)
+    if name is None:
+        def no_access() -> None:
+            st.error(f"{identity.email} has no access to any workspace. Ask a workspace admin "
+                     "to grant you a role.")
+            if st.button("Sign out"):
+                sign_out(settings)
+
+        only_page(no_access, "No access")
+        return
+    try:
+        user = resolve_user(open_workspace(name), identity, settings)
+    except RevPlanError as exc:
+        st.error(str(exc))
+        st.stop()
+    if st.session_state.get(USER_KEY) != user:
+        if not isinstance(st.session_state.get(USER_KEY), User):
+            telemetry.record_event(open_workspace(name), "login", identity.method,
+                                   user_email=user.email)
+        st.session_state[USER_KEY] = user
+    pages = {
+        entry.url_path: st.Page(entry.file, title=entry.title, icon=entry.icon,
+                                url_path=entry.url_path, default=entry.default)
+        for entry in PAGES
+    }
+    current = st.navigation(list(pages.values()), position="hidden")
+    with menu_area:
+        menu(user, pages)
+    user_box(user, settings)
+    entry = next(e for e in PAGES if pages[e.url_path] is current or e.title == current.title)
+    run_page(user, entry, current)
+
+
+def only_page(body: Callable[[], None], title: str) -> None:
+    """Show a single screen (sign-in, no access) as the whole app, whatever URL was asked for."""
+    st.navigation([st.Page(body, title=title, url_path="signin")], position="hidden").run()
+
+
+main()

@@ -8,7 +8,9 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import current_workspace, show_failure
+from auth.policy import Action
+from auth.users import User
+from pages.common import allowed, current_workspace, require_page, show_failure
 from pages.registry import page_by_path
 from planning.overview import (
     WorkspaceKpis,
@@ -63,6 +65,19 @@ def freshness_text(kpis: WorkspaceKpis) -> str:
         return "No CRM data imported yet"
     stamp = kpis.data_as_of.strftime("%d %b %Y, %H:%M UTC")
     return f"Data as of {describe_age(kpis.data_age)} ({stamp})"
+
+
+def scope_text(user: User) -> str:
+    """Whose deals the figures cover: the whole workspace, a manager's team or a rep's book."""
+    if user.sees_everything:
+        return "Whole workspace"
+    owners = user.deal_owner_ids or frozenset()
+    team = owners - {user.rep_id}
+    if team:
+        return f"Your team: {len(team):,} rep{'s' if len(team) != 1 else ''}"
+    if user.rep_id is not None and user.rep_id in owners:
+        return "Your book"
+    return "No deals in your scope: your email matches no rep in the CRM data"
 
 
 def show_headline(kpis: WorkspaceKpis) -> None:
@@ -222,27 +237,31 @@ def show_charts(kpis: WorkspaceKpis) -> None:
 
 
 def main() -> None:
-    """Draw the Home page for the session's workspace."""
+    """Draw the Home page for the session's workspace, scoped to what the user may read."""
+    user = require_page("home")
     workspace = current_workspace()
     st.title(f"RevPlan — {workspace.name}")
     try:
-        kpis = workspace_kpis(workspace)
+        kpis = workspace_kpis(workspace, viewer=user)
     except Exception as exc:
         logger.exception("Home KPIs failed for workspace %s", workspace.name)
         show_failure(exc, "compute the workspace KPIs")
         return
     quarter = kpis.current_quarter
     st.caption(
-        f"{freshness_text(kpis)} · {quarter.label}, day {kpis.day_of_quarter} of "
-        f"{quarter.days} ({quarter.start:%d %b} – {quarter.end:%d %b %Y}) · amounts in USD"
+        f"{scope_text(user)} · {freshness_text(kpis)} · {quarter.label}, "
+        f"day {kpis.day_of_quarter} of {quarter.days} "
+        f"({quarter.start:%d %b} – {quarter.end:%d %b %Y}) · amounts in USD"
     )
     if not kpis.has_data:
         import_page = page_by_path("pages/import_data.py")
-        st.info(
-            "This workspace has no CRM data yet, so every figure below is zero. "
-            f"Load reps, accounts and opportunities on the **{import_page.title}** page "
-            f"({import_page.group}), or run `make run` to work with the demo workspace."
-        )
+        if allowed(user, Action.VIEW_PAGE, import_page.url_path):
+            hint = (f"Load reps, accounts and opportunities on the **{import_page.title}** "
+                    f"page ({import_page.group}), or run `make run` to work with the demo "
+                    "workspace.")
+        else:
+            hint = "Ask your RevOps team to import the CRM data."
+        st.info(f"This workspace has no CRM data yet, so every figure below is zero. {hint}")
     show_headline(kpis)
     show_counts(kpis)
     show_charts(kpis)

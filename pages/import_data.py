@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import current_workspace, show_failure
+from auth.policy import AccessDeniedError
+from pages.common import current_workspace, require_page, show_failure
 from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary
 from planning.store import Workspace
+from planning.telemetry import timed
 
 RUN_KEY = "import_run_id"
 REJECTS_SHOWN = 1_000
-
-
-def signed_in_actor() -> str | None:
-    """The signed-in user's e-mail (or name) recorded with the run, None when unknown."""
-    email = st.user.get("email")
-    name = st.user.get("name")
-    return str(email or name) if (email or name) else None
 
 
 def show_summary(workspace: Workspace, summary: ImportSummary) -> None:
@@ -48,6 +43,7 @@ def show_summary(workspace: Workspace, summary: ImportSummary) -> None:
                        file_name=f"import-run-{summary.run_id}-rejects.csv", mime="text/csv")
 
 
+user = require_page("import")
 st.title("Import CRM data")
 st.caption("Salesforce exports (User, Account, Opportunity, OpportunityFieldHistory) and HubSpot "
            "exports (deals, companies) are recognised from their header row. For any other "
@@ -66,17 +62,21 @@ if st.button("Import", type="primary", disabled=not uploads):
     def report(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-    try:
-        result = import_uploads(
-            workspace, [(item.name, item.getvalue()) for item in uploads or []],
-            mapping=(mapping.name, mapping.getvalue()) if mapping is not None else None,
-            actor=signed_in_actor(), progress=report,
-        )
-    except Exception as exc:  # noqa: BLE001 - shown in words; import_uploads logs the details
-        bar.empty()
-        show_failure(exc, "import the files")
-    else:
-        st.session_state[RUN_KEY] = result.run_id
+    with timed(workspace, "import", "import_uploads", user.email) as event:
+        try:
+            result = import_uploads(
+                workspace, [(item.name, item.getvalue()) for item in uploads or []],
+                mapping=(mapping.name, mapping.getvalue()) if mapping is not None else None,
+                actor=user, progress=report,
+            )
+        except Exception as exc:  # noqa: BLE001 - shown in words; import_uploads logs details
+            event.outcome = "refused" if isinstance(exc, AccessDeniedError) else "error"
+            bar.empty()
+            show_failure(exc, "import the files")
+        else:
+            event.detail = {"rows": result.totals.read, "rejected": result.totals.rejected,
+                            "files": len(result.files)}
+            st.session_state[RUN_KEY] = result.run_id
 
 run_id = st.session_state.get(RUN_KEY)
 summary = run_summary(workspace, run_id) if run_id is not None else None

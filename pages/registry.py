@@ -50,6 +50,27 @@ PAGES: tuple[PageEntry, ...] = (
         group="Admin",
         url_path="import",
     ),
+    PageEntry(
+        path="pages/access.py",
+        title="Access",
+        icon=":material/manage_accounts:",
+        group="Admin",
+        url_path="access",
+    ),
+    PageEntry(
+        path="pages/audit.py",
+        title="Audit trail",
+        icon=":material/history:",
+        group="Admin",
+        url_path="audit",
+    ),
+    PageEntry(
+        path="pages/telemetry.py",
+        title="Telemetry",
+        icon=":material/monitoring:",
+        group="Admin",
+        url_path="telemetry",
+    ),
 )
 
 

@@ -77,6 +77,49 @@ def _command_workspaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_audit_verify(args: argparse.Namespace) -> int:
+    from planning.audit import verify_chain
+    from planning.store import open_workspace
+
+    result = verify_chain(open_workspace(args.workspace))
+    print(result.to_text())
+    return 0 if result.ok else 1
+
+
+def _command_access_grant(args: argparse.Namespace) -> int:
+    from auth.access import grant_roles
+    from planning.store import open_workspace
+
+    grant_roles(open_workspace(args.workspace), None, args.email, args.role,
+                display_name=args.name, reason=args.reason)
+    print(f"{args.email.lower()} now holds {', '.join(sorted(args.role))} in {args.workspace!r}.")
+    return 0
+
+
+def _command_access_revoke(args: argparse.Namespace) -> int:
+    from auth.access import revoke_access
+    from planning.store import open_workspace
+
+    revoke_access(open_workspace(args.workspace), None, args.email, reason=args.reason)
+    print(f"{args.email.lower()} no longer has access to {args.workspace!r}.")
+    return 0
+
+
+def _command_access_list(args: argparse.Namespace) -> int:
+    from planning.store import access as access_repo
+    from planning.store import open_workspace
+
+    frame = open_workspace(args.workspace).read(access_repo.members_frame)
+    if frame.empty:
+        print(f"Nobody has access to {args.workspace!r} yet; grant it with "
+              "`revplan access grant`.")
+        return 0
+    for row in frame.itertuples():
+        who = f" ({row.display_name})" if isinstance(row.display_name, str) else ""
+        print(f"{row.email}{who}: {row.roles}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every `revplan` command."""
     from planning.demo import DEMO_SIZES
@@ -115,6 +158,42 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mapping", help="TOML column-mapping file for other CRMs")
     imp.add_argument("files", nargs="+", metavar="FILE", help="CSV files to import")
     imp.set_defaults(handler=_command_import)
+
+    audit = commands.add_parser("audit", help="Check the audit trail.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = audit_commands.add_parser(
+        "verify", help="Recompute the audit hash chain and name the first broken event.",
+        description="Recompute every audit event's SHA-256 chain; exit 1 and name the first "
+        "changed, removed or reordered event if the chain is broken.",
+    )
+    verify.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    verify.set_defaults(handler=_command_audit_verify)
+
+    from auth.roles import ROLES
+
+    access = commands.add_parser("access", help="Grant, revoke and list workspace access.")
+    access_commands = access.add_subparsers(dest="access_command", required=True,
+                                            metavar="COMMAND")
+    grant = access_commands.add_parser(
+        "grant", help="Give a person (by verified email) roles in a workspace.",
+        description="Give a person access to a workspace with exactly the roles named "
+        "(repeat --role). Audited as the operator.",
+    )
+    grant.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    grant.add_argument("--email", required=True, help="the person's verified email")
+    grant.add_argument("--role", action="append", required=True,
+                       choices=[r.value for r in ROLES], help="a role (repeat for several)")
+    grant.add_argument("--name", help="display name")
+    grant.add_argument("--reason", help="why, for the audit trail")
+    grant.set_defaults(handler=_command_access_grant)
+    revoke = access_commands.add_parser("revoke", help="Remove a person's access.")
+    revoke.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    revoke.add_argument("--email", required=True, help="the person's verified email")
+    revoke.add_argument("--reason", help="why, for the audit trail")
+    revoke.set_defaults(handler=_command_access_revoke)
+    listing = access_commands.add_parser("list", help="Who has access, with which roles.")
+    listing.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    listing.set_defaults(handler=_command_access_list)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)

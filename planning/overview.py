@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from auth.policy import readable_owner_ids
+from auth.users import User
 from planning.periods import (
     FiscalQuarter,
     fiscal_quarter_of,
@@ -123,25 +125,32 @@ def _utc_now() -> dt.datetime:
 
 
 def workspace_kpis(
-    workspace: Workspace, today: dt.date | None = None, *, now: dt.datetime | None = None
+    workspace: Workspace, today: dt.date | None = None, *, now: dt.datetime | None = None,
+    viewer: User | None = None,
 ) -> WorkspaceKpis:
     """Compute the Home KPIs of a workspace as of `today` (UTC date of `now` by default).
 
     `now` (UTC; naive values are read as UTC) sets the clock for the data's age; it defaults
-    to the current time. Everything is read in one transaction so the numbers agree with each
-    other even while an import is writing.
+    to the current time. With a `viewer`, deal figures, accounts and reps cover only what that
+    user may read (a manager's team, a rep's own book); without one, the whole workspace (the
+    command line and system jobs). Everything is read in one transaction so the numbers agree
+    with each other even while an import is writing.
     """
     now = _utc_now() if now is None else _as_utc(now)
     today = now.date() if today is None else today
+    owners = readable_owner_ids(viewer, workspace.name)
 
     def read(cur: DuckDBPyConnection) -> WorkspaceKpis:
         with kpi_queries.snapshot(cur):
-            return _compute(cur, workspace.name, today, now)
+            return _compute(cur, workspace.name, today, now, owners)
 
     return workspace.read(read)
 
 
-def _compute(cur: DuckDBPyConnection, name: str, today: dt.date, now: dt.datetime) -> WorkspaceKpis:
+def _compute(
+    cur: DuckDBPyConnection, name: str, today: dt.date, now: dt.datetime,
+    owners: kpi_queries.OwnerScope,
+) -> WorkspaceKpis:
     start_month = kpi_queries.fiscal_year_start_month(cur)
     current = fiscal_quarter_of(today, start_month)
     last = current.previous()
@@ -150,18 +159,18 @@ def _compute(cur: DuckDBPyConnection, name: str, today: dt.date, now: dt.datetim
     series = recent_quarters(today, BOOKINGS_QUARTERS, start_month)
     periods = [(q.start, min(q.end, today)) for q in series]
     periods += [(last.start, same_point)]
-    totals = kpi_queries.won_bookings(cur, periods)
+    totals = kpi_queries.won_bookings(cur, periods, owners)
     by_quarter = tuple(
         QuarterBookings(q, t.cents, t.deals, to_date=q == current)
         for q, t in zip(series, totals[:BOOKINGS_QUARTERS], strict=True)
     )
     qtd, last_full, last_same = totals[-2], totals[-3], totals[-1]
-    last_result = kpi_queries.win_loss(cur, last.start, last.end)
-    before_result = kpi_queries.win_loss(cur, before.start, before.end)
-    pipeline = kpi_queries.open_pipeline(cur)
+    last_result = kpi_queries.win_loss(cur, last.start, last.end, owners)
+    before_result = kpi_queries.win_loss(cur, before.start, before.end, owners)
+    pipeline = kpi_queries.open_pipeline(cur, owners)
     stages = tuple(
         StagePipeline(s.stage, s.cents, s.deals)
-        for s in kpi_queries.open_pipeline_by_stage(cur)
+        for s in kpi_queries.open_pipeline_by_stage(cur, owners)
     )
     loaded = kpi_queries.latest_loaded_at(cur)
     as_of = None if loaded is None else _as_utc(loaded)
@@ -184,8 +193,8 @@ def _compute(cur: DuckDBPyConnection, name: str, today: dt.date, now: dt.datetim
         lost_last_quarter=last_result.lost,
         win_rate_last_quarter=win_rate(*last_result),
         win_rate_quarter_before=win_rate(*before_result),
-        accounts=kpi_queries.account_count(cur),
-        active_reps=kpi_queries.active_rep_count(cur),
+        accounts=kpi_queries.account_count(cur, owners),
+        active_reps=kpi_queries.active_rep_count(cur, owners),
         data_as_of=as_of,
         data_age=age,
         bookings_by_quarter=by_quarter,

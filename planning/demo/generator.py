@@ -866,6 +866,50 @@ def build_demo_company(
     return company
 
 
+DEMO_STAFF: tuple[tuple[str, str], ...] = (
+    ("admin", "Alex Morgan"),
+    ("revops", "Robin Ortiz"),
+    ("finance", "Fran Ibsen"),
+    ("comp", "Casey Compton"),
+    ("deal_desk", "Drew Desai"),
+    ("cs", "Chris Sato"),
+    ("viewer", "Val Verma"),
+)
+"""Demo colleagues outside the sales org, one per role; their emails are name-based."""
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """Someone who can sign in to the demo workspace, with the one role they hold."""
+
+    email: str
+    name: str
+    role: str
+    description: str
+
+
+def demo_people(company: DemoCompany) -> list[DemoPerson]:
+    """One person per role: the VP as sales leader, the manager of the largest team and one
+    of that manager's reps, and a colleague for each other role."""
+    reps = company.frames["reps"]
+    vp = reps[reps["role"] == "executive"].iloc[0]
+    sellers = reps[reps["role"] == "rep"]
+    largest_team = sellers["team"].value_counts().sort_index().idxmax()
+    manager = reps[(reps["role"] == "manager") & (reps["team"] == largest_team)].iloc[0]
+    rep = sellers[sellers["team"] == largest_team].sort_values("rep_no").iloc[0]
+    people = [
+        DemoPerson(vp["email"], vp["name"], "sales_leader", "VP of Sales, every team"),
+        DemoPerson(manager["email"], manager["name"], "manager",
+                   f"manager of the {largest_team} team"),
+        DemoPerson(rep["email"], rep["name"], "rep",
+                   f"{rep['segment']} rep on the {largest_team} team"),
+    ]
+    for role, person in DEMO_STAFF:
+        email = person.lower().replace(" ", ".") + "@northwind-demo.com"
+        people.append(DemoPerson(email, person, role, role.replace("_", " ")))
+    return sorted(people, key=lambda p: p.role)
+
+
 @dataclass
 class DemoReport:
     """What a demo generation produced."""
@@ -903,9 +947,11 @@ def generate_demo_workspace(
     Refuses to touch an existing workspace unless `replace` is set, in which case the old file
     is deleted first.
     """
+    from planning import audit
     from planning.errors import RevPlanError
+    from planning.store import access as access_repo
     from planning.store import open_workspace, workspace_path
-    from planning.store.demo_load import load_demo_company
+    from planning.store.demo_load import load_demo_tables
     from planning.store.workspace import close_workspace_file
 
     started = time.perf_counter()
@@ -920,7 +966,23 @@ def generate_demo_workspace(
     company = build_demo_company(size, seed, as_of, progress)
     progress(0.8, "writing the workspace")
     workspace = open_workspace(name, create=True, base=base)
-    rows = load_demo_company(workspace, company, size.name, seed)
+    people = demo_people(company)
+
+    def load(cur) -> dict[str, int]:
+        rows = load_demo_tables(cur, company, size.name, seed)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        for person in people:
+            access_repo.upsert_member(cur, person.email, person.name, [person.role],
+                                      "revplan demo", now)
+        audit.record(
+            cur, actor="revplan demo", actor_role="operator", action="workspace.create_demo",
+            entity="workspace", entity_id=name,
+            after={"size": size.name, "seed": seed, "as_of": as_of.isoformat(), "rows": rows,
+                   "members": {p.email: p.role for p in people}},
+        )
+        return rows
+
+    rows = workspace.write(load)
     workspace.connection.execute("CHECKPOINT")
     progress(1.0, "done")
     return DemoReport(

@@ -16,6 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from auth.policy import Action, require
+from auth.users import User
+from planning import audit
 from planning.errors import RevPlanError
 from planning.ingest.csvfile import RawFile, fail, read_csv_file
 from planning.ingest.errors import ImportFileError
@@ -100,9 +103,20 @@ def _read_and_bind(path: Path, name: str, mapping: MappingFile | None
                      f"({KNOWN_FORMATS}){hint}")
 
 
+def _actor_of(workspace: Workspace, actor: str | User | None) -> tuple[str | None, str | None]:
+    """Name and role recorded for the run; a signed-in user must be allowed to import here."""
+    if isinstance(actor, User):
+        require(actor, Action.OPEN_WORKSPACE, workspace.name)
+        require(actor, Action.RUN_IMPORT)
+        role = actor.primary_role
+        return actor.email, None if role is None else role.value
+    return actor, None if actor is None else "operator"
+
+
 def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
-            mapping_path: Path | None, mapping_name: str | None, actor: str | None,
+            mapping_path: Path | None, mapping_name: str | None, user: str | User | None,
             progress: ProgressCallback) -> ImportSummary:
+    actor, actor_role = _actor_of(workspace, user)
     if not files:
         raise ImportFileError("No files to import.")
     started_at = _utc_now()
@@ -161,6 +175,11 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
                                actor=actor, files=summaries)
         repo.finish_run(cur, run_id, result.finished_at, result.status,
                         result.totals.as_dict(), result.to_json())
+        audit.record(
+            cur, actor=actor or "unknown", actor_role=actor_role, action="import.run",
+            entity="import_run", entity_id=str(run_id),
+            after={"files": names, "status": result.status, **result.totals.as_dict()},
+        )
         return result
 
     result = workspace.write(work)
@@ -169,7 +188,7 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
 
 
 def import_files(workspace: Workspace, paths: list[Path], mapping_path: Path | None = None,
-                 actor: str | None = None,
+                 actor: str | User | None = None,
                  progress: ProgressCallback = no_progress) -> ImportSummary:
     """Import CRM export files into a workspace in one transaction and return the run summary.
 
@@ -178,6 +197,7 @@ def import_files(workspace: Workspace, paths: list[Path], mapping_path: Path | N
     file. Files load in dependency order (reps, accounts, opportunities, history,
     activities); rows upsert by CRM id and rejected rows are quarantined in import_rejects.
     Raises ImportFileError or MappingError, having written nothing, if a file is unusable.
+    `actor` is a signed-in user (who must hold an importing role) or the operator's name.
     """
     files = [(Path(path), Path(path).name) for path in paths]
     mapping = Path(mapping_path) if mapping_path is not None else None
@@ -191,7 +211,7 @@ def _safe_name(name: str, fallback: str) -> str:
 
 
 def import_uploads(workspace: Workspace, uploads: Sequence[tuple[str, bytes]],
-                   mapping: tuple[str, bytes] | None = None, actor: str | None = None,
+                   mapping: tuple[str, bytes] | None = None, actor: str | User | None = None,
                    progress: ProgressCallback = no_progress) -> ImportSummary:
     """Import files received as (name, bytes), e.g. browser uploads, under their own names.
 

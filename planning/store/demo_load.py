@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from planning.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from planning.demo.generator import DemoCompany
@@ -166,10 +165,10 @@ def _catalog(cur: duckdb.DuckDBPyConnection, loaded_at: dt.datetime) -> None:
         )
 
 
-def load_demo_company(
-    workspace: Workspace, company: DemoCompany, size_name: str, seed: int
+def load_demo_tables(
+    cur: duckdb.DuckDBPyConnection, company: DemoCompany, size_name: str, seed: int
 ) -> dict[str, int]:
-    """Write every table of the company in one transaction; return the row count per table."""
+    """Write every table of the company inside the caller's transaction; return row counts."""
     from planning.demo import generator as g
 
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -181,27 +180,23 @@ def load_demo_company(
         "activity_kinds": list(g.ACTIVITY_KINDS), "origin": company.origin,
         "loaded_at": loaded_at,
     }
-
-    def load(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-        cur.execute(CRM_ID_MACRO)
-        cur.execute(DAY_MACRO)
-        cur.execute(HISTORY_TEXT_MACRO)
-        cur.register("accounts_frame", company.frames["accounts"])
-        for table, statement in LOAD_STATEMENTS.items():
-            cur.register("frame", company.frames[table])
-            params = {name: values[name] for name in STATEMENT_PARAMETERS[table]}
-            cur.execute(statement, params)
-            cur.unregister("frame")
-        cur.unregister("accounts_frame")
-        _catalog(cur, loaded_at)
-        cur.executemany(
-            "INSERT OR REPLACE INTO workspace_settings VALUES (?, ?)",
-            [["demo_size", size_name], ["demo_seed", str(seed)],
-             ["demo_as_of", company.as_of.isoformat()]],
-        )
-        return {
-            table: cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in (*LOAD_STATEMENTS, "products", "price_books", "price_book_entries")
-        }
-
-    return workspace.write(load)
+    cur.execute(CRM_ID_MACRO)
+    cur.execute(DAY_MACRO)
+    cur.execute(HISTORY_TEXT_MACRO)
+    cur.register("accounts_frame", company.frames["accounts"])
+    for table, statement in LOAD_STATEMENTS.items():
+        cur.register("frame", company.frames[table])
+        params = {name: values[name] for name in STATEMENT_PARAMETERS[table]}
+        cur.execute(statement, params)
+        cur.unregister("frame")
+    cur.unregister("accounts_frame")
+    _catalog(cur, loaded_at)
+    cur.executemany(
+        "INSERT OR REPLACE INTO workspace_settings VALUES (?, ?)",
+        [["demo_size", size_name], ["demo_seed", str(seed)],
+         ["demo_as_of", company.as_of.isoformat()]],
+    )
+    return {
+        table: cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in (*LOAD_STATEMENTS, "products", "price_books", "price_book_entries")
+    }

@@ -171,10 +171,11 @@ def finish_run(cur: duckdb.DuckDBPyConnection, run_id: int, finished_at: datetim
     """Record a run's outcome: status, row counts and the JSON summary."""
     cur.execute(
         "UPDATE import_runs SET finished_at = ?, status = ?, rows_read = ?, rows_inserted = ?, "
-        "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, summary_json = ? "
-        "WHERE run_id = ?",
+        "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, "
+        "summary_json = ? WHERE run_id = ?",
         [finished_at, status, totals["read"], totals["inserted"], totals["updated"],
-         totals["unchanged"], totals["rejected"], summary_json, run_id],
+         totals["unchanged"], totals["rejected"], totals.get("skipped", 0), summary_json,
+         run_id],
     ).fetchall()
 
 

@@ -43,6 +43,20 @@ class WinLoss(NamedTuple):
     lost: int
 
 
+OwnerScope = Sequence[str] | None
+"""The rep ids whose deals count, or None for the whole workspace."""
+
+
+def owner_filter(owners: OwnerScope, column: str = "owner_id") -> tuple[str, list]:
+    """A WHERE fragment (and its parameters) keeping rows owned by someone in scope.
+
+    `column` always comes from this module's code, never from input.
+    """
+    if owners is None:
+        return "TRUE", []
+    return f"{column} IN (SELECT UNNEST(?::VARCHAR[]))", [list(owners)]
+
+
 @contextmanager
 def snapshot(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run the enclosed queries in one read transaction so they see the same committed data."""
@@ -69,17 +83,20 @@ def fiscal_year_start_month(cur: duckdb.DuckDBPyConnection) -> int:
         ) from None
 
 
-def open_pipeline(cur: duckdb.DuckDBPyConnection) -> Totals:
+def open_pipeline(cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None) -> Totals:
     """Amount and count of open opportunities (a missing amount counts as zero)."""
+    scope, scope_params = owner_filter(owners)
     cents, deals = cur.execute(
-        """SELECT COALESCE(SUM(amount_cents), 0)::BIGINT, COUNT(*)
-           FROM opportunities WHERE status = ?""",
-        ["open"],
+        f"""SELECT COALESCE(SUM(amount_cents), 0)::BIGINT, COUNT(*)
+           FROM opportunities WHERE status = ? AND {scope}""",
+        ["open", *scope_params],
     ).fetchone()
     return Totals(int(cents), int(deals))
 
 
-def open_pipeline_by_stage(cur: duckdb.DuckDBPyConnection) -> list[StageTotals]:
+def open_pipeline_by_stage(
+    cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None
+) -> list[StageTotals]:
     """Open pipeline per stage, in funnel order.
 
     CRMs name stages freely, so the order is learned from `opportunity_history`: a stage's rank
@@ -87,8 +104,9 @@ def open_pipeline_by_stage(cur: duckdb.DuckDBPyConnection) -> list[StageTotals]:
     was created in counts as entered on day 0). Stages never seen in the history sort last,
     by name.
     """
+    scope, scope_params = owner_filter(owners)
     rows = cur.execute(
-        """WITH changes AS (
+        f"""WITH changes AS (
                SELECT h.opportunity_id, h.changed_at, h.old_value, h.new_value,
                       ROW_NUMBER() OVER (
                           PARTITION BY h.opportunity_id ORDER BY h.changed_at, h.history_id
@@ -111,12 +129,12 @@ def open_pipeline_by_stage(cur: duckdb.DuckDBPyConnection) -> list[StageTotals]:
            ),
            pipeline AS (
                SELECT stage, COALESCE(SUM(amount_cents), 0)::BIGINT AS cents, COUNT(*) AS deals
-               FROM opportunities WHERE status = ? GROUP BY stage
+               FROM opportunities WHERE status = ? AND {scope} GROUP BY stage
            )
            SELECT p.stage, p.cents, p.deals, r.rank
            FROM pipeline p LEFT JOIN ranks r USING (stage)
            ORDER BY r.rank ASC NULLS LAST, p.stage""",
-        ["stage", "open"],
+        ["stage", "open", *scope_params],
     ).fetchall()
     return [
         StageTotals(stage, int(cents), int(deals), None if rank is None else float(rank))
@@ -125,7 +143,8 @@ def open_pipeline_by_stage(cur: duckdb.DuckDBPyConnection) -> list[StageTotals]:
 
 
 def won_bookings(
-    cur: duckdb.DuckDBPyConnection, periods: Sequence[tuple[dt.date, dt.date]]
+    cur: duckdb.DuckDBPyConnection, periods: Sequence[tuple[dt.date, dt.date]],
+    owners: OwnerScope = None,
 ) -> list[Totals]:
     """Won amount and count with a close date inside each (first, last) period, inclusive.
 
@@ -135,40 +154,48 @@ def won_bookings(
         return []
     starts = [first for first, _ in periods]
     ends = [last for _, last in periods]
+    scope, scope_params = owner_filter(owners, "o.owner_id")
     rows = cur.execute(
-        """WITH periods AS (
+        f"""WITH periods AS (
                SELECT UNNEST(?::DATE[]) AS first_day, UNNEST(?::DATE[]) AS last_day,
                       UNNEST(range(?::BIGINT)) AS position
            )
            SELECT p.position, COALESCE(SUM(o.amount_cents), 0)::BIGINT, COUNT(o.opportunity_id)
            FROM periods p
            LEFT JOIN opportunities o
-             ON o.status = ? AND o.close_date BETWEEN p.first_day AND p.last_day
+             ON o.status = ? AND o.close_date BETWEEN p.first_day AND p.last_day AND {scope}
            GROUP BY p.position
            ORDER BY p.position""",
-        [starts, ends, len(periods), "won"],
+        [starts, ends, len(periods), "won", *scope_params],
     ).fetchall()
     return [Totals(int(cents), int(deals)) for _, cents, deals in rows]
 
 
-def win_loss(cur: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> WinLoss:
+def win_loss(
+    cur: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, owners: OwnerScope = None
+) -> WinLoss:
     """Count of won and lost deals whose close date falls between two days, inclusive."""
+    scope, scope_params = owner_filter(owners)
     won, lost = cur.execute(
-        """SELECT COUNT(*) FILTER (WHERE status = ?), COUNT(*) FILTER (WHERE status = ?)
-           FROM opportunities WHERE close_date BETWEEN ? AND ?""",
-        ["won", "lost", first, last],
+        f"""SELECT COUNT(*) FILTER (WHERE status = ?), COUNT(*) FILTER (WHERE status = ?)
+           FROM opportunities WHERE close_date BETWEEN ? AND ? AND {scope}""",
+        ["won", "lost", first, last, *scope_params],
     ).fetchone()
     return WinLoss(int(won), int(lost))
 
 
-def account_count(cur: duckdb.DuckDBPyConnection) -> int:
-    """Number of accounts in the CRM mirror."""
-    return int(cur.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
+def account_count(cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None) -> int:
+    """Number of accounts in the CRM mirror (owned by someone in scope)."""
+    scope, scope_params = owner_filter(owners)
+    return int(cur.execute(f"SELECT COUNT(*) FROM accounts WHERE {scope}", scope_params)
+               .fetchone()[0])
 
 
-def active_rep_count(cur: duckdb.DuckDBPyConnection) -> int:
-    """Number of reps marked active."""
-    return int(cur.execute("SELECT COUNT(*) FROM reps WHERE is_active").fetchone()[0])
+def active_rep_count(cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None) -> int:
+    """Number of reps marked active (within scope)."""
+    scope, scope_params = owner_filter(owners, "rep_id")
+    return int(cur.execute(f"SELECT COUNT(*) FROM reps WHERE is_active AND {scope}",
+                           scope_params).fetchone()[0])
 
 
 def latest_loaded_at(cur: duckdb.DuckDBPyConnection) -> dt.datetime | None:

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,8 @@ class RunningApp:
     workspace: str
     kpis: WorkspaceKpis
     log: Path
+    members: dict[str, str]
+    """Role -> email of the member holding it (read before the server took the file)."""
 
 
 def free_port() -> int:
@@ -98,22 +101,22 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=STOP_SECONDS)
 
 
-@pytest.fixture(scope="session")
-def running_app(
-    demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningApp]:
-    """`streamlit run app.py` on a free port over a private copy of the small demo workspace."""
-    folder = tmp_path_factory.mktemp("served-workspaces")
-    shutil.copy(demo_data_dir / "demo.duckdb", folder / "demo.duckdb")
-    kpis = _expected_kpis(folder, "demo")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = folder / "streamlit.log"
+@contextmanager
+def serve_app(
+    folder: Path, extra_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[tuple[str, Path]]:
+    """`streamlit run app.py` on a port (a free one by default) over the workspaces in
+    `folder`; yields its URL and log file."""
+    port = port or free_port()
+    url = f"http://localhost:{port}"
+    log = folder / f"streamlit-{port}.log"
     env = {
         **os.environ,
         "REVPLAN_DATA_DIR": str(folder),
         "REVPLAN_WORKSPACE": "demo",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     command = [
         str(Path(sys.executable).with_name("streamlit")), "run", "app.py",
@@ -122,6 +125,7 @@ def running_app(
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        *extra_args,
     ]
     with log.open("w") as log_file:
         process = subprocess.Popen(
@@ -129,9 +133,38 @@ def running_app(
         )
     try:
         _wait_until_healthy(url, process, log)
-        yield RunningApp(url=url, data_dir=folder, workspace="demo", kpis=kpis, log=log)
+        yield url, log
     finally:
         _stop(process)
+
+
+def member_emails(folder: Path, name: str = "demo") -> dict[str, str]:
+    """Role -> email of a workspace member holding it (the demo has one person per role).
+
+    Read before a server opens the file: DuckDB lets one process hold it.
+    """
+    workspace = open_workspace(name, read_only=True, base=folder)
+    try:
+        rows = workspace.read(lambda cur: cur.execute(
+            "SELECT unnest(roles) AS role, min(email) FROM workspace_members GROUP BY role"
+        ).fetchall())
+    finally:
+        workspace.close()
+    return dict(rows)
+
+
+@pytest.fixture(scope="session")
+def running_app(
+    demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """The app in demo sign-in mode over a private copy of the small demo workspace."""
+    folder = tmp_path_factory.mktemp("served-workspaces")
+    shutil.copy(demo_data_dir / "demo.duckdb", folder / "demo.duckdb")
+    kpis = _expected_kpis(folder, "demo")
+    members = member_emails(folder)
+    with serve_app(folder) as (url, log):
+        yield RunningApp(url=url, data_dir=folder, workspace="demo", kpis=kpis, log=log,
+                         members=members)
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from auth.policy import Action, can
+from auth.roles import Role
+from auth.users import User
+from pages.registry import PAGES
 from planning.overview import format_money
 
 RENDER_TIMEOUT_MS = 60_000
 
-# Records every set of sidebar links the page ever displays, from the very first paint.
+# Records every link of Streamlit's own (legacy, folder-based) navigation the page ever displays,
+# from the very first paint. The app draws its menu with st.page_link, so this must stay empty.
 RECORD_NAV_LINKS = """
 window.__navLinksSeen = new Set();
 new MutationObserver(() => {
@@ -40,7 +45,8 @@ def test_home_shows_kpis_and_only_registry_pages(
         if request.url.startswith((running_app.url, "data:", "blob:"))
         else outside.append(request.url),
     )
-    page.goto(running_app.url, wait_until="domcontentloaded")
+    admin = running_app.members["admin"]
+    page.goto(f"{running_app.url}/?as={admin}", wait_until="domcontentloaded")
 
     pipeline = page.locator('[data-testid="stMetric"]').filter(has_text="Open pipeline")
     expect(pipeline).to_be_visible(timeout=RENDER_TIMEOUT_MS)
@@ -67,13 +73,40 @@ def test_home_shows_kpis_and_only_registry_pages(
     page.wait_for_timeout(500)
     page.screenshot(path=str(output_dir / "home.png"), full_page=True)
 
-    nav = page.locator('[data-testid="stSidebarNav"]')
-    expect(nav.get_by_text("Home", exact=True)).to_be_visible()
-    expect(nav.get_by_text("Import CRM data", exact=True)).to_be_visible()
-    labels = nav.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
-    links = [text.strip() for text in labels.all_inner_texts()]
-    assert links == ["Home", "Import CRM data"]
+    admin_user = User(email=admin, name="admin", workspace="demo", roles=frozenset({Role.ADMIN}))
+    expected = [e.title for e in PAGES if can(admin_user, Action.VIEW_PAGE, e.url_path)]
+    links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
+    expect(links).to_have_count(len(expected))
+    for link, title in zip(links.all_inner_texts(), expected, strict=True):
+        assert title in link
     seen = set(page.evaluate("Array.from(window.__navLinksSeen)"))
-    assert seen <= {"Home", "Import CRM data"}, f"sidebar showed {sorted(seen)}"
+    assert seen == set(), f"Streamlit's folder navigation showed {sorted(seen)}"
     assert not outside, f"the page fetched from outside the app: {outside}"
 
+
+
+@pytest.mark.e2e
+def test_demo_sign_in_shows_a_rep_only_their_pages(running_app, browser_page: Page) -> None:
+    page = browser_page
+    rep = running_app.members["rep"]
+    page.goto(running_app.url, wait_until="domcontentloaded")
+    expect(page.get_by_text("DEMO MODE")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    page.get_by_role("combobox").nth(1).click()
+    page.get_by_role("option").filter(has_text="· rep").first.click()
+    page.get_by_role("button", name="Sign in").click()
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text(rep)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(sidebar.get_by_text("DEMO MODE")).to_be_visible()
+    expect(page.get_by_text("Your book")).to_be_visible()
+    links = sidebar.locator('[data-testid="stPageLink"]')
+    expect(links).to_have_count(1)
+    expect(links.first).to_contain_text("Home")
+
+    page.goto(f"{running_app.url}/import?as={rep}", wait_until="domcontentloaded")
+    expect(page.get_by_text("Access refused")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stFileUploader"]')).to_have_count(0)
+
+    sidebar.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    assert "as=" not in page.url

@@ -1,7 +1,9 @@
 """Smoke test of every page in the registry, each page file run on its own with AppTest.
 
 `AppTest` cannot drive the `st.navigation` entry as a whole, so each registered page script is
-run directly with the workspace chosen in session state, as `app.py` would leave it.
+run directly with the signed-in user and their workspace in session state, as `app.py` leaves
+them. The helpers here (users of the demo workspace, running a page as someone) are shared by
+the other page tests.
 """
 
 from __future__ import annotations
@@ -12,13 +14,75 @@ from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block, Node
 
-from pages.common import WORKSPACE_KEY
+from auth.access import demo_sign_in_choices, grant_roles, resolve_user
+from auth.roles import Role
+from auth.settings import load_auth_settings
+from auth.users import Identity, User
+from pages.common import USER_KEY, WORKSPACE_KEY
 from pages.registry import GROUPS, PAGES, PageEntry, grouped_pages, page_by_path
 from planning.overview import format_money, format_percent, workspace_kpis
 from planning.store import Workspace
 
 TIMEOUT_SECONDS = 30
+DEMO_SETTINGS = load_auth_settings({}, {})
+"""Demo sign-in, no identity provider: roles come from `workspace_members` only."""
+TEST_ADMIN = "ada.admin@example.com"
+DEMO_GRANTOR = "revplan demo"
+
+
+def member_emails(workspace: Workspace) -> dict[Role, str]:
+    """Role -> email of the demo member holding it, from the workspace's `workspace_members`.
+
+    The demo generator grants exactly one role to each of its people, one person per role;
+    members a test granted later are left out.
+    """
+    people = demo_sign_in_choices(workspace, DEMO_SETTINGS)
+    people = people[people["granted_by"] == DEMO_GRANTOR]
+    by_role = {Role(row.roles): row.email for row in people.itertuples()}
+    assert len(by_role) == len(people), "a demo member holds more than one role"
+    return by_role
+
+
+def signed_in(workspace: Workspace, email: str) -> User:
+    """The member with this email resolved in the workspace, as the demo sign-in would."""
+    return resolve_user(workspace, Identity(email, email.split("@")[0], "demo"), DEMO_SETTINGS)
+
+
+def demo_user(workspace: Workspace, role: Role) -> User:
+    """The demo workspace's member holding `role`, signed in."""
+    return signed_in(workspace, member_emails(workspace)[role])
+
+
+def workspace_admin(workspace: Workspace) -> User:
+    """An admin of a workspace without members (granted from the command line), signed in."""
+    grant_roles(workspace, None, TEST_ADMIN, [Role.ADMIN], display_name="Ada Admin")
+    return signed_in(workspace, TEST_ADMIN)
+
+
+def page_app(entry: PageEntry, user: User | None) -> AppTest:
+    """A page script ready to run, with `user` signed in (or nobody)."""
+    app = AppTest.from_file(str(entry.file), default_timeout=TIMEOUT_SECONDS)
+    if user is not None:
+        app.session_state[USER_KEY] = user
+        app.session_state[WORKSPACE_KEY] = user.workspace
+    return app
+
+
+def element_types(block: Block) -> list[str]:
+    """Types of everything a page drew inside `block`, depth first (containers included)."""
+    types: list[str] = []
+    for node in block.children.values():
+        types.append(node.type)
+        if isinstance(node, Block):
+            types.extend(element_types(node))
+    return types
+
+
+def by_type(app: AppTest, element_type: str) -> list[Node]:
+    """Every element of one type the page drew."""
+    return list(app.get(element_type))
 
 
 def seed_recent_rows(workspace: Workspace) -> None:
@@ -58,11 +122,9 @@ def seed_recent_rows(workspace: Workspace) -> None:
     workspace.write(work)
 
 
-def run_page(entry: PageEntry, workspace_name: str) -> AppTest:
-    """Run one page script with the workspace chosen in session state."""
-    app = AppTest.from_file(str(entry.file), default_timeout=TIMEOUT_SECONDS)
-    app.session_state[WORKSPACE_KEY] = workspace_name
-    return app.run()
+def run_page(entry: PageEntry, user: User | None) -> AppTest:
+    """Run one page script with `user` signed in (or nobody)."""
+    return page_app(entry, user).run()
 
 
 def metric_values(app: AppTest) -> dict[str, str]:
@@ -113,8 +175,8 @@ def test_registry_is_consistent() -> None:
 
 @pytest.mark.parametrize("entry", PAGES, ids=[entry.path for entry in PAGES])
 def test_page_renders_on_the_demo_workspace(entry: PageEntry, demo_copy: Workspace) -> None:
-    """Every registered page runs without an exception or error and shows a title."""
-    app = run_page(entry, demo_copy.name)
+    """Every registered page runs for the demo admin without an exception or error, titled."""
+    app = run_page(entry, demo_user(demo_copy, Role.ADMIN))
 
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
@@ -127,7 +189,7 @@ def test_page_renders_on_the_demo_workspace(entry: PageEntry, demo_copy: Workspa
 def test_home_shows_hand_computed_values(workspace: Workspace) -> None:
     """On a few known rows, Home shows exactly the sums worked out by hand."""
     seed_recent_rows(workspace)
-    app = run_page(page_by_path("pages/home.py"), workspace.name)
+    app = run_page(page_by_path("pages/home.py"), workspace_admin(workspace))
 
     assert not app.exception and not app.error
     assert app.title[0].value == "RevPlan — test"
@@ -141,7 +203,7 @@ def test_home_shows_hand_computed_values(workspace: Workspace) -> None:
     assert metrics["Active reps"] == "2"
     assert metrics["Open deals"] == "3"
     assert metrics["Data as of"] == "3 hours ago"
-    assert "Data as of 3 hours ago" in app.caption[0].value
+    assert app.caption[0].value.startswith("Whole workspace · Data as of 3 hours ago")
 
     bookings, pipeline = chart_specs(app)
     assert bookings["layout"]["yaxis"]["title"]["text"] == "Bookings (USD)"
@@ -156,8 +218,8 @@ def test_home_on_an_empty_workspace_hints_at_import(data_dir) -> None:
     """An empty workspace shows zeros and a hint to import data, not an error."""
     from planning.store import open_workspace
 
-    open_workspace("empty", create=True)
-    app = run_page(page_by_path("pages/home.py"), "empty")
+    app = run_page(page_by_path("pages/home.py"),
+                   workspace_admin(open_workspace("empty", create=True)))
 
     assert not app.exception and not app.error
     metrics = {m.label: m.value for m in app.metric}
@@ -168,7 +230,9 @@ def test_home_on_an_empty_workspace_hints_at_import(data_dir) -> None:
 
 
 def test_home_reports_a_missing_workspace(data_dir) -> None:
-    app = run_page(page_by_path("pages/home.py"), "nowhere")
+    user = User(email=TEST_ADMIN, name="Ada", workspace="nowhere", roles=frozenset({Role.ADMIN}))
+    app = run_page(page_by_path("pages/home.py"), user)
 
     assert not app.exception
     assert "does not exist" in app.error[0].value
+    assert not app.title and not app.metric

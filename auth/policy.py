@@ -1,0 +1,105 @@
+"""The one access decision every page and planning call asks: `can(user, action, resource)`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from auth.roles import ROLES, Role
+from auth.users import User
+from planning.errors import RevPlanError
+
+
+class Action(StrEnum):
+    """What a user may try to do."""
+
+    VIEW_PAGE = "page.view"
+    """resource: the page's url_path."""
+    OPEN_WORKSPACE = "workspace.open"
+    """resource: the workspace name."""
+    READ_DEAL = "deal.read"
+    """resource: the deal owner's rep id."""
+    RUN_IMPORT = "import.run"
+    MANAGE_ACCESS = "access.manage"
+    READ_AUDIT = "audit.read"
+    EXPORT_AUDIT = "audit.export"
+    READ_TELEMETRY = "telemetry.read"
+
+
+EVERYONE = frozenset(ROLES)
+ADMINS = frozenset({Role.ADMIN})
+OPERATORS = frozenset({Role.ADMIN, Role.REVOPS})
+
+PAGE_ROLES: dict[str, frozenset[Role]] = {
+    "home": EVERYONE,
+    "import": OPERATORS,
+    "access": ADMINS,
+    "audit": OPERATORS,
+    "telemetry": OPERATORS,
+}
+"""Which roles may open each page (by url_path). A page missing here is open to nobody."""
+
+ACTION_ROLES: dict[Action, frozenset[Role]] = {
+    Action.RUN_IMPORT: OPERATORS,
+    Action.MANAGE_ACCESS: ADMINS,
+    Action.READ_AUDIT: OPERATORS,
+    Action.EXPORT_AUDIT: OPERATORS,
+    Action.READ_TELEMETRY: OPERATORS,
+}
+
+
+class AccessDeniedError(RevPlanError):
+    """The user may not do what they tried; the message says what and why."""
+
+
+def can(user: User | None, action: Action | str, resource: str | None = None) -> bool:
+    """True when `user` may perform `action` on `resource`."""
+    if user is None or not user.roles:
+        return False
+    action = Action(action)
+    if action is Action.OPEN_WORKSPACE:
+        return resource == user.workspace
+    if action is Action.VIEW_PAGE:
+        return user.has_any(PAGE_ROLES.get(str(resource), frozenset()))
+    if action is Action.READ_DEAL:
+        return user.deal_owner_ids is None or (resource in user.deal_owner_ids)
+    return user.has_any(ACTION_ROLES[action])
+
+
+def require(user: User | None, action: Action | str, resource: str | None = None) -> None:
+    """Raise AccessDeniedError with a clear reason unless `can` allows it."""
+    if can(user, action, resource):
+        return
+    if user is None:
+        raise AccessDeniedError("Sign in first.")
+    action = Action(action)
+    if action is Action.VIEW_PAGE:
+        allowed = ", ".join(sorted(r.value for r in PAGE_ROLES.get(str(resource), ())))
+        raise AccessDeniedError(
+            f"Your roles ({roles_text(user)}) do not include access to this page"
+            + (f"; it is open to: {allowed}." if allowed else ".")
+        )
+    if action is Action.OPEN_WORKSPACE:
+        raise AccessDeniedError(f"You have no access to workspace {resource!r}.")
+    if action is Action.READ_DEAL:
+        raise AccessDeniedError("That deal belongs to someone outside your team.")
+    allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
+    raise AccessDeniedError(
+        f"Your roles ({roles_text(user)}) may not {action.value}; it needs one of: {allowed}."
+    )
+
+
+def roles_text(user: User) -> str:
+    """The user's roles as words."""
+    return ", ".join(sorted(r.value for r in user.roles)) or "none"
+
+
+def readable_owner_ids(user: User | None, workspace: str) -> frozenset[str] | None:
+    """Rep ids whose deals `user` may read in `workspace`; None means every deal.
+
+    No user means a system caller (the command line, a scheduled job), which reads everything.
+    A user of another workspace is refused.
+    """
+    if user is None:
+        return None
+    require(user, Action.OPEN_WORKSPACE, workspace)
+    return user.deal_owner_ids
