@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planning.store import Workspace
-from planning.store import telemetry_log
+from planning.store import Workspace, telemetry_log
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-
 if TYPE_CHECKING:
     from planning.demo.generator import DemoCompany
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pages.common import WORKSPACE_KEY
+from pages.common import USER_KEY, WORKSPACE_KEY
 from planning.ingest import import_files
 from planning.store import Workspace
+from tests.pages.test_pages import workspace_admin
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "import_data.py"
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -17,6 +18,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 def run_page(workspace: Workspace, run_id: int | None = None) -> AppTest:
     app = AppTest.from_file(str(PAGE), default_timeout=30)
     app.session_state[WORKSPACE_KEY] = workspace.name
+    app.session_state[USER_KEY] = workspace_admin(workspace)
     if run_id is not None:
         app.session_state["import_run_id"] = run_id
     return app.run()
