@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from planning.errors import RevPlanError
+
 
 class Role(StrEnum):
     """A role a person holds in a workspace."""
@@ -39,8 +41,12 @@ WORKSPACE_WIDE_ROLES: frozenset[Role] = frozenset(ROLES) - {Role.MANAGER, Role.R
 """Roles that see every deal of their workspace; managers see their subtree, reps their book."""
 
 
+class UnknownRoleError(RevPlanError, ValueError):
+    """A role name that is not one of ROLES."""
+
+
 def parse_roles(values: list[str] | tuple[str, ...] | set[str]) -> frozenset[Role]:
-    """Roles from their names; an unknown name raises ValueError naming it."""
+    """Roles from their names; an unknown name raises UnknownRoleError naming it."""
     roles = set()
     for value in values:
         name = str(value).strip().lower()
@@ -48,5 +54,5 @@ def parse_roles(values: list[str] | tuple[str, ...] | set[str]) -> frozenset[Rol
             roles.add(Role(name))
         except ValueError:
             known = ", ".join(r.value for r in ROLES)
-            raise ValueError(f"Unknown role {value!r}; roles are: {known}.") from None
+            raise UnknownRoleError(f"Unknown role {value!r}; roles are: {known}.") from None
     return frozenset(roles)

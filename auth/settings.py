@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from auth.roles import Role, parse_roles
 from planning.errors import RevPlanError
 
 DEFAULT_SESSION_HOURS = 12.0
+MAX_SESSION_HOURS = 24.0 * 30
+"""Streamlit's identity cookie lives 30 days; a longer session could not be kept anyway."""
 
 
 class AuthConfigurationError(RevPlanError):
@@ -41,6 +44,17 @@ class AuthSettings:
         return self.mode == "demo"
 
 
+def _as_list(value: object) -> list[object]:
+    """A settings value that may be one item or a list of them, as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    raise AuthConfigurationError(f"Expected a text or a list of texts, got {value!r}.")
+
+
 def load_auth_settings(
     secrets: Mapping[str, object], environ: Mapping[str, str] | None = None
 ) -> AuthSettings:
@@ -59,20 +73,27 @@ def load_auth_settings(
         raise AuthConfigurationError("[revplan] in secrets.toml must be a table.")
     hours_text = environ.get("REVPLAN_SESSION_HOURS") or revplan.get("session_hours")
     try:
+        if isinstance(hours_text, bool):
+            raise TypeError
         hours = float(hours_text) if hours_text is not None else DEFAULT_SESSION_HOURS
     except (TypeError, ValueError):
         raise AuthConfigurationError(
             f"Session lifetime {hours_text!r} is not a number of hours."
         ) from None
-    if hours <= 0:
-        raise AuthConfigurationError("Session lifetime must be more than zero hours.")
+    if not math.isfinite(hours) or hours <= 0 or hours > MAX_SESSION_HOURS:
+        raise AuthConfigurationError(
+            f"Session lifetime {hours_text!r} must be more than 0 and at most "
+            f"{MAX_SESSION_HOURS:g} hours."
+        )
     group_roles = {}
     for group, roles in dict(revplan.get("group_roles") or {}).items():
         try:
-            group_roles[str(group)] = parse_roles(list(roles))
+            group_roles[str(group)] = parse_roles(_as_list(roles))
         except ValueError as exc:
             raise AuthConfigurationError(f"[revplan.group_roles] {group!r}: {exc}") from None
-    admins = {str(e).strip().lower() for e in revplan.get("admins", []) if str(e).strip()}
+    admins = {
+        str(e).strip().lower() for e in _as_list(revplan.get("admins", [])) if str(e).strip()
+    }
     admins |= {
         e.strip().lower() for e in environ.get("REVPLAN_ADMINS", "").split(",") if e.strip()
     }

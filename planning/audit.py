@@ -117,7 +117,8 @@ class ChainVerification:
     def to_text(self) -> str:
         """One line for people."""
         if self.ok:
-            return f"Audit chain intact: {self.events:,} events verified."
+            noun = "event" if self.events == 1 else "events"
+            return f"Audit chain intact: {self.events:,} {noun} verified."
         where = f"event #{self.first_broken_seq}" if self.first_broken_seq else "the chain head"
         return f"Audit chain BROKEN at {where}: {self.problem}"
 
@@ -155,7 +156,7 @@ def verify_chain(workspace: Workspace) -> ChainVerification:
             return ChainVerification(count, None, "the recorded chain head is missing")
         return ChainVerification(count, None, None)
 
-    return workspace.read(verify)
+    return workspace.read_snapshot(verify)
 
 
 def audit_events(

@@ -141,10 +141,9 @@ def workspace_kpis(
     owners = readable_owner_ids(viewer, workspace.name)
 
     def read(cur: DuckDBPyConnection) -> WorkspaceKpis:
-        with kpi_queries.snapshot(cur):
-            return _compute(cur, workspace.name, today, now, owners)
+        return _compute(cur, workspace.name, today, now, owners)
 
-    return workspace.read(read)
+    return workspace.read_snapshot(read)
 
 
 def _compute(

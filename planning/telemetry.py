@@ -59,6 +59,8 @@ def timed(
     workspace: Workspace, kind: str, name: str, user_email: str | None = None
 ) -> Iterator[TimedEvent]:
     """Time the enclosed block and record it; an exception records outcome 'error' and re-raises."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown telemetry kind {kind!r}.")
     event = TimedEvent()
     started = time.perf_counter()
     try:

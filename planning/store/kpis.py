@@ -7,8 +7,7 @@ integer cents. All values reach DuckDB as parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import duckdb
@@ -55,16 +54,6 @@ def owner_filter(owners: OwnerScope, column: str = "owner_id") -> tuple[str, lis
     if owners is None:
         return "TRUE", []
     return f"{column} IN (SELECT UNNEST(?::VARCHAR[]))", [list(owners)]
-
-
-@contextmanager
-def snapshot(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run the enclosed queries in one read transaction so they see the same committed data."""
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        yield cur
-    finally:
-        cur.execute("ROLLBACK")
 
 
 def fiscal_year_start_month(cur: duckdb.DuckDBPyConnection) -> int:

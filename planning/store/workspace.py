@@ -116,6 +116,15 @@ class Workspace:
         with self.cursor() as cur:
             return work(cur)
 
+    def read_snapshot(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run read-only work inside one transaction, so every query sees the same commit."""
+        with self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                return work(cur)
+            finally:
+                cur.execute("ROLLBACK")
+
     def write(
         self, work: Callable[[duckdb.DuckDBPyConnection], T], retries: int = TRANSACTION_RETRIES
     ) -> T:
