@@ -14,6 +14,7 @@ import streamlit as st
 from auth.access import accessible_workspaces, demo_sign_in_choices, resolve_user
 from auth.policy import Action, can, roles_text
 from auth.session import (
+    EXPIRED_NOTICE_KEY,
     current_identity,
     demo_sign_in,
     read_settings,
@@ -32,7 +33,6 @@ from planning.store import list_workspaces, open_workspace
 
 logger = logging.getLogger(__name__)
 LAST_PAGE_KEY = "last_page_recorded"
-EXPIRED_KEY = "session_expired_notice"
 
 # An emoji favicon is drawn inline; a Material-icon favicon would be fetched from Google's CDN.
 st.set_page_config(
@@ -60,7 +60,7 @@ def sign_in_form(settings: AuthSettings) -> None:
     """The contents of the sign-in screen."""
     st.title("RevPlan")
     st.caption("Pipeline, forecast, territory and quota planning for revenue teams.")
-    if st.session_state.pop(EXPIRED_KEY, False):
+    if st.session_state.pop(EXPIRED_NOTICE_KEY, False):
         st.info("Your session expired. Please sign in again.")
     if not settings.demo:
         if unverified_email():
@@ -178,9 +178,7 @@ def main() -> None:
         st.stop()
     identity = current_identity(settings)
     if identity is not None and session_expired(identity, settings):
-        sign_out(settings)
-        st.session_state[EXPIRED_KEY] = True
-        identity = None
+        sign_out(settings, expired=True)
     if identity is None:
         only_page(lambda: sign_in_screen(settings), "Sign in")
         return

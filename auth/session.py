@@ -15,6 +15,7 @@ from auth.settings import AuthSettings, load_auth_settings
 from auth.users import Identity
 
 DEMO_IDENTITY_KEY = "demo_identity"
+EXPIRED_NOTICE_KEY = "session_expired_notice"
 DEMO_QUERY_PARAM = "as"
 """In demo mode the chosen person also rides in the URL, so a reload or a shared link keeps
 them signed in (the demo has no passwords; anyone may pick anyone)."""
@@ -86,11 +87,16 @@ def demo_sign_in(email: str, name: str) -> None:
     st.query_params[DEMO_QUERY_PARAM] = email.lower()
 
 
-def sign_out(settings: AuthSettings) -> None:
-    """End the session: forget the demo identity, or log out of the identity provider."""
+def sign_out(settings: AuthSettings, *, expired: bool = False) -> None:
+    """End the session: forget the demo identity, or log out of the identity provider.
+
+    With `expired`, the sign-in screen that follows says the session expired.
+    """
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.query_params.clear()
+    if expired:
+        st.session_state[EXPIRED_NOTICE_KEY] = True
     if not settings.demo:
         st.logout()
     else:

@@ -64,28 +64,18 @@ def filtered_events(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """Events matching every given filter, newest first."""
-    clauses, params = [], []
-    if since is not None:
-        clauses.append("occurred_at >= ?")
-        params.append(since)
-    if until is not None:
-        clauses.append("occurred_at < ?")
-        params.append(until)
-    if actor:
-        clauses.append("actor = ?")
-        params.append(actor)
-    if action:
-        clauses.append("action = ?")
-        params.append(action)
-    if entity:
-        clauses.append("entity = ?")
-        params.append(entity)
-    if text:
-        clauses.append(
-            "(coalesce(entity_id, '') || ' ' || coalesce(reason, '') || ' ' || "
-            "coalesce(before_json, '') || ' ' || coalesce(after_json, '')) ILIKE ?"
-        )
-        params.append(f"%{text}%")
+    conditions = [
+        ("occurred_at >= ?", since),
+        ("occurred_at < ?", until),
+        ("actor = ?", actor or None),
+        ("action = ?", action or None),
+        ("entity = ?", entity or None),
+        ("(coalesce(entity_id, '') || ' ' || coalesce(reason, '') || ' ' || "
+         "coalesce(before_json, '') || ' ' || coalesce(after_json, '')) ILIKE ?",
+         f"%{text}%" if text else None),
+    ]
+    clauses = [sql for sql, value in conditions if value is not None]
+    params: list[object] = [value for _, value in conditions if value is not None]
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     limit_sql = "LIMIT ?" if limit else ""
     if limit:

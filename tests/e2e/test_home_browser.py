@@ -110,3 +110,27 @@ def test_demo_sign_in_shows_a_rep_only_their_pages(running_app, browser_page: Pa
     sidebar.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     assert "as=" not in page.url
+
+
+@pytest.mark.e2e
+def test_demo_session_expires_after_its_lifetime(
+    demo_data_dir: Path, tmp_path: Path, browser_page: Page
+) -> None:
+    import shutil
+
+    from tests.e2e.conftest import serve_app
+
+    shutil.copy(demo_data_dir / "demo.duckdb", tmp_path / "demo.duckdb")
+    two_seconds = str(2 / 3600)
+    with serve_app(tmp_path, extra_env={"REVPLAN_SESSION_HOURS": two_seconds}) as (url, _):
+        page = browser_page
+        page.goto(url, wait_until="domcontentloaded")
+        page.get_by_role("button", name="Sign in").click(timeout=RENDER_TIMEOUT_MS)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_role("button", name="Sign out")).to_be_visible(
+            timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_timeout(2_500)
+        sidebar.locator('[data-testid="stPageLink"]').first.click()
+        expect(page.get_by_text("Your session expired")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        assert "as=" not in page.url
