@@ -1,0 +1,1 @@
+"""Pipeline inspection and forecasting: deal risk models, inspection, forecasts, accuracy."""

@@ -1,0 +1,223 @@
+"""Deal risk models: win probability and slip risk, trained point in time, calibrated.
+
+Training rows are past moments in the life of closed deals (see
+`planning.store.pipeline_features`), so every feature is what a CRM showed at that moment. The
+model is a gradient-boosted tree ensemble with isotonic calibration. Evaluation holds out the
+newest quarter of closed deals by close date and compares the Brier score with the classic
+stage-probability baseline (the win rate of each stage in the training rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import pickle
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV, calibration_curve
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+NUMERIC_FEATURES = (
+    "stage_age_days", "days_to_close", "pushes", "log_amount", "amount_change_ratio",
+    "amount_changes", "activities_14d", "activities_30d", "days_since_activity",
+    "deal_age_days", "owner_win_rate", "owner_closed_365d", "size_vs_segment",
+    "has_next_step", "next_step_overdue_days", "days_to_quarter_end",
+)
+CATEGORICAL_FEATURES = ("stage", "forecast_category", "type", "product_id", "segment")
+FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+OWNER_PRIOR_WINS, OWNER_PRIOR_DEALS = 1.4, 4.0
+"""Smoothing of an owner's trailing win rate toward 35 % for owners with few closed deals."""
+
+
+def quarter_end(moments: pd.Series, start_month: int) -> pd.Series:
+    """Last day of the fiscal quarter containing each moment."""
+    months = moments.dt.year * 12 + moments.dt.month - 1
+    into_quarter = (months - (start_month - 1)) % 3
+    next_quarter = months - into_quarter + 3
+    first_of_next = pd.to_datetime(
+        {"year": next_quarter // 12, "month": next_quarter % 12 + 1, "day": 1}
+    )
+    return first_of_next - pd.Timedelta(days=1)
+
+
+def model_matrix(facts: pd.DataFrame, start_month: int) -> pd.DataFrame:
+    """Model inputs from raw point-in-time facts (one row per snapshot)."""
+    moment = pd.to_datetime(facts["moment"])
+    amount = facts["amount_cents_at"].astype(float).clip(lower=0)
+    initial = facts["initial_amount_cents"].astype(float)
+    next_step_date = pd.to_datetime(facts["next_step_date"])
+    overdue = (moment.dt.normalize() - next_step_date).dt.days.astype(float)
+    matrix = pd.DataFrame({
+        "stage_age_days": facts["stage_age_days"].astype(float),
+        "days_to_close": facts["days_to_close"].astype(float),
+        "pushes": facts["pushes"].astype(float),
+        "log_amount": np.log1p(amount / 100),
+        "amount_change_ratio": np.where(initial > 0, amount / initial.where(initial > 0), 1.0),
+        "amount_changes": facts["amount_changes"].astype(float),
+        "activities_14d": facts["activities_14d"].astype(float),
+        "activities_30d": facts["activities_30d"].astype(float),
+        "days_since_activity": facts["days_since_activity"].astype(float),
+        "deal_age_days": facts["deal_age_days"].astype(float),
+        "owner_win_rate": (facts["owner_won_365d"].astype(float) + OWNER_PRIOR_WINS)
+        / (facts["owner_closed_365d"].astype(float) + OWNER_PRIOR_DEALS),
+        "owner_closed_365d": facts["owner_closed_365d"].astype(float),
+        "size_vs_segment": amount / facts["segment_median_cents"].astype(float),
+        "has_next_step": facts["next_step"].notna().astype(float),
+        "next_step_overdue_days": overdue.clip(lower=0),
+        "days_to_quarter_end": (quarter_end(moment, start_month) - moment.dt.normalize())
+        .dt.days.astype(float),
+    }, index=facts.index)
+    for column in CATEGORICAL_FEATURES:
+        matrix[column] = facts[column].fillna("").astype(str)
+    return matrix
+
+
+def _categorise(matrix: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    out = matrix.copy()
+    for column in CATEGORICAL_FEATURES:
+        out[column] = pd.Categorical(out[column], categories=categories[column])
+    return out
+
+
+@dataclass
+class DealModel:
+    """A fitted, calibrated classifier with what it needs to score and explain new rows."""
+
+    target: str
+    start_month: int
+    categories: dict[str, list[str]]
+    reference: dict[str, object]
+    """Typical value per feature (median or most common in training), for explanations."""
+    classifier: CalibratedClassifierCV
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the target for each row."""
+        if matrix.empty:
+            return np.zeros(0)
+        return self.classifier.predict_proba(_categorise(matrix, self.categories)[
+            list(FEATURES)])[:, 1]
+
+    def effects(self, matrix: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
+        """How much each feature's actual value moves each row's probability against its
+        typical value (positive: the actual value raises the probability)."""
+        base = self.predict(matrix)
+        out = {}
+        for feature in features:
+            typical = matrix.copy()
+            typical[feature] = self.reference[feature]
+            out[feature] = base - self.predict(typical)
+        return pd.DataFrame(out, index=matrix.index)
+
+    def to_bytes(self) -> bytes:
+        """Serialised model for storage in the workspace."""
+        buffer = io.BytesIO()
+        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        return buffer.getvalue()
+
+    @staticmethod
+    def from_bytes(blob: bytes) -> DealModel:
+        """A model stored by `to_bytes` (only ever read from the workspace's own table)."""
+        return pickle.loads(blob)  # noqa: S301 - our own model table, written by to_bytes
+
+
+@dataclass
+class ModelCard:
+    """What a trained model is and how well it did on held-out deals."""
+
+    target: str
+    train_from: dt.date | None
+    train_to: dt.date | None
+    test_from: dt.date | None
+    test_to: dt.date | None
+    rows_train: int
+    rows_test: int
+    features: list[str]
+    metrics: dict[str, float]
+    reliability: dict[str, list[float]]
+    importance: dict[str, float] = field(default_factory=dict)
+
+
+def fit(
+    matrix: pd.DataFrame, labels: np.ndarray, weights: np.ndarray, target: str,
+    start_month: int, seed: int,
+) -> DealModel:
+    """Fit the calibrated gradient-boosted classifier."""
+    categories = {
+        c: sorted(matrix[c].astype(str).unique().tolist()) for c in CATEGORICAL_FEATURES
+    }
+    data = _categorise(matrix, categories)[list(FEATURES)]
+    booster = HistGradientBoostingClassifier(
+        max_iter=250, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
+        l2_regularization=1.0, categorical_features="from_dtype", random_state=seed,
+    )
+    classifier = CalibratedClassifierCV(booster, method="isotonic", cv=3)
+    classifier.fit(data, labels, sample_weight=weights)
+    reference: dict[str, object] = {
+        c: float(matrix[c].median()) for c in NUMERIC_FEATURES
+    }
+    reference.update({c: matrix[c].mode().iat[0] for c in CATEGORICAL_FEATURES})
+    return DealModel(target, start_month, categories, reference, classifier)
+
+
+def evaluate(
+    model: DealModel, matrix: pd.DataFrame, labels: np.ndarray, weights: np.ndarray,
+    baseline: np.ndarray,
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """AUC, Brier (model and baseline) and a 10-bin reliability curve on held-out rows."""
+    predicted = model.predict(matrix)
+    metrics = {
+        "auc": float(roc_auc_score(labels, predicted, sample_weight=weights)),
+        "brier": float(brier_score_loss(labels, predicted, sample_weight=weights)),
+        "baseline_brier": float(brier_score_loss(labels, baseline, sample_weight=weights)),
+        "baseline_auc": float(roc_auc_score(labels, baseline, sample_weight=weights)),
+        "base_rate": float(np.average(labels, weights=weights)),
+    }
+    observed, mean_predicted = calibration_curve(labels, predicted, n_bins=10,
+                                                 strategy="quantile")
+    counts, _ = np.histogram(predicted, bins=np.quantile(predicted, np.linspace(0, 1, 11)))
+    reliability = {
+        "predicted": [round(float(v), 4) for v in mean_predicted],
+        "observed": [round(float(v), 4) for v in observed],
+        "rows": [int(v) for v in counts[: len(observed)]],
+    }
+    return metrics, reliability
+
+
+def stage_baseline(train_stage: pd.Series, train_labels: np.ndarray,
+                   stages: pd.Series) -> np.ndarray:
+    """The stage-probability forecast: each stage's win rate in the training rows."""
+    rates = pd.Series(train_labels, index=train_stage.index).groupby(train_stage).mean()
+    overall = float(np.mean(train_labels))
+    return stages.map(rates).fillna(overall).to_numpy(dtype=float)
+
+
+def deal_weights(opportunity_ids: pd.Series) -> np.ndarray:
+    """Weights that give every deal the same total weight, however many snapshots it has."""
+    counts = opportunity_ids.map(opportunity_ids.value_counts())
+    return (1.0 / counts).to_numpy(dtype=float)
+
+
+def permutation_importance(model: DealModel, matrix: pd.DataFrame, labels: np.ndarray,
+                           seed: int) -> dict[str, float]:
+    """AUC lost when each feature is shuffled, on (a sample of) held-out rows."""
+    rng = np.random.default_rng(seed)
+    sample = matrix if len(matrix) <= 5_000 else matrix.sample(5_000, random_state=seed)
+    y = labels[matrix.index.get_indexer(sample.index)]
+    if len(np.unique(y)) < 2:
+        return {}
+    base = roc_auc_score(y, model.predict(sample))
+    importance = {}
+    for feature in FEATURES:
+        shuffled = sample.copy()
+        shuffled[feature] = rng.permutation(shuffled[feature].to_numpy())
+        importance[feature] = round(float(base - roc_auc_score(y, model.predict(shuffled))), 4)
+    return dict(sorted(importance.items(), key=lambda kv: -kv[1]))
+
+
+def finite(value: float) -> float | None:
+    """A metric as a JSON-safe number."""
+    return None if value is None or not math.isfinite(value) else value

@@ -1,0 +1,291 @@
+"""Train, store and apply the deal risk models (win probability and slip risk).
+
+`train_deal_models` builds point-in-time training rows, fits both models, evaluates them on the
+newest quarter of closed deals, stores each with its model card and makes them active, all in
+one audited transaction. `score_open_deals` scores every open deal as of a moment and stores
+the probabilities with the reasons behind them, worded from the model's own sensitivities.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from planning import audit
+from planning.errors import RevPlanError
+from planning.pipeline import model as dm
+from planning.progress import ProgressCallback, no_progress
+from planning.store import Workspace
+from planning.store import deal_models as repo
+from planning.store import pipeline_features as pf
+
+TEST_SHARE = 0.25
+MIN_TRAINING_DEALS = 200
+EXPLAINED_FEATURES = (
+    "days_since_activity", "activities_30d", "pushes", "days_to_close", "has_next_step",
+    "next_step_overdue_days", "stage_age_days", "size_vs_segment", "amount_change_ratio",
+    "owner_win_rate", "deal_age_days", "forecast_category",
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class TrainingReport:
+    """Both model cards and how long training took."""
+
+    win: dm.ModelCard
+    slip: dm.ModelCard
+    win_model_id: str
+    slip_model_id: str
+    seconds: float
+    snapshots: int
+
+    def to_text(self) -> str:
+        """A few lines for people."""
+        lines = [f"Trained on {self.snapshots:,} point-in-time snapshots in "
+                 f"{self.seconds:.1f} s."]
+        for label, card, model_id in (("Win probability", self.win, self.win_model_id),
+                                      ("Slip risk", self.slip, self.slip_model_id)):
+            m = card.metrics
+            lines.append(
+                f"{label} ({model_id}): held-out AUC {m['auc']:.3f}, Brier {m['brier']:.4f} "
+                f"(stage baseline {m['baseline_brier']:.4f}); trained on "
+                f"{card.rows_train:,} rows closing {card.train_from}..{card.train_to}, "
+                f"tested on {card.rows_test:,} rows closing {card.test_from}..{card.test_to}."
+            )
+        return "\n".join(lines)
+
+
+def _split(facts: pd.DataFrame) -> pd.Series:
+    """True for rows of the newest TEST_SHARE of deals by close time."""
+    closes = facts.groupby("opportunity_id")["closed_at"].first().sort_values(kind="stable")
+    cut = closes.iloc[int(len(closes) * (1 - TEST_SHARE))]
+    return facts["closed_at"] >= cut
+
+
+def _card(target: str, facts: pd.DataFrame, test: pd.Series, metrics: dict,
+          reliability: dict, importance: dict) -> dm.ModelCard:
+    def span(rows: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
+        if rows.empty:
+            return None, None
+        return rows["closed_at"].min().date(), rows["closed_at"].max().date()
+
+    train_from, train_to = span(facts[~test])
+    test_from, test_to = span(facts[test])
+    return dm.ModelCard(
+        target=target, train_from=train_from, train_to=train_to, test_from=test_from,
+        test_to=test_to, rows_train=int((~test).sum()), rows_test=int(test.sum()),
+        features=list(dm.FEATURES), metrics={k: dm.finite(v) for k, v in metrics.items()},
+        reliability=reliability, importance=importance,
+    )
+
+
+def _train_one(target: str, facts: pd.DataFrame, matrix: pd.DataFrame, labels: np.ndarray,
+               start_month: int, seed: int) -> tuple[dm.DealModel, dm.ModelCard]:
+    test = _split(facts)
+    if labels[~test.to_numpy()].min() == labels[~test.to_numpy()].max():
+        raise RevPlanError(f"The {target} training rows all have the same outcome.")
+    weights = dm.deal_weights(facts["opportunity_id"])
+    train_rows, test_rows = ~test.to_numpy(), test.to_numpy()
+    fitted = dm.fit(matrix[train_rows], labels[train_rows], weights[train_rows], target,
+                    start_month, seed)
+    baseline = dm.stage_baseline(matrix.loc[train_rows, "stage"], labels[train_rows],
+                                 matrix.loc[test_rows, "stage"])
+    metrics, reliability = dm.evaluate(fitted, matrix[test_rows], labels[test_rows],
+                                       weights[test_rows], baseline)
+    importance = dm.permutation_importance(fitted, matrix[test_rows].reset_index(drop=True),
+                                           labels[test_rows], seed)
+    return fitted, _card(target, facts, test, metrics, reliability, importance)
+
+
+def build_training_rows(
+    workspace: Workspace, as_of: dt.datetime, per_deal: int, max_deals: int | None, seed: int
+) -> tuple[pd.DataFrame, int]:
+    """Point-in-time facts of past moments of deals closed before `as_of`, and the fiscal
+    start month."""
+    def read(cur) -> tuple[pd.DataFrame, int]:
+        snaps = pf.training_snapshots(cur, per_deal, max_deals, seed, as_of)
+        facts = pf.snapshot_features(cur, snaps)
+        facts = facts.merge(snaps[["snapshot_id", "closed_at", "status"]], on="snapshot_id")
+        return facts, repo.fiscal_start_month(cur)
+
+    return workspace.read_snapshot(read)
+
+
+def train_deal_models(
+    workspace: Workspace, *, actor: str = "system", actor_role: str | None = None,
+    as_of: dt.datetime | None = None, per_deal: int = 4, max_deals: int | None = 60_000,
+    seed: int = 7, progress: ProgressCallback = no_progress,
+) -> TrainingReport:
+    """Train the win and slip models on deals closed before `as_of` and make them active."""
+    started = time.perf_counter()
+    as_of = as_of or _now()
+    progress(0.05, "building point-in-time training rows")
+    facts, start_month = build_training_rows(workspace, as_of, per_deal, max_deals, seed)
+    if facts["opportunity_id"].nunique() < MIN_TRAINING_DEALS:
+        raise RevPlanError(
+            f"Only {facts['opportunity_id'].nunique()} closed deals with stage history; "
+            f"at least {MIN_TRAINING_DEALS} are needed to train a deal risk model."
+        )
+    matrix = dm.model_matrix(facts, start_month)
+    progress(0.35, "training the win-probability model")
+    win_labels = (facts["status"] == "won").to_numpy(dtype=int)
+    win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed)
+
+    progress(0.65, "training the slip-risk model")
+    q_end = dm.quarter_end(pd.to_datetime(facts["moment"]), start_month)
+    close_at = pd.to_datetime(facts["close_date_at"])
+    in_quarter = (close_at <= q_end) & (q_end < pd.Timestamp(as_of).normalize())
+    slip_facts = facts[in_quarter.to_numpy()].reset_index(drop=True)
+    slip_matrix = matrix[in_quarter.to_numpy()].reset_index(drop=True)
+    slip_labels = (pd.to_datetime(slip_facts["closed_at"]).dt.normalize()
+                   > q_end[in_quarter].reset_index(drop=True)).to_numpy(dtype=int)
+    slip_model, slip_card = _train_one("slip", slip_facts, slip_matrix, slip_labels,
+                                       start_month, seed)
+
+    progress(0.9, "storing the models")
+    trained_at = _now()
+    stamp = trained_at.strftime("%Y%m%d-%H%M%S")
+    ids = {"win": f"win-{stamp}", "slip": f"slip-{stamp}"}
+
+    def store(cur) -> None:
+        for target, fitted, card in (("win", win_model, win_card),
+                                     ("slip", slip_model, slip_card)):
+            repo.insert_model_version(cur, {
+                "model_id": ids[target], "target": target, "trained_at": trained_at,
+                "trained_by": actor, "train_from": card.train_from, "train_to": card.train_to,
+                "test_from": card.test_from, "test_to": card.test_to,
+                "rows_train": card.rows_train, "rows_test": card.rows_test,
+                "features": card.features,
+                "metrics_json": json.dumps({**card.metrics, "importance": card.importance}),
+                "reliability_json": json.dumps(card.reliability),
+                "model_blob": fitted.to_bytes(),
+            })
+        audit.record(
+            cur, actor=actor, actor_role=actor_role, action="model.train",
+            entity="model_version", entity_id=ids["win"],
+            after={"models": ids, "win": win_card.metrics, "slip": slip_card.metrics,
+                   "as_of": as_of.isoformat()},
+        )
+
+    workspace.write(store)
+    progress(1.0, "done")
+    return TrainingReport(win=win_card, slip=slip_card, win_model_id=ids["win"],
+                          slip_model_id=ids["slip"], seconds=time.perf_counter() - started,
+                          snapshots=len(facts))
+
+
+REASON_TEMPLATES = {
+    "days_since_activity": lambda v, f: f"no activity for {v:.0f} days"
+    if v >= 7 else f"active in the last {max(v, 1):.0f} days",
+    "activities_30d": lambda v, f: f"{v:.0f} activities in the last 30 days",
+    "pushes": lambda v, f: f"close date pushed {v:.0f} times" if v else "close date never pushed",
+    "days_to_close": lambda v, f: f"close date passed {-v:.0f} days ago"
+    if v < 0 else f"closes in {v:.0f} days",
+    "has_next_step": lambda v, f: "next step set" if v else "no next step",
+    "next_step_overdue_days": lambda v, f: f"next step overdue by {v:.0f} days"
+    if v > 0 else "next step on time",
+    "stage_age_days": lambda v, f: f"{v:.0f} days in {f['stage']}",
+    "size_vs_segment": lambda v, f: f"{v:.1f}x the segment's typical deal size",
+    "amount_change_ratio": lambda v, f: f"amount cut by {100 * (1 - v):.0f}%"
+    if v < 1 else (f"amount raised by {100 * (v - 1):.0f}%" if v > 1 else "amount unchanged"),
+    "owner_win_rate": lambda v, f: f"owner's win rate {100 * v:.0f}% over the last year",
+    "deal_age_days": lambda v, f: f"open for {v:.0f} days",
+    "forecast_category": lambda v, f: f"forecast category {v}",
+}
+
+
+def reasons_json(matrix: pd.DataFrame, effects: pd.DataFrame, top: int = 3) -> list[str]:
+    """Per row, the features that move its win probability most, worded, strongest first.
+
+    A feature counts when its actual value moves the probability by at least a point against
+    the feature's typical value.
+    """
+    if matrix.empty:
+        return []
+    names = list(effects.columns)
+    values = effects.to_numpy()
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top]
+    records = matrix[names + ["stage"]].to_dict("records")
+    out = []
+    for i, row in enumerate(records):
+        reasons = []
+        for j in order[i]:
+            effect = values[i, j]
+            value = row[names[j]]
+            if abs(effect) < 0.01 or (isinstance(value, float) and np.isnan(value)):
+                continue
+            reasons.append({"feature": names[j], "effect": round(float(effect), 3),
+                            "text": REASON_TEMPLATES[names[j]](value, row)})
+        out.append(json.dumps(reasons))
+    return out
+
+
+@dataclass
+class ScoringReport:
+    """How many open deals were scored, by which models, in how long."""
+
+    win_model_id: str
+    slip_model_id: str | None
+    deals: int
+    seconds: float
+
+
+def score_open_deals(
+    workspace: Workspace, *, as_of: dt.datetime | None = None,
+    progress: ProgressCallback = no_progress,
+) -> ScoringReport:
+    """Score every open deal with the active models, store probabilities and reasons."""
+    started = time.perf_counter()
+
+    def load(cur):
+        return (repo.active_model(cur, "win"), repo.active_model(cur, "slip"),
+                repo.fiscal_start_month(cur))
+
+    win_entry, slip_entry, start_month = workspace.read(load)
+    if win_entry is None:
+        raise RevPlanError("No deal risk model is trained yet: train one first.")
+    win_model = dm.DealModel.from_bytes(win_entry[1])
+    slip_model = dm.DealModel.from_bytes(slip_entry[1]) if slip_entry else None
+    moment = as_of or _now()
+    progress(0.1, "reading open deals as of now")
+    facts = workspace.read_snapshot(
+        lambda cur: pf.snapshot_features(cur, pf.open_deal_snapshots(cur, moment)))
+    matrix = dm.model_matrix(facts, start_month) if not facts.empty else pd.DataFrame()
+    progress(0.4, "scoring")
+    win = win_model.predict(matrix)
+    slip = slip_model.predict(matrix) if slip_model is not None else np.full(len(facts), np.nan)
+    progress(0.6, "explaining")
+    effects = win_model.effects(matrix, EXPLAINED_FEATURES) if len(facts) else pd.DataFrame()
+    reasons = reasons_json(matrix, effects)
+    scores = pd.DataFrame({
+        "model_id": win_entry[0], "opportunity_id": facts.get("opportunity_id", []),
+        "scored_at": _now(), "win_probability": win, "slip_probability": slip,
+        "reasons_json": reasons,
+    })
+    progress(0.9, "storing scores")
+    workspace.write(lambda cur: repo.replace_scores(cur, win_entry[0], scores))
+    progress(1.0, "done")
+    return ScoringReport(win_entry[0], slip_entry[0] if slip_entry else None, len(scores),
+                         time.perf_counter() - started)
+
+
+def model_cards(workspace: Workspace) -> pd.DataFrame:
+    """Every stored model version's card, newest first."""
+    return workspace.read(repo.model_cards)
+
+
+def card_dict(card: dm.ModelCard) -> dict[str, object]:
+    """A model card as plain JSON-ready values."""
+    out = asdict(card)
+    for key in ("train_from", "train_to", "test_from", "test_to"):
+        out[key] = None if out[key] is None else out[key].isoformat()
+    return out

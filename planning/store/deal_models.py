@@ -1,0 +1,84 @@
+"""SQL of deal risk models: versions with their cards, activation, and per-deal scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+
+def insert_model_version(cur: duckdb.DuckDBPyConnection, row: dict[str, object]) -> None:
+    """Store a trained model with its card; it becomes the active one for its target."""
+    cur.execute("UPDATE model_versions SET is_active = FALSE WHERE target = ?", [row["target"]])
+    cur.execute(
+        """INSERT INTO model_versions (model_id, target, trained_at, trained_by, train_from,
+               train_to, test_from, test_to, rows_train, rows_test, features, metrics_json,
+               reliability_json, model_blob, is_active)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE)""",
+        [row["model_id"], row["target"], row["trained_at"], row["trained_by"],
+         row["train_from"], row["train_to"], row["test_from"], row["test_to"],
+         row["rows_train"], row["rows_test"], row["features"], row["metrics_json"],
+         row["reliability_json"], row["model_blob"]],
+    )
+
+
+def active_model(cur: duckdb.DuckDBPyConnection, target: str) -> tuple[str, bytes] | None:
+    """The active model's id and serialised form for a target, if any."""
+    row = cur.execute(
+        "SELECT model_id, model_blob FROM model_versions WHERE target = ? AND is_active",
+        [target],
+    ).fetchone()
+    return None if row is None else (row[0], bytes(row[1]))
+
+
+def model_cards(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every model version's card (without the serialised model), newest first."""
+    return cur.execute(
+        """SELECT model_id, target, trained_at, trained_by, train_from, train_to, test_from,
+                  test_to, rows_train, rows_test, features, metrics_json, reliability_json,
+                  is_active
+           FROM model_versions ORDER BY trained_at DESC, model_id"""
+    ).df()
+
+
+def replace_scores(cur: duckdb.DuckDBPyConnection, model_id: str, scores: pd.DataFrame) -> None:
+    """Replace a model's scores with a new set (columns as in deal_scores)."""
+    cur.execute("DELETE FROM deal_scores WHERE model_id = ?", [model_id])
+    cur.register("new_scores", scores)
+    try:
+        cur.execute(
+            """INSERT INTO deal_scores BY NAME
+               SELECT model_id, opportunity_id, scored_at, win_probability, slip_probability,
+                      reasons_json FROM new_scores"""
+        )
+    finally:
+        cur.unregister("new_scores")
+
+
+def current_scores(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Scores of the active win model for the deals open now."""
+    return cur.execute(
+        """SELECT s.opportunity_id, s.model_id, s.scored_at, s.win_probability,
+                  s.slip_probability, s.reasons_json
+           FROM deal_scores s JOIN model_versions m
+             ON m.model_id = s.model_id AND m.is_active AND m.target = 'win'
+           JOIN opportunities o ON o.opportunity_id = s.opportunity_id AND o.status = 'open'"""
+    ).df()
+
+
+def fiscal_start_month(cur: duckdb.DuckDBPyConnection) -> int:
+    """The workspace's fiscal-year start month (1 when unset)."""
+    row = cur.execute(
+        "SELECT value FROM workspace_settings WHERE key = 'fiscal_year_start_month'"
+    ).fetchone()
+    return int(row[0]) if row else 1
+
+
+def latest_activity_time(cur: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The newest recorded change or activity: the moment the data describes."""
+    row = cur.execute(
+        """SELECT greatest((SELECT max(changed_at) FROM opportunity_history),
+                           (SELECT max(occurred_at) FROM activities))"""
+    ).fetchone()
+    return row[0] if row else None
