@@ -23,11 +23,23 @@ class Action(StrEnum):
     READ_AUDIT = "audit.read"
     EXPORT_AUDIT = "audit.export"
     READ_TELEMETRY = "telemetry.read"
+    SUBMIT_CALL = "forecast.submit_call"
+    """Submit one's own forecast call (commit / best case) for a quarter."""
+    OVERRIDE_CALL = "forecast.override_call"
+    """Override the call of someone in one's scope, with a reason."""
+    ADD_NOTE = "deal.add_note"
+    """Add an inspection note to a deal in one's scope."""
+    TRAIN_MODEL = "model.train"
+    """Retrain and rescore the deal risk models."""
+    RESOLVE_INBOX = "inbox.resolve"
+    """Act on or dismiss an inbox item addressed to oneself."""
 
 
 EVERYONE = frozenset(ROLES)
 ADMINS = frozenset({Role.ADMIN})
 OPERATORS = frozenset({Role.ADMIN, Role.REVOPS})
+SELLERS = frozenset({Role.SALES_LEADER, Role.MANAGER, Role.REP})
+LEADERS = frozenset({Role.SALES_LEADER, Role.MANAGER})
 
 PAGE_ROLES: dict[str, frozenset[Role]] = {
     "home": EVERYONE,
@@ -35,6 +47,11 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "access": ADMINS,
     "audit": OPERATORS,
     "telemetry": OPERATORS,
+    "inspection": EVERYONE - {Role.VIEWER},
+    "forecast": OPERATORS | SELLERS | {Role.FINANCE, Role.COMP},
+    "accuracy": OPERATORS | {Role.SALES_LEADER, Role.FINANCE},
+    "deal-risk": OPERATORS,
+    "inbox": EVERYONE,
 }
 """Which roles may open each page (by url_path). A page missing here is open to nobody."""
 
@@ -44,6 +61,11 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.READ_AUDIT: OPERATORS,
     Action.EXPORT_AUDIT: OPERATORS,
     Action.READ_TELEMETRY: OPERATORS,
+    Action.SUBMIT_CALL: SELLERS,
+    Action.OVERRIDE_CALL: LEADERS,
+    Action.ADD_NOTE: LEADERS | OPERATORS | {Role.DEAL_DESK},
+    Action.TRAIN_MODEL: OPERATORS,
+    Action.RESOLVE_INBOX: EVERYONE,
 }
 
 

@@ -21,7 +21,7 @@ from planning.store import Workspace, telemetry_log
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("page_view", "import", "solve", "export", "login", "access_refused")
+KINDS = ("page_view", "import", "solve", "train", "export", "login", "access_refused")
 OUTCOMES = ("ok", "error", "refused")
 
 

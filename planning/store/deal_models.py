@@ -82,3 +82,29 @@ def latest_activity_time(cur: duckdb.DuckDBPyConnection) -> dt.datetime | None:
                            (SELECT max(occurred_at) FROM activities))"""
     ).fetchone()
     return row[0] if row else None
+
+
+def scored_open_deals(
+    cur: duckdb.DuckDBPyConnection, owners: list[str] | None
+) -> pd.DataFrame:
+    """Open deals (of the given owners, or all) with account, owner, team and current scores."""
+    scope = "TRUE" if owners is None else "o.owner_id IN (SELECT UNNEST(?::VARCHAR[]))"
+    params: list[object] = [] if owners is None else [list(owners)]
+    return cur.execute(
+        f"""SELECT o.opportunity_id, o.name, o.account_id, a.name AS account_name,
+                   a.segment, o.owner_id, r.name AS owner_name, r.team, r.manager_id,
+                   o.type, o.product_id, o.stage, o.amount_cents, o.close_date, o.created_at,
+                   o.forecast_category, o.next_step, o.next_step_date, o.last_activity_date,
+                   s.model_id, s.scored_at, s.win_probability, s.slip_probability,
+                   s.reasons_json
+            FROM opportunities o
+            LEFT JOIN accounts a ON a.account_id = o.account_id
+            LEFT JOIN reps r ON r.rep_id = o.owner_id
+            LEFT JOIN (
+                SELECT d.* FROM deal_scores d JOIN model_versions m
+                  ON m.model_id = d.model_id AND m.is_active AND m.target = 'win'
+            ) s ON s.opportunity_id = o.opportunity_id
+            WHERE o.status = 'open' AND {scope}
+            ORDER BY o.amount_cents DESC NULLS LAST, o.opportunity_id""",
+        params,
+    ).df()

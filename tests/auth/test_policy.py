@@ -30,6 +30,12 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
     "access": frozenset({R.ADMIN}),
     "audit": frozenset({R.ADMIN, R.REVOPS}),
     "telemetry": frozenset({R.ADMIN, R.REVOPS}),
+    "inspection": EVERY_ROLE - {R.VIEWER},
+    "forecast": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.FINANCE,
+                           R.COMP}),
+    "accuracy": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE}),
+    "deal-risk": frozenset({R.ADMIN, R.REVOPS}),
+    "inbox": EVERY_ROLE,
 }
 
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
@@ -38,6 +44,11 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.READ_AUDIT: frozenset({R.ADMIN, R.REVOPS}),
     Action.EXPORT_AUDIT: frozenset({R.ADMIN, R.REVOPS}),
     Action.READ_TELEMETRY: frozenset({R.ADMIN, R.REVOPS}),
+    Action.SUBMIT_CALL: frozenset({R.SALES_LEADER, R.MANAGER, R.REP}),
+    Action.OVERRIDE_CALL: frozenset({R.SALES_LEADER, R.MANAGER}),
+    Action.ADD_NOTE: frozenset({R.SALES_LEADER, R.MANAGER, R.ADMIN, R.REVOPS, R.DEAL_DESK}),
+    Action.TRAIN_MODEL: frozenset({R.ADMIN, R.REVOPS}),
+    Action.RESOLVE_INBOX: EVERY_ROLE,
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}
