@@ -53,3 +53,33 @@ def demo_copy(demo_data_dir: Path, data_dir: Path) -> Workspace:
 
     shutil.copy(demo_data_dir / "demo.duckdb", data_dir / "demo.duckdb")
     return open_workspace("demo")
+
+
+@pytest.fixture(scope="session")
+def scored_demo_data_dir(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo workspace with trained deal risk models and scored open deals.
+
+    Models are trained as of DEMO_AS_OF and open deals scored at the same moment.
+    Tests must treat it as read-only; copy it (see `scored_demo_copy`) to change anything.
+    """
+    import shutil
+
+    from planning.pipeline.training import score_open_deals, train_deal_models
+
+    folder = tmp_path_factory.mktemp("scored-demo-workspaces")
+    shutil.copy(demo_data_dir / "demo.duckdb", folder / "demo.duckdb")
+    workspace = open_workspace("demo", base=folder)
+    moment = dt.datetime.combine(DEMO_AS_OF, dt.time(12))
+    train_deal_models(workspace, as_of=moment)
+    score_open_deals(workspace, as_of=moment)
+    close_all_workspaces()
+    return folder
+
+
+@pytest.fixture
+def scored_demo_copy(scored_demo_data_dir: Path, data_dir: Path) -> Workspace:
+    """A private copy of the scored small demo workspace, opened read-write as 'demo'."""
+    import shutil
+
+    shutil.copy(scored_demo_data_dir / "demo.duckdb", data_dir / "demo.duckdb")
+    return open_workspace("demo")
