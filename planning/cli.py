@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import sys
 import traceback
@@ -120,6 +122,118 @@ def _command_access_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_of(text: str | None) -> dt.datetime | None:
+    """--as-of: a date means the end of that day (UTC); a date-time is taken as given."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time()) + dt.timedelta(
+                days=1)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise RevPlanError(f"--as-of {text!r} is not a date (YYYY-MM-DD) or an ISO date-time."
+                           ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+def _write_report(path: str | None, content: dict) -> None:
+    if path is None:
+        return
+    Path(path).write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"Report written to {path}.")
+
+
+def _command_pipeline_train(args: argparse.Namespace) -> int:
+    if args.csv is not None:
+        return _train_on_csv(args)
+    if args.mapping is not None or args.currency is not None:
+        raise RevPlanError("--mapping and --currency go with --csv.")
+    from planning.pipeline.exceptions import retrain_and_rescore
+    from planning.pipeline.training import card_dict
+    from planning.store import open_workspace
+    from planning.telemetry import timed
+
+    as_of = _as_of(args.as_of)
+    workspace = open_workspace(args.workspace or default_workspace())
+    with timed(workspace, "train", "cli_pipeline_train") as event, \
+            progress_bar("train") as progress:
+        result = retrain_and_rescore(workspace, os.environ.get("USER", "cli"), as_of=as_of,
+                                     progress=progress)
+        event.detail = {"scored": result.scored_deals, "alerts": result.alerts}
+    print(result.to_text())
+    report = result.training
+    if report is not None:
+        _write_report(args.report, {
+            "win_model_id": report.win_model_id, "slip_model_id": report.slip_model_id,
+            "win": card_dict(report.win), "slip": card_dict(report.slip),
+            "snapshots": report.snapshots, "seconds": report.seconds,
+            "scored_deals": result.scored_deals, "alerts": result.alerts,
+        })
+    return 0
+
+
+def _train_on_csv(args: argparse.Namespace) -> int:
+    from planning.pipeline.csv_training import train_from_csv
+
+    if args.workspace is not None or args.as_of is not None:
+        raise RevPlanError("--csv trains on the file alone; leave out --workspace and --as-of.")
+    with progress_bar("train on export") as progress:
+        report = train_from_csv(
+            Path(args.csv), Path(args.mapping) if args.mapping else None,
+            currency=args.currency or "USD", progress=progress)
+    print(report.to_text())
+    _write_report(args.report, report.to_dict())
+    return 0
+
+
+def _command_pipeline_score(args: argparse.Namespace) -> int:
+    from planning.pipeline.exceptions import rescore_and_alert
+    from planning.store import open_workspace
+
+    as_of = _as_of(args.as_of)
+    workspace = open_workspace(args.workspace or default_workspace())
+    with progress_bar("score") as progress:
+        result = rescore_and_alert(workspace, os.environ.get("USER", "cli"), as_of=as_of,
+                                   progress=progress)
+    print(result.to_text())
+    return 0
+
+
+def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
+    """`revplan pipeline train|score`."""
+    pipeline = commands.add_parser("pipeline", help="Train and apply the deal risk models.")
+    pipeline_commands = pipeline.add_subparsers(dest="pipeline_command", required=True,
+                                                metavar="COMMAND")
+    train = pipeline_commands.add_parser(
+        "train", help="Train the deal risk models, rescore open deals and raise risk alerts; "
+        "or train and test a win model on one opportunity export (--csv).",
+        description="With --workspace: train the win and slip models on the workspace's closed "
+        "deals, score every open deal and send risk alerts to the owners' managers. With "
+        "--csv: read any opportunity export (through --mapping, see docs/IMPORT.md), train a "
+        "win model on the older 75% of closed deals using only what was known when each deal "
+        "was created, and report AUC and Brier on the newest 25%. See docs/PIPELINE.md.",
+    )
+    train.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
+    train.add_argument("--as-of", help="train and score as of the end of this date "
+                       "(YYYY-MM-DD, UTC) or this ISO date-time; default now")
+    train.add_argument("--csv", metavar="FILE", help="an opportunity export to train on, "
+                       "instead of a workspace")
+    train.add_argument("--mapping", metavar="FILE", help="TOML column mapping for --csv "
+                       "(not needed for Salesforce Opportunity or HubSpot deals exports)")
+    train.add_argument("--currency", help="currency of --csv amounts (default USD)")
+    train.add_argument("--report", metavar="FILE", help="also write the figures as JSON here")
+    train.set_defaults(handler=_command_pipeline_train)
+    score = pipeline_commands.add_parser(
+        "score", help="Score open deals with the active models and raise risk alerts.")
+    score.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
+    score.add_argument("--as-of", help="score as of the end of this date (YYYY-MM-DD, UTC) or "
+                       "this ISO date-time; default now")
+    score.set_defaults(handler=_command_pipeline_score)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every `revplan` command."""
     from planning.demo import DEMO_SIZES
@@ -194,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = access_commands.add_parser("list", help="Who has access, with which roles.")
     listing.add_argument("--workspace", default=default_workspace(), help="workspace name")
     listing.set_defaults(handler=_command_access_list)
+
+    _add_pipeline_commands(commands)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)

@@ -2,9 +2,10 @@
 
 Training rows are past moments in the life of closed deals (see
 `planning.store.pipeline_features`), so every feature is what a CRM showed at that moment. The
-model is a gradient-boosted tree ensemble with isotonic calibration. Evaluation holds out the
-newest quarter of closed deals by close date and compares the Brier score with the classic
-stage-probability baseline (the win rate of each stage in the training rows).
+model is a gradient-boosted tree ensemble with isotonic calibration on the newest training
+rows. Evaluation holds out the newest quarter of closed deals by close date and compares the
+Brier score with the classic stage-probability baseline (the win rate of each stage in the
+training rows).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import datetime as dt
 import io
 import math
 import pickle
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 NUMERIC_FEATURES = (
@@ -29,6 +32,7 @@ NUMERIC_FEATURES = (
 )
 CATEGORICAL_FEATURES = ("stage", "forecast_category", "type", "product_id", "segment")
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+CALIBRATION_SHARE = 0.2
 OWNER_PRIOR_WINS, OWNER_PRIOR_DEALS = 1.4, 4.0
 """Smoothing of an owner's trailing win rate toward 35 % for owners with few closed deals."""
 
@@ -142,20 +146,32 @@ class ModelCard:
 
 
 def fit(
-    matrix: pd.DataFrame, labels: np.ndarray, weights: np.ndarray, target: str,
-    start_month: int, seed: int,
+    matrix: pd.DataFrame, labels: np.ndarray, weights: np.ndarray, closed_at: pd.Series,
+    target: str, start_month: int, seed: int,
 ) -> DealModel:
-    """Fit the calibrated gradient-boosted classifier."""
+    """Fit the gradient-boosted classifier on the older rows and calibrate it on the newest.
+
+    The newest CALIBRATION_SHARE of the training rows by close time calibrate the
+    probabilities (isotonic), so calibration reflects the most recent behaviour and is fitted
+    on rows the trees never saw.
+    """
     categories = {
         c: sorted(matrix[c].astype(str).unique().tolist()) for c in CATEGORICAL_FEATURES
     }
     data = _categorise(matrix, categories)[list(FEATURES)]
+    cut = closed_at.quantile(1 - CALIBRATION_SHARE)
+    calibrate = (closed_at >= cut).to_numpy()
+    if calibrate.all() or not calibrate.any() or len(np.unique(labels[calibrate])) < 2:
+        calibrate = np.arange(len(labels)) % 5 == 0
     booster = HistGradientBoostingClassifier(
         max_iter=250, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
         l2_regularization=1.0, categorical_features="from_dtype", random_state=seed,
     )
-    classifier = CalibratedClassifierCV(booster, method="isotonic", cv=3)
-    classifier.fit(data, labels, sample_weight=weights)
+    booster.fit(data[~calibrate], labels[~calibrate], sample_weight=weights[~calibrate])
+    classifier = CalibratedClassifierCV(FrozenEstimator(booster), method="isotonic")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Since FrozenEstimator")
+        classifier.fit(data[calibrate], labels[calibrate], sample_weight=weights[calibrate])
     reference: dict[str, object] = {
         c: float(matrix[c].median()) for c in NUMERIC_FEATURES
     }
@@ -205,7 +221,7 @@ def permutation_importance(model: DealModel, matrix: pd.DataFrame, labels: np.nd
                            seed: int) -> dict[str, float]:
     """AUC lost when each feature is shuffled, on (a sample of) held-out rows."""
     rng = np.random.default_rng(seed)
-    sample = matrix if len(matrix) <= 5_000 else matrix.sample(5_000, random_state=seed)
+    sample = matrix if len(matrix) <= 2_000 else matrix.sample(2_000, random_state=seed)
     y = labels[matrix.index.get_indexer(sample.index)]
     if len(np.unique(y)) < 2:
         return {}

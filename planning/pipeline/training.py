@@ -95,8 +95,9 @@ def _train_one(target: str, facts: pd.DataFrame, matrix: pd.DataFrame, labels: n
         raise RevPlanError(f"The {target} training rows all have the same outcome.")
     weights = dm.deal_weights(facts["opportunity_id"])
     train_rows, test_rows = ~test.to_numpy(), test.to_numpy()
-    fitted = dm.fit(matrix[train_rows], labels[train_rows], weights[train_rows], target,
-                    start_month, seed)
+    fitted = dm.fit(matrix[train_rows], labels[train_rows], weights[train_rows],
+                    pd.to_datetime(facts.loc[train_rows, "closed_at"]), target, start_month,
+                    seed)
     baseline = dm.stage_baseline(matrix.loc[train_rows, "stage"], labels[train_rows],
                                  matrix.loc[test_rows, "stage"])
     metrics, reliability = dm.evaluate(fitted, matrix[test_rows], labels[test_rows],
@@ -120,6 +121,62 @@ def build_training_rows(
     return workspace.read_snapshot(read)
 
 
+def slip_rows(
+    facts: pd.DataFrame, matrix: pd.DataFrame, as_of: dt.datetime, start_month: int
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Rows for the slip model and their labels.
+
+    A row counts when, at its moment, the deal's close date lay inside the current fiscal
+    quarter, that quarter had ended by `as_of`, and the deal was eventually won; it slipped
+    when it was won after the quarter's last day. Slip risk is thus the chance that a deal,
+    if won, is won too late for this quarter, and win probability × (1 − slip risk) is the
+    chance it books this quarter.
+    """
+    q_end = dm.quarter_end(pd.to_datetime(facts["moment"]), start_month)
+    close_at = pd.to_datetime(facts["close_date_at"])
+    keep = ((close_at <= q_end) & (q_end < pd.Timestamp(as_of).normalize())
+            & (facts["status"] == "won")).to_numpy()
+    labels = (pd.to_datetime(facts["closed_at"]).dt.normalize() > q_end).to_numpy()[keep]
+    return (facts[keep].reset_index(drop=True), matrix[keep].reset_index(drop=True),
+            labels.astype(int))
+
+
+@dataclass
+class FittedAsOf:
+    """Models fitted on what was known at a moment, for backtests."""
+
+    win: dm.DealModel
+    slip: dm.DealModel | None
+    start_month: int
+
+
+def fit_models_as_of(
+    workspace: Workspace, moment: dt.datetime, *, per_deal: int = 3,
+    max_deals: int | None = 20_000, seed: int = 7,
+) -> FittedAsOf:
+    """Win and slip models fitted on everything closed before `moment`, nothing after.
+
+    For backtests: no evaluation split, nothing stored. The slip model is None when too few
+    quarters had ended to learn it.
+    """
+    facts, start_month = build_training_rows(workspace, moment, per_deal, max_deals, seed)
+    if facts["opportunity_id"].nunique() < MIN_TRAINING_DEALS:
+        raise RevPlanError(
+            f"Only {facts['opportunity_id'].nunique()} deals had closed before "
+            f"{moment:%Y-%m-%d}; at least {MIN_TRAINING_DEALS} are needed to train."
+        )
+    matrix = dm.model_matrix(facts, start_month)
+    labels = (facts["status"] == "won").to_numpy(dtype=int)
+    win = dm.fit(matrix, labels, dm.deal_weights(facts["opportunity_id"]),
+                 pd.to_datetime(facts["closed_at"]), "win", start_month, seed)
+    slip_facts, slip_matrix, slip_labels = slip_rows(facts, matrix, moment, start_month)
+    slip = None
+    if slip_facts["opportunity_id"].nunique() >= MIN_TRAINING_DEALS and 0 < slip_labels.mean() < 1:
+        slip = dm.fit(slip_matrix, slip_labels, dm.deal_weights(slip_facts["opportunity_id"]),
+                      pd.to_datetime(slip_facts["closed_at"]), "slip", start_month, seed)
+    return FittedAsOf(win, slip, start_month)
+
+
 def train_deal_models(
     workspace: Workspace, *, actor: str = "system", actor_role: str | None = None,
     as_of: dt.datetime | None = None, per_deal: int = 4, max_deals: int | None = 60_000,
@@ -141,13 +198,7 @@ def train_deal_models(
     win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed)
 
     progress(0.65, "training the slip-risk model")
-    q_end = dm.quarter_end(pd.to_datetime(facts["moment"]), start_month)
-    close_at = pd.to_datetime(facts["close_date_at"])
-    in_quarter = (close_at <= q_end) & (q_end < pd.Timestamp(as_of).normalize())
-    slip_facts = facts[in_quarter.to_numpy()].reset_index(drop=True)
-    slip_matrix = matrix[in_quarter.to_numpy()].reset_index(drop=True)
-    slip_labels = (pd.to_datetime(slip_facts["closed_at"]).dt.normalize()
-                   > q_end[in_quarter].reset_index(drop=True)).to_numpy(dtype=int)
+    slip_facts, slip_matrix, slip_labels = slip_rows(facts, matrix, as_of, start_month)
     slip_model, slip_card = _train_one("slip", slip_facts, slip_matrix, slip_labels,
                                        start_month, seed)
 

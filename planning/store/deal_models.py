@@ -108,3 +108,4 @@ def scored_open_deals(
             ORDER BY o.amount_cents DESC NULLS LAST, o.opportunity_id""",
         params,
     ).df()
+

@@ -1,0 +1,404 @@
+"""Deal inspection: filter the open deals in scope, see why they are at risk, drill into one
+deal's history and notes, and see how pipeline moved between two dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from auth.policy import Action
+from auth.users import User
+from pages.common import allowed, current_workspace, require_page, show_failure
+from planning.errors import RevPlanError
+from planning.overview import format_money, format_percent
+from planning.periods import FiscalQuarter
+from planning.pipeline.inspection import (
+    DealFilters,
+    FilterChoices,
+    Flag,
+    InspectionFacts,
+    RiskBand,
+    Waterfall,
+    add_inspection_note,
+    data_version,
+    deal_timeline,
+    filter_choices,
+    inspect_deals,
+    load_inspection_facts,
+    pipeline_waterfall,
+)
+from planning.store import Workspace
+
+logger = logging.getLogger(__name__)
+
+MAX_TABLE_ROWS = 2_000
+ALL_QUARTERS = "All close dates"
+ALL_OPEN = "All open deals"
+TABLE_KEY = "inspection_deals"
+NOTICE_KEY = "inspection_note_notice"
+RISE_COLOR = "#2e7d6b"
+FALL_COLOR = "#c0504d"
+TOTAL_COLOR = "#1f4e79"
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+FLAG_HELP = {
+    Flag.STALE: "No activity logged for more than {days} days.",
+    Flag.NEXT_STEP_MISSING: "The deal has no next step.",
+    Flag.NEXT_STEP_OVERDUE: "The next-step date has passed.",
+    Flag.PUSHED: "The close date was moved later at least once.",
+    Flag.AMOUNT_CUT: "The amount is below the highest it has been.",
+}
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading open deals and their history…")
+def cached_facts(path: str, version: str, _workspace: Workspace) -> InspectionFacts:
+    """Every open deal with scores and history facts, kept per workspace file and data version."""
+    return load_inspection_facts(_workspace)
+
+
+@st.cache_data(max_entries=32, show_spinner="Rebuilding the pipeline at both dates…")
+def cached_waterfall(
+    path: str, version: str, scope: tuple, start: dt.datetime, end: dt.datetime,
+    quarter_label: str, _workspace: Workspace, _viewer: User, _quarter: FiscalQuarter | None,
+) -> Waterfall:
+    """The pipeline waterfall, kept per workspace, data version, scope, dates and quarter."""
+    return pipeline_waterfall(_workspace, _viewer, start, end, _quarter)
+
+
+def scope_key(user: User) -> tuple:
+    """What decides which deals a user reads, for cache keys."""
+    owners = None if user.deal_owner_ids is None else tuple(sorted(user.deal_owner_ids))
+    return (user.email, user.workspace, owners)
+
+
+def scope_text(user: User) -> str:
+    """Whose deals the page covers."""
+    if user.sees_everything:
+        return "Whole workspace"
+    team = (user.deal_owner_ids or frozenset()) - {user.rep_id}
+    if team:
+        return f"Your team: {len(team):,} rep{'s' if len(team) != 1 else ''}"
+    return "Your book"
+
+
+def filter_row(choices: FilterChoices, facts: InspectionFacts) -> DealFilters:
+    """The filters above the table: team, rep, stage, close quarter, risk band and flags."""
+    team, rep, stage, quarter, risk = st.columns([1.2, 1.4, 1.4, 1, 1.4])
+    teams = team.multiselect("Team", choices.teams, placeholder="All teams")
+    reps = rep.multiselect("Rep", list(choices.reps), format_func=choices.reps.get,
+                           placeholder="All reps")
+    stages = stage.multiselect("Stage", choices.stages, placeholder="All stages")
+    quarter_labels = {q.label: q for q in choices.quarters}
+    chosen = quarter.selectbox(
+        "Close quarter", [ALL_QUARTERS, *quarter_labels],
+        help="Fiscal quarter of the deal's close date.",
+    )
+    bands = risk.multiselect("Risk band", list(RiskBand), format_func=lambda b: b.label,
+                             placeholder="All risk bands",
+                             help="Bands of the model's win probability.")
+    flag_columns = st.columns(len(Flag) + 1, vertical_alignment="center")
+    flag_columns[0].markdown("**Only deals flagged:**")
+    flags = [
+        flag for flag, column in zip(Flag, flag_columns[1:], strict=True)
+        if column.checkbox(flag.label,
+                           help=FLAG_HELP[flag].format(days=facts.stale_after_days))
+    ]
+    return DealFilters(teams=teams, owner_ids=reps, stages=stages,
+                       close_quarter=quarter_labels.get(chosen), risk_bands=bands, flags=flags)
+
+
+def show_kpis(deals: pd.DataFrame, has_model: bool) -> None:
+    """Deals, amount and at-risk amount of the filtered deals."""
+    count, amount, at_risk, flagged = st.columns(4)
+    total = int(deals["amount_cents"].fillna(0).sum())
+    count.metric("Deals", f"{len(deals):,}", border=True)
+    amount.metric("Amount", format_money(total), border=True,
+                  help=f"{format_money(total, compact=False)} across the deals shown.")
+    risky = deals[deals["risk_band"] == RiskBand.HIGH.value]
+    risky_cents = int(risky["amount_cents"].fillna(0).sum())
+    at_risk.metric(
+        "At-risk amount", format_money(risky_cents) if has_model else "n/a", border=True,
+        help=f"{RiskBand.HIGH.label}: {len(risky):,} deals, "
+        f"{format_money(risky_cents, compact=False)}." if has_model
+        else "No win-probability model is trained yet.",
+    )
+    any_flag = deals[[flag.value for flag in Flag]].any(axis=1)
+    flagged.metric("Deals with a warning flag", f"{int(any_flag.sum()):,}", border=True,
+                   help="Stale, no next step, next step overdue, pushed or amount cut.")
+
+
+def table_frame(deals: pd.DataFrame) -> pd.DataFrame:
+    """The deals as the table shows them (amounts in whole dollars, for display only)."""
+    shown = deals.head(MAX_TABLE_ROWS)
+    return pd.DataFrame({
+        "Deal": shown["deal"],
+        "Account": shown["account"],
+        "Owner": shown["owner"],
+        "Team": shown["team"],
+        "Amount": (shown["amount_cents"].fillna(0) // 100).astype("int64"),
+        "Stage": shown["stage"],
+        "Close date": shown["close_date"],
+        "Win probability": shown["win_probability"] * 100,
+        "Slip risk": shown["slip_probability"] * 100,
+        "Reasons": pd.Series(shown["reasons"].tolist(), index=shown.index, dtype=object),
+        "Days since activity": shown["days_since_activity"],
+        "Next step": shown["next_step"],
+        "Next-step date": shown["next_step_date"],
+        **{flag.label: shown[flag.value] for flag in Flag},
+    })
+
+
+def column_config(stale_days: int) -> dict[str, object]:
+    """How each table column is drawn."""
+    config: dict[str, object] = {
+        "Deal": st.column_config.TextColumn(width="medium"),
+        "Account": st.column_config.TextColumn(width="medium"),
+        "Amount": st.column_config.NumberColumn(format="$%,d", help="Deal amount in USD."),
+        "Close date": st.column_config.DateColumn(format="D MMM YYYY"),
+        "Win probability": st.column_config.ProgressColumn(
+            format="%.0f%%", min_value=0, max_value=100,
+            help="The model's chance that the deal is won.", color="green"),
+        "Slip risk": st.column_config.ProgressColumn(
+            format="%.0f%%", min_value=0, max_value=100,
+            help="The model's chance that the deal closes after its quarter.", color="orange"),
+        "Reasons": st.column_config.ListColumn(
+            width="large", help="What moves the win probability most, strongest first."),
+        "Days since activity": st.column_config.NumberColumn(format="%d d"),
+        "Next-step date": st.column_config.DateColumn(format="D MMM YYYY"),
+    }
+    for flag in Flag:
+        config[flag.label] = st.column_config.CheckboxColumn(
+            width="small", help=FLAG_HELP[flag].format(days=stale_days))
+    return config
+
+
+def show_table(deals: pd.DataFrame, facts: InspectionFacts) -> str | None:
+    """The deals table; returns the selected deal's id."""
+    if len(deals) > MAX_TABLE_ROWS:
+        st.caption(f"Showing the {MAX_TABLE_ROWS:,} largest of {len(deals):,} deals; narrow the "
+                   "filters to see the others.")
+    event = st.dataframe(
+        table_frame(deals), column_config=column_config(facts.stale_after_days),
+        hide_index=True, on_select="rerun", selection_mode="single-row", key=TABLE_KEY,
+        height=420,
+    )
+    rows = event.selection.rows
+    if not rows or rows[0] >= min(len(deals), MAX_TABLE_ROWS):
+        return None
+    return str(deals["opportunity_id"].iloc[rows[0]])
+
+
+def save_note(workspace: Workspace, user: User, opportunity_id: str, key: str) -> None:
+    """Form callback: store the note before the page redraws, so the timeline shows it."""
+    try:
+        add_inspection_note(workspace, user, opportunity_id, st.session_state.get(key, ""))
+    except RevPlanError as exc:
+        st.session_state[NOTICE_KEY] = ("error", f"Could not add the note: {exc}")
+        return
+    st.session_state[NOTICE_KEY] = ("success", "Note added to the deal's timeline.")
+    st.session_state[key] = ""
+
+
+def show_deal(workspace: Workspace, user: User, deal: pd.Series) -> None:
+    """One deal: headline facts, reasons, the change timeline with notes, and the note form."""
+    opportunity_id = str(deal["opportunity_id"])
+    st.subheader(f"{deal['deal']}")
+    win = deal["win_probability"]
+    close = deal["close_date"]
+    facts_line = [
+        f"**{deal['account']}**", f"owner {deal['owner']}", str(deal["stage"]),
+        format_money(int(deal["amount_cents"] or 0), compact=False),
+        f"closes {close:%d %b %Y}" if pd.notna(close) else "no close date",
+        f"win probability {format_percent(None if pd.isna(win) else float(win))}",
+    ]
+    st.markdown(" · ".join(facts_line))
+    reasons = list(deal["reasons"]) if deal["reasons"] is not None else []
+    if reasons:
+        st.markdown("**Why:** " + "; ".join(reasons) + ".")
+    try:
+        timeline = deal_timeline(workspace, user, opportunity_id)
+    except RevPlanError as exc:
+        show_failure(exc, "show this deal's history")
+        return
+    st.markdown(f"**Timeline** · {len(timeline):,} entries: field changes, activities and "
+                "inspection notes, oldest first (UTC)")
+    st.dataframe(
+        timeline.rename(columns=str.capitalize), hide_index=True, height=320,
+        column_config={
+            "Time": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+            "Kind": st.column_config.TextColumn(width="small"),
+            "What": st.column_config.TextColumn(width="small"),
+            "Detail": st.column_config.TextColumn(width="large"),
+        },
+        key=f"timeline-{opportunity_id}",
+    )
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice is not None:
+        kind, text = notice
+        (st.success if kind == "success" else st.error)(text)
+    if not allowed(user, Action.ADD_NOTE):
+        st.caption("Inspection notes are added by managers, sales leaders, RevOps and the deal "
+                   "desk.")
+        return
+    key = f"note-{opportunity_id}"
+    with st.form(f"note-form-{opportunity_id}"):
+        st.text_area("Inspection note", key=key, max_chars=4_000,
+                     placeholder="What did you find, and what should happen next?")
+        st.form_submit_button("Add inspection note", type="primary", on_click=save_note,
+                              args=(workspace, user, opportunity_id, key))
+
+
+def money_axis(largest_cents: int, target: int = 5) -> dict[str, object]:
+    """Axis ticks in dollars labelled like the KPIs ("$250K", "$1.5M")."""
+    largest = max(largest_cents, 1) / 100
+    raw = largest / target
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    values = [step * i for i in range(math.ceil(largest / step) + 1)]
+    return {"tickvals": values, "ticktext": [format_money(round(v * 100)) for v in values],
+            "range": [0, values[-1] * 1.1]}
+
+
+def signed_money(cents: int) -> str:
+    """A change in dollars with its sign: "+$1.2M", "−$880K", "$0"."""
+    if cents == 0:
+        return "$0"
+    return ("+" if cents > 0 else "−") + format_money(abs(cents))
+
+
+def waterfall_chart(waterfall: Waterfall, start_day: dt.date, end_day: dt.date) -> go.Figure:
+    """Start pipeline, one bar per bucket, end pipeline; rises green, falls red, totals blue."""
+    start_label = f"Pipeline {start_day:%d %b}"
+    end_label = f"Pipeline {end_day:%d %b}"
+    labels = [start_label, *(b.label for b in waterfall.buckets), end_label]
+    cents = [waterfall.start_cents, *(b.cents for b in waterfall.buckets), waterfall.end_cents]
+    deals = [waterfall.start_deals, *(b.deals for b in waterfall.buckets), waterfall.end_deals]
+    texts = [format_money(waterfall.start_cents),
+             *(signed_money(b.cents) for b in waterfall.buckets),
+             format_money(waterfall.end_cents)]
+    figure = go.Figure(go.Waterfall(
+        x=labels, y=[c / 100 for c in cents],
+        measure=["absolute", *("relative" for _ in waterfall.buckets), "total"],
+        text=texts, textposition="outside",
+        customdata=[[format_money(c, compact=False), d] for c, d in zip(cents, deals,
+                                                                          strict=True)],
+        hovertemplate="%{x}<br>%{customdata[0]} · %{customdata[1]:,} deals<extra></extra>",
+        increasing={"marker": {"color": RISE_COLOR}},
+        decreasing={"marker": {"color": FALL_COLOR}},
+        totals={"marker": {"color": TOTAL_COLOR}},
+        connector={"line": {"color": "#9aa5b1", "width": 1, "dash": "dot"}},
+        showlegend=False, cliponaxis=False,
+    ))
+    for name, color in (("Open pipeline at a date", TOTAL_COLOR),
+                        ("Adds to pipeline", RISE_COLOR), ("Removes from pipeline", FALL_COLOR)):
+        figure.add_bar(x=[None], y=[None], name=name, marker_color=color, showlegend=True,
+                       hoverinfo="skip")
+    scope = (f"closing in {waterfall.quarter.label}" if waterfall.quarter is not None
+             else "all open deals")
+    running = peak = waterfall.start_cents
+    for bucket in waterfall.buckets:
+        running += bucket.cents
+        peak = max(peak, running)
+    figure.update_layout(
+        title={"text": f"Open pipeline {scope}: {start_day:%d %b} → {end_day:%d %b %Y}"},
+        xaxis={"title": {"text": "Change between the two dates"}, "type": "category"},
+        yaxis={"title": {"text": "Open pipeline (USD)"},
+               **money_axis(max(peak, waterfall.end_cents))},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        margin={"t": 90},
+        barmode="overlay",
+    )
+    return figure
+
+
+def show_waterfall(workspace: Workspace, user: User, choices: FilterChoices, version: str,
+                   today: dt.date) -> None:
+    """Date pickers, quarter choice and the pipeline waterfall between the two dates."""
+    st.subheader("How pipeline moved")
+    first, second, third = st.columns([1, 1, 1.4])
+    start_day = first.date_input("From (end of day, UTC)", today - dt.timedelta(days=7),
+                                 max_value=today, format="DD/MM/YYYY")
+    end_day = second.date_input("To (end of day, UTC)", today, max_value=today,
+                                format="DD/MM/YYYY")
+    current = choices.current_quarter
+    quarters = {q.label: q for q in (current.shifted(k) for k in range(-1, 4))}
+    chosen = third.selectbox("Deals closing in", [*quarters, ALL_OPEN],
+                             index=list(quarters).index(current.label))
+    if start_day >= end_day:
+        st.info("Pick a start date before the end date to see how pipeline moved.")
+        return
+    start = dt.datetime.combine(start_day + dt.timedelta(days=1), dt.time())
+    end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time())
+    quarter = quarters.get(chosen)
+    try:
+        waterfall = cached_waterfall(str(workspace.path), version, scope_key(user), start, end,
+                                     chosen, workspace, user, quarter)
+    except Exception as exc:
+        logger.exception("Pipeline waterfall failed for workspace %s", workspace.name)
+        show_failure(exc, "rebuild the pipeline at both dates")
+        return
+    if waterfall.start_deals == 0 and waterfall.end_deals == 0:
+        st.info(f"No open pipeline {('closing in ' + chosen) if quarter else ''} in your scope "
+                "at either date.")
+        return
+    st.plotly_chart(
+        waterfall_chart(waterfall, start_day, end_day), config=CHART_CONFIG,
+        alt=f"Waterfall chart: open pipeline of {format_money(waterfall.start_cents)} on "
+        f"{start_day:%d %b %Y} changing through new deals, amount changes, close-date moves, "
+        f"wins and losses to {format_money(waterfall.end_cents)} on {end_day:%d %b %Y}.",
+    )
+    st.caption(
+        "Pipeline at each date is rebuilt from the CRM field history. New: deals created in "
+        "between. Amount increased / decreased: amount changes of deals in the pipeline at the "
+        "start. Pulled in / pushed out: close date moved into / out of the quarter. Won / lost: "
+        "deals closed in between, at their final amount."
+    )
+
+
+def main() -> None:
+    """Draw the Deal inspection page for the signed-in user's scope."""
+    user = require_page("inspection")
+    workspace = current_workspace()
+    st.title("Deal inspection")
+    today = dt.datetime.now(dt.UTC).date()
+    try:
+        version = data_version(workspace)
+        facts = cached_facts(str(workspace.path), version, workspace)
+        choices = filter_choices(workspace, user, today, facts=facts)
+    except Exception as exc:
+        logger.exception("Deal inspection failed for workspace %s", workspace.name)
+        show_failure(exc, "read the open deals")
+        return
+    st.caption(f"{scope_text(user)} · open deals as of {today:%d %b %Y} (UTC) · amounts in USD · "
+               f"stale means no activity for more than {facts.stale_after_days} days")
+    if not facts.has_model:
+        st.info("No deal risk model is trained yet, so win probability, slip risk and reasons "
+                "are empty and every deal is *Not scored*. RevOps can train the model; the "
+                "deals and their flags are shown meanwhile.")
+    if not choices.reps:
+        st.info("There are no open deals in your scope"
+                + ("." if user.sees_everything else
+                   ": your email matches no rep with open deals in the CRM data."))
+        show_waterfall(workspace, user, choices, version, today)
+        return
+    filters = filter_row(choices, facts)
+    deals = inspect_deals(workspace, user, filters, today, facts=facts)
+    show_kpis(deals, facts.has_model)
+    if deals.empty:
+        st.info("No open deal matches these filters. Clear a filter or a flag to see more.")
+    else:
+        selected = show_table(deals, facts)
+        if selected is None:
+            st.caption("Select a row to see the deal's history, activities and notes.")
+        else:
+            with st.container(border=True):
+                show_deal(workspace, user, deals.set_index("opportunity_id", drop=False)
+                          .loc[selected])
+    show_waterfall(workspace, user, choices, version, today)
+
+
+main()

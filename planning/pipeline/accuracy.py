@@ -1,0 +1,235 @@
+"""Forecast accuracy: how the model's forecast and the reps' commit call did in past quarters.
+
+For each of the last closed fiscal quarters, models are fitted on deals closed before the
+quarter began (nothing later), and every week of the quarter the open deals are scored as
+they stood that week. Closed-won to date plus a Monte Carlo over the open deals gives P10, P50
+and P90 of the quarter's bookings; the reps' call that week is the CRM's commit roll-up
+(closed won plus open deals in the Commit category due in the quarter). Both are compared
+with the bookings the quarter actually closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planning import audit
+from planning.errors import RevPlanError
+from planning.periods import FiscalQuarter, fiscal_quarter_of
+from planning.pipeline import model as dm
+from planning.pipeline.forecast import in_quarter_probability, monte_carlo_totals
+from planning.pipeline.training import fit_models_as_of
+from planning.progress import ProgressCallback, no_progress
+from planning.store import Workspace
+from planning.store import deal_models as models_repo
+from planning.store import forecast_accuracy as repo
+from planning.store import pipeline_features as pf
+
+WITHIN = 0.10
+"""A forecast within ±10 % of the actual counts as accurate."""
+SHOCK_LEVELS = 20
+LOOKBACK_QUARTERS = 4
+RATE_QUARTERS = 8
+
+
+def win_rate_shock_sigma(counts: list[tuple[int, int]]) -> float:
+    """Standard deviation of the quarter-to-quarter swing in win rate, on the logit scale.
+
+    The spread of past quarters' win rates beyond what binomial noise explains: a shared
+    factor that moves every deal of a quarter together, which independent draws would miss.
+    """
+    rates = [(won / closed, closed) for won, closed in counts if closed >= 20 and 0 < won < closed]
+    if len(rates) < 3:
+        return 0.0
+    logits = np.array([np.log(r / (1 - r)) for r, _ in rates])
+    noise = np.mean([1.0 / (n * r * (1 - r)) for r, n in rates])
+    return float(np.sqrt(max(np.var(logits, ddof=1) - noise, 0.0)))
+
+
+def simulate_quarter_total(
+    amount_cents: np.ndarray, probability: np.ndarray, closed_cents: int,
+    yet_to_create: list[int], shock_sigma: float, draws: int, seed: int,
+) -> np.ndarray:
+    """Simulated quarter bookings in cents, one value per draw.
+
+    Closed-won to date, plus open deals closing won (each with its probability, all shifted
+    together by a shared win-rate shock drawn at SHOCK_LEVELS quantiles of N(0, shock_sigma)
+    on the logit scale), plus bookings from deals not created yet, drawn from what the same
+    point of recent quarters went on to book.
+    """
+    rng = np.random.default_rng(seed)
+    per_level = max(draws // SHOCK_LEVELS, 1)
+    quantiles = (np.arange(SHOCK_LEVELS) + 0.5) / SHOCK_LEVELS
+    from statistics import NormalDist
+
+    shocks = [shock_sigma * NormalDist().inv_cdf(float(q)) for q in quantiles]
+    p = np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)
+    inner = (p > 0) & (p < 1)
+    logit = np.log(p[inner] / (1 - p[inner]))
+    group = np.zeros(len(p), dtype=np.int64)
+    totals = []
+    for level, shock in enumerate(shocks):
+        shifted = p.copy()
+        shifted[inner] = 1 / (1 + np.exp(-(logit + shock)))
+        totals.append(monte_carlo_totals(amount_cents, shifted, group, 1, per_level,
+                                         seed * 1_000 + level)[0])
+    simulated = np.concatenate(totals) + closed_cents
+    if yet_to_create:
+        simulated = simulated + rng.choice(np.asarray(yet_to_create, dtype=np.int64),
+                                           size=simulated.size)
+    return simulated
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class AccuracySummary:
+    """Headline accuracy over every weekly forecast of the backtest."""
+
+    quarters: int
+    forecasts: int
+    model_mean_abs_error: float
+    rep_mean_abs_error: float
+    model_within_share: float
+    rep_within_share: float
+    interval_coverage: float
+    """Share of weekly forecasts whose P10-P90 range contained the actual bookings."""
+
+    def to_text(self) -> str:
+        """A few lines for people."""
+        return (
+            f"{self.forecasts} weekly forecasts over {self.quarters} quarters: model P50 mean "
+            f"absolute error {self.model_mean_abs_error:.1%} (within ±10%: "
+            f"{self.model_within_share:.0%}), rep commit call {self.rep_mean_abs_error:.1%} "
+            f"(within ±10%: {self.rep_within_share:.0%}); the actual fell inside P10-P90 in "
+            f"{self.interval_coverage:.0%} of the forecasts."
+        )
+
+
+def summarise(rows: pd.DataFrame) -> AccuracySummary:
+    """Error, ±10 % share and interval coverage of backtest rows."""
+    actual = rows["actual_cents"].astype(float)
+    valid = actual > 0
+    model_error = ((rows["p50_cents"] - actual) / actual)[valid]
+    rep_error = ((rows["rep_call_cents"] - actual) / actual)[valid]
+    covered = (rows["p10_cents"] <= actual) & (actual <= rows["p90_cents"])
+    return AccuracySummary(
+        quarters=int(rows["quarter_start"].nunique()),
+        forecasts=int(len(rows)),
+        model_mean_abs_error=float(model_error.abs().mean()),
+        rep_mean_abs_error=float(rep_error.abs().mean()),
+        model_within_share=float((model_error.abs() <= WITHIN).mean()),
+        rep_within_share=float((rep_error.abs() <= WITHIN).mean()),
+        interval_coverage=float(covered.mean()),
+    )
+
+
+def backtest_quarter(
+    workspace: Workspace, quarter: FiscalQuarter, *, draws: int, seed: int, per_deal: int,
+    max_deals: int | None,
+) -> pd.DataFrame:
+    """Weekly forecasts of one closed quarter, each made with only what was known that week."""
+    start = dt.datetime.combine(quarter.start, dt.time(12))
+    fitted = fit_models_as_of(workspace, start, per_deal=per_deal, max_deals=max_deals,
+                              seed=seed)
+    win_model, slip_model, start_month = fitted.win, fitted.slip, fitted.start_month
+    moments = []
+    moment = start
+    while moment.date() <= quarter.end:
+        moments.append(moment)
+        moment += dt.timedelta(days=7)
+
+    past = [(q.start, q.end) for q in (quarter.shifted(-i) for i in
+                                         range(RATE_QUARTERS, 0, -1))]
+
+    def read(cur) -> tuple[pd.DataFrame, pd.DataFrame, list[list[int]], float]:
+        snapshots = repo.open_at_moments(cur, moments)
+        facts = pf.snapshot_features(cur, snapshots)
+        won = repo.won_in_quarter(cur, quarter.start, quarter.end, moments)
+        yet = [repo.created_and_won_after(cur, past[-LOOKBACK_QUARTERS:],
+                                          (m - start).total_seconds() / 86400, start)
+               for m in moments]
+        sigma = win_rate_shock_sigma(repo.quarterly_win_rates(cur, past, start))
+        return facts, won, yet, sigma
+
+    facts, won, yet_to_create, sigma = workspace.read_snapshot(read)
+    matrix = dm.model_matrix(facts, start_month) if len(facts) else pd.DataFrame()
+    win = win_model.predict(matrix)
+    slip = slip_model.predict(matrix) if slip_model is not None else np.zeros(len(facts))
+    rows = []
+    for index, moment in enumerate(moments):
+        at = (facts["moment"] == moment).to_numpy() if len(facts) else np.zeros(0, bool)
+        close_dates = pd.to_datetime(facts.loc[at, "close_date_at"]).to_numpy("datetime64[D]")
+        probability = in_quarter_probability(win[at], slip[at], close_dates, quarter,
+                                             moment.date())
+        amounts = facts.loc[at, "amount_cents_at"].fillna(0).to_numpy(dtype=np.int64)
+        closed = int(won.loc[won["moment"] == moment, "closed_won_cents"].iat[0])
+        totals = simulate_quarter_total(amounts, probability, closed, yet_to_create[index],
+                                        sigma, draws, seed + index)
+        due = (close_dates >= np.datetime64(quarter.start)) & (
+            close_dates <= np.datetime64(quarter.end))
+        commit = (facts.loc[at, "forecast_category"] == "Commit").to_numpy() & due
+        p10, p50, p90 = np.percentile(totals, [10, 50, 90])
+        rows.append({
+            "quarter_label": quarter.label, "quarter_start": quarter.start,
+            "quarter_end": quarter.end, "week_of": moment.date(),
+            "open_deals": int(at.sum()), "closed_won_cents": closed,
+            "p10_cents": int(round(p10)), "p50_cents": int(round(p50)),
+            "p90_cents": int(round(p90)),
+            "rep_call_cents": closed + int(amounts[commit].sum()),
+            "actual_cents": int(won["actual_cents"].iat[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def backtest_forecasts(
+    workspace: Workspace, *, quarters: int = 6, as_of: dt.date | None = None,
+    draws: int = 2_000, seed: int = 7, per_deal: int = 3, max_deals: int | None = 20_000,
+    actor: str = "system", actor_role: str | None = None,
+    progress: ProgressCallback = no_progress,
+) -> tuple[pd.DataFrame, AccuracySummary]:
+    """Backtest the last closed quarters before `as_of`, store the run and return it."""
+    started = time.perf_counter()
+    as_of = as_of or _now().date()
+    start_month = workspace.read(models_repo.fiscal_start_month)
+    last_closed = fiscal_quarter_of(as_of, start_month).previous()
+    chosen = [last_closed.shifted(-i) for i in reversed(range(quarters))]
+    frames = []
+    for index, quarter in enumerate(chosen):
+        progress(index / len(chosen), f"backtesting {quarter.label}")
+        try:
+            frames.append(backtest_quarter(workspace, quarter, draws=draws, seed=seed,
+                                           per_deal=per_deal, max_deals=max_deals))
+        except RevPlanError:
+            continue
+    if not frames:
+        raise RevPlanError("Not enough closed deals before any of the quarters to backtest.")
+    rows = pd.concat(frames, ignore_index=True)
+    computed_at = _now()
+    rows.insert(0, "run_id", f"backtest-{computed_at:%Y%m%d-%H%M%S}")
+    rows.insert(1, "computed_at", computed_at)
+    rows.insert(2, "computed_by", actor)
+    summary = summarise(rows)
+
+    def store(cur) -> None:
+        repo.insert_backtest(cur, rows)
+        audit.record(cur, actor=actor, actor_role=actor_role, action="forecast.backtest",
+                     entity="forecast_backtest", entity_id=str(rows["run_id"].iat[0]),
+                     after={**summary.__dict__,
+                            "seconds": round(time.perf_counter() - started, 1)})
+
+    workspace.write(store)
+    progress(1.0, "done")
+    return rows, summary
+
+
+def latest_backtest(workspace: Workspace) -> tuple[pd.DataFrame, AccuracySummary | None]:
+    """The newest stored backtest and its summary (empty when none has run)."""
+    rows = workspace.read(repo.latest_backtest)
+    return rows, (summarise(rows) if len(rows) else None)
