@@ -315,15 +315,17 @@ def waterfall_chart(waterfall: Waterfall, start_day: dt.date, end_day: dt.date) 
     return figure
 
 
-def show_waterfall(workspace: Workspace, user: User, choices: FilterChoices, version: str,
-                   today: dt.date) -> None:
-    """Date pickers, quarter choice and the pipeline waterfall between the two dates."""
+def show_waterfall(workspace: Workspace, user: User, choices: FilterChoices,
+                   facts: InspectionFacts, today: dt.date) -> None:
+    """Date pickers (the last 7 days of data by default), quarter choice and the waterfall."""
     st.subheader("How pipeline moved")
+    through = today if facts.data_through is None else min(today, facts.data_through.date())
     first, second, third = st.columns([1, 1, 1.4])
-    start_day = first.date_input("From (end of day, UTC)", today - dt.timedelta(days=7),
+    start_day = first.date_input("From (end of day, UTC)", through - dt.timedelta(days=7),
                                  max_value=today, format="DD/MM/YYYY")
-    end_day = second.date_input("To (end of day, UTC)", today, max_value=today,
-                                format="DD/MM/YYYY")
+    end_day = second.date_input(
+        "To (end of day, UTC)", through, max_value=today, format="DD/MM/YYYY",
+        help=f"The newest change or activity in the data is from {through:%d %b %Y}.")
     current = choices.current_quarter
     quarters = {q.label: q for q in (current.shifted(k) for k in range(-1, 4))}
     chosen = third.selectbox("Deals closing in", [*quarters, ALL_OPEN],
@@ -335,8 +337,8 @@ def show_waterfall(workspace: Workspace, user: User, choices: FilterChoices, ver
     end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time())
     quarter = quarters.get(chosen)
     try:
-        waterfall = cached_waterfall(str(workspace.path), version, scope_key(user), start, end,
-                                     chosen, workspace, user, quarter)
+        waterfall = cached_waterfall(str(workspace.path), facts.version, scope_key(user), start,
+                                     end, chosen, workspace, user, quarter)
     except Exception as exc:
         logger.exception("Pipeline waterfall failed for workspace %s", workspace.name)
         show_failure(exc, "rebuild the pipeline at both dates")
@@ -383,7 +385,7 @@ def main() -> None:
         st.info("There are no open deals in your scope"
                 + ("." if user.sees_everything else
                    ": your email matches no rep with open deals in the CRM data."))
-        show_waterfall(workspace, user, choices, version, today)
+        show_waterfall(workspace, user, choices, facts, today)
         return
     filters = filter_row(choices, facts)
     deals = inspect_deals(workspace, user, filters, today, facts=facts)
@@ -398,7 +400,7 @@ def main() -> None:
             with st.container(border=True):
                 show_deal(workspace, user, deals.set_index("opportunity_id", drop=False)
                           .loc[selected])
-    show_waterfall(workspace, user, choices, version, today)
+    show_waterfall(workspace, user, choices, facts, today)
 
 
 main()

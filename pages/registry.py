@@ -58,6 +58,13 @@ PAGES: tuple[PageEntry, ...] = (
         url_path="forecast",
     ),
     PageEntry(
+        path="pages/accuracy.py",
+        title="Forecast accuracy",
+        icon=":material/query_stats:",
+        group="Pipeline",
+        url_path="accuracy",
+    ),
+    PageEntry(
         path="pages/deal_risk.py",
         title="Deal risk model",
         icon=":material/model_training:",

@@ -25,7 +25,7 @@ from planning import audit
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of
-from planning.store import Workspace
+from planning.store import Workspace, deal_models
 from planning.store import inspection as repo
 from planning.store import kpis as kpi_queries
 
@@ -112,6 +112,8 @@ class InspectionFacts:
     fiscal_year_start_month: int
     has_model: bool
     version: str
+    data_through: dt.datetime | None
+    """The newest recorded change or activity (UTC): the moment the data describes."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def load_inspection_facts(workspace: Workspace) -> InspectionFacts:
             fiscal_year_start_month=kpi_queries.fiscal_year_start_month(cur),
             has_model=repo.has_active_win_model(cur),
             version=repo.data_version(cur),
+            data_through=deal_models.latest_activity_time(cur),
         )
 
     return workspace.read_snapshot(read)
