@@ -1,26 +1,26 @@
 """Quarter forecast on the `large` demo: 10,000 simulated outcomes of the current quarter's
-company forecast (unscored deals, so every deal uses its stage's win rate; no training needed).
+company forecast. Deals use the active model's scores when the workspace has been scored (in
+`bench.run`, `deal_models` scores the shared workspace first), else their stage's win rate, so
+no training is needed here.
 
-Set REVPLAN_BENCH_LARGE_DIR to a folder holding `large.duckdb` (built with the same seed and
-as-of date) to skip the ~90 s generation; that file is opened read-only.
+With REVPLAN_BENCH_LARGE_DIR set (as `bench.run` does), the shared `large.duckdb` there is used,
+made first if missing, and opened read-only; without it, one is generated to a temporary folder.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench.large_workspace import AS_OF, LARGE_DIR_VARIABLE, large_workspace_dir
 from bench.report import Report
 from planning.demo import DEMO_SIZES, generate_demo_workspace
 from planning.pipeline.forecast import DEFAULT_DRAWS, forecast_quarters, quarter_forecast
 from planning.store import Workspace, close_all_workspaces, open_workspace
 
-AS_OF = dt.date(2026, 11, 16)
-LARGE_DIR_ENV = "REVPLAN_BENCH_LARGE_DIR"
 REPEATS = 3
 
 
@@ -37,18 +37,18 @@ def measure(workspace: Workspace, report: Report) -> None:
     report("forecast large: open deals", forecast.scored_deals + forecast.fallback_deals,
            "deals")
     report("forecast large: deals simulated (chance > 0)", forecast.simulated_deals, "deals")
+    report("forecast large: deals with model scores", forecast.scored_deals, "deals")
     report(f"forecast large: company {quarter.label}, {DEFAULT_DRAWS:,} draws, total",
            statistics.median(totals), "s")
     report("forecast large: of which Monte Carlo", statistics.median(simulations), "s")
 
 
 def run(report: Report) -> None:
-    """Use REVPLAN_BENCH_LARGE_DIR's large.duckdb if present, else generate one to a
-    temporary folder, and report the forecast figures."""
-    reuse = os.environ.get(LARGE_DIR_ENV)
-    if reuse and (Path(reuse) / "large.duckdb").is_file():
+    """Measure on the shared large workspace when REVPLAN_BENCH_LARGE_DIR is set, else on
+    one generated to a temporary folder."""
+    if LARGE_DIR_VARIABLE in os.environ:
         try:
-            measure(open_workspace("large", base=Path(reuse), read_only=True), report)
+            measure(open_workspace("large", base=large_workspace_dir(), read_only=True), report)
         finally:
             close_all_workspaces()
         return

@@ -373,11 +373,9 @@ def show_submit_form(
             snapshot_id = submit_call(
                 workspace, user, forecast.quarter, target.level, target.subject_id,
                 int(commit_dollars) * 100, int(best_dollars) * 100, comment)
-    except RevPlanError as exc:
-        show_failure(exc, "submit your call")
-        return
     except Exception as exc:
-        logger.exception("Submitting a call failed in workspace %s", workspace.name)
+        if not isinstance(exc, RevPlanError):
+            logger.exception("Submitting a call failed in workspace %s", workspace.name)
         show_failure(exc, "submit your call")
         return
     st.session_state[FLASH_KEY] = (
@@ -422,11 +420,9 @@ def show_override_form(workspace: Workspace, user: User, quarter: FiscalQuarter)
             snapshot_id = override_call(
                 workspace, user, int(choice.call.snapshot_id), int(commit_dollars) * 100,
                 int(best_dollars) * 100, reason)
-    except RevPlanError as exc:
-        show_failure(exc, "override the call")
-        return
     except Exception as exc:
-        logger.exception("Overriding a call failed in workspace %s", workspace.name)
+        if not isinstance(exc, RevPlanError):
+            logger.exception("Overriding a call failed in workspace %s", workspace.name)
         show_failure(exc, "override the call")
         return
     st.session_state[FLASH_KEY] = (

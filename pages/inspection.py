@@ -11,13 +11,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import Action
+from auth.policy import ACTION_ROLES, Action
 from auth.users import User
 from pages.common import allowed, current_workspace, require_page, show_failure
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
 from planning.periods import FiscalQuarter
 from planning.pipeline.inspection import (
+    MAX_NOTE_LENGTH,
     DealFilters,
     FilterChoices,
     Flag,
@@ -45,6 +46,14 @@ RISE_COLOR = "#2e7d6b"
 FALL_COLOR = "#c0504d"
 TOTAL_COLOR = "#1f4e79"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Short headers of the flag columns; the full wording is in each column's help.
+FLAG_HEADERS = {
+    Flag.STALE: "Stale",
+    Flag.NEXT_STEP_MISSING: "No step",
+    Flag.NEXT_STEP_OVERDUE: "Overdue",
+    Flag.PUSHED: "Pushed",
+    Flag.AMOUNT_CUT: "Cut",
+}
 FLAG_HELP = {
     Flag.STALE: "No activity logged for more than {days} days.",
     Flag.NEXT_STEP_MISSING: "The deal has no next step.",
@@ -144,11 +153,11 @@ def table_frame(deals: pd.DataFrame) -> pd.DataFrame:
         "Close date": shown["close_date"],
         "Win probability": shown["win_probability"] * 100,
         "Slip risk": shown["slip_probability"] * 100,
+        **{flag.label: shown[flag.value] for flag in Flag},
         "Reasons": pd.Series(shown["reasons"].tolist(), index=shown.index, dtype=object),
         "Days since activity": shown["days_since_activity"],
         "Next step": shown["next_step"],
         "Next-step date": shown["next_step_date"],
-        **{flag.label: shown[flag.value] for flag in Flag},
     })
 
 
@@ -156,14 +165,14 @@ def column_config(stale_days: int) -> dict[str, object]:
     """How each table column is drawn."""
     config: dict[str, object] = {
         "Deal": st.column_config.TextColumn(width="medium"),
-        "Account": st.column_config.TextColumn(width="medium"),
+        "Account": st.column_config.TextColumn(width="small"),
         "Amount": st.column_config.NumberColumn(format="$%,d", help="Deal amount in USD."),
         "Close date": st.column_config.DateColumn(format="D MMM YYYY"),
         "Win probability": st.column_config.ProgressColumn(
-            format="%.0f%%", min_value=0, max_value=100,
+            "Win", format="%.0f%%", min_value=0, max_value=100, width=110,
             help="The model's chance that the deal is won.", color="green"),
         "Slip risk": st.column_config.ProgressColumn(
-            format="%.0f%%", min_value=0, max_value=100,
+            "Slip risk", format="%.0f%%", min_value=0, max_value=100, width=110,
             help="The model's chance that the deal closes after its quarter.", color="orange"),
         "Reasons": st.column_config.ListColumn(
             width="large", help="What moves the win probability most, strongest first."),
@@ -172,24 +181,25 @@ def column_config(stale_days: int) -> dict[str, object]:
     }
     for flag in Flag:
         config[flag.label] = st.column_config.CheckboxColumn(
-            width="small", help=FLAG_HELP[flag].format(days=stale_days))
+            FLAG_HEADERS[flag], width=72, help=FLAG_HELP[flag].format(days=stale_days))
     return config
 
 
-def show_table(deals: pd.DataFrame, facts: InspectionFacts) -> str | None:
-    """The deals table; returns the selected deal's id."""
+def show_table(deals: pd.DataFrame, facts: InspectionFacts, filters: DealFilters
+               ) -> pd.Series | None:
+    """The deals table; returns the selected deal's row. New filters clear the selection."""
     if len(deals) > MAX_TABLE_ROWS:
         st.caption(f"Showing the {MAX_TABLE_ROWS:,} largest of {len(deals):,} deals; narrow the "
                    "filters to see the others.")
     event = st.dataframe(
         table_frame(deals), column_config=column_config(facts.stale_after_days),
-        hide_index=True, on_select="rerun", selection_mode="single-row", key=TABLE_KEY,
-        height=420,
+        hide_index=True, on_select="rerun", selection_mode="single-row",
+        key=f"{TABLE_KEY}-{hash(filters)}", height=420,
     )
     rows = event.selection.rows
     if not rows or rows[0] >= min(len(deals), MAX_TABLE_ROWS):
         return None
-    return str(deals["opportunity_id"].iloc[rows[0]])
+    return deals.iloc[rows[0]]
 
 
 def save_note(workspace: Workspace, user: User, opportunity_id: str, key: str) -> None:
@@ -198,6 +208,12 @@ def save_note(workspace: Workspace, user: User, opportunity_id: str, key: str) -
         add_inspection_note(workspace, user, opportunity_id, st.session_state.get(key, ""))
     except RevPlanError as exc:
         st.session_state[NOTICE_KEY] = ("error", f"Could not add the note: {exc}")
+        return
+    except Exception:
+        logger.exception("Adding a note to %s failed for %s", opportunity_id, user.email)
+        st.session_state[NOTICE_KEY] = (
+            "error", "Could not add the note because of an unexpected error. Nothing was "
+            "saved; the details are in the server log.")
         return
     st.session_state[NOTICE_KEY] = ("success", "Note added to the deal's timeline.")
     st.session_state[key] = ""
@@ -211,7 +227,8 @@ def show_deal(workspace: Workspace, user: User, deal: pd.Series) -> None:
     close = deal["close_date"]
     facts_line = [
         f"**{deal['account']}**", f"owner {deal['owner']}", str(deal["stage"]),
-        format_money(int(deal["amount_cents"] or 0), compact=False),
+        format_money(0 if pd.isna(deal["amount_cents"]) else int(deal["amount_cents"]),
+                     compact=False),
         f"closes {close:%d %b %Y}" if pd.notna(close) else "no close date",
         f"win probability {format_percent(None if pd.isna(win) else float(win))}",
     ]
@@ -241,26 +258,42 @@ def show_deal(workspace: Workspace, user: User, deal: pd.Series) -> None:
         kind, text = notice
         (st.success if kind == "success" else st.error)(text)
     if not allowed(user, Action.ADD_NOTE):
-        st.caption("Inspection notes are added by managers, sales leaders, RevOps and the deal "
-                   "desk.")
+        roles = ", ".join(sorted(role.value for role in ACTION_ROLES[Action.ADD_NOTE]))
+        st.caption(f"Adding inspection notes needs one of these roles: {roles}.")
         return
     key = f"note-{opportunity_id}"
     with st.form(f"note-form-{opportunity_id}"):
-        st.text_area("Inspection note", key=key, max_chars=4_000,
+        st.text_area("Inspection note", key=key, max_chars=MAX_NOTE_LENGTH,
                      placeholder="What did you find, and what should happen next?")
         st.form_submit_button("Add inspection note", type="primary", on_click=save_note,
                               args=(workspace, user, opportunity_id, key))
 
 
-def money_axis(largest_cents: int, target: int = 5) -> dict[str, object]:
-    """Axis ticks in dollars labelled like the KPIs ("$250K", "$1.5M")."""
-    largest = max(largest_cents, 1) / 100
-    raw = largest / target
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    values = [step * i for i in range(math.ceil(largest / step) + 1)]
-    return {"tickvals": values, "ticktext": [format_money(round(v * 100)) for v in values],
-            "range": [0, values[-1] * 1.1]}
+def nice_step(span: float, target: int = 5) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about `target` ticks."""
+    raw = max(span, 1.0) / target
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def money_axis(low_cents: int, high_cents: int) -> tuple[dict[str, object], float]:
+    """Y axis in dollars labelled like the KPIs ("$250K", "$1.5M"), and its base in dollars.
+
+    The axis starts at zero unless the changes would be slivers next to the totals; then it
+    starts just below the lowest running total, and the caller says so in the axis title.
+    """
+    low, high = max(low_cents, 0) / 100, max(high_cents, 1) / 100
+    base = 0.0
+    if high - low < 0.35 * high:
+        base = math.floor((low - (high - low) * 0.6) / nice_step(high - low)) * nice_step(
+            high - low)
+        base = max(base, 0.0)
+    step = nice_step(high - base)
+    first = math.ceil(base / step) * step
+    values = [first + step * i for i in range(math.ceil((high - first) / step) + 1)]
+    axis = {"tickvals": values, "ticktext": [format_money(round(v * 100)) for v in values],
+            "range": [base, values[-1] + step * 0.6]}
+    return axis, base
 
 
 def signed_money(cents: int) -> str:
@@ -270,10 +303,15 @@ def signed_money(cents: int) -> str:
     return ("+" if cents > 0 else "−") + format_money(abs(cents))
 
 
+def day_text(day: dt.date) -> str:
+    """A day as "8 Nov"."""
+    return f"{day.day} {day:%b}"
+
+
 def waterfall_chart(waterfall: Waterfall, start_day: dt.date, end_day: dt.date) -> go.Figure:
     """Start pipeline, one bar per bucket, end pipeline; rises green, falls red, totals blue."""
-    start_label = f"Pipeline {start_day:%d %b}"
-    end_label = f"Pipeline {end_day:%d %b}"
+    start_label = f"Pipeline {day_text(start_day)}"
+    end_label = f"Pipeline {day_text(end_day)}"
     labels = [start_label, *(b.label for b in waterfall.buckets), end_label]
     cents = [waterfall.start_cents, *(b.cents for b in waterfall.buckets), waterfall.end_cents]
     deals = [waterfall.start_deals, *(b.deals for b in waterfall.buckets), waterfall.end_deals]
@@ -299,17 +337,20 @@ def waterfall_chart(waterfall: Waterfall, start_day: dt.date, end_day: dt.date) 
                        hoverinfo="skip")
     scope = (f"closing in {waterfall.quarter.label}" if waterfall.quarter is not None
              else "all open deals")
-    running = peak = waterfall.start_cents
+    running = [waterfall.start_cents]
     for bucket in waterfall.buckets:
-        running += bucket.cents
-        peak = max(peak, running)
+        running.append(running[-1] + bucket.cents)
+    axis, base = money_axis(min(running), max(running))
+    title = "Open pipeline (USD)" + (
+        f", axis starts at {format_money(round(base * 100))}" if base else "")
     figure.update_layout(
-        title={"text": f"Open pipeline {scope}: {start_day:%d %b} → {end_day:%d %b %Y}"},
+        title={"text": f"Open pipeline {scope}: {day_text(start_day)} → {day_text(end_day)} "
+                       f"{end_day.year}"},
         xaxis={"title": {"text": "Change between the two dates"}, "type": "category"},
-        yaxis={"title": {"text": "Open pipeline (USD)"},
-               **money_axis(max(peak, waterfall.end_cents))},
+        yaxis={"title": {"text": title}, **axis},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         margin={"t": 90},
+        height=480,
         barmode="overlay",
     )
     return figure
@@ -393,13 +434,12 @@ def main() -> None:
     if deals.empty:
         st.info("No open deal matches these filters. Clear a filter or a flag to see more.")
     else:
-        selected = show_table(deals, facts)
+        selected = show_table(deals, facts, filters)
         if selected is None:
             st.caption("Select a row to see the deal's history, activities and notes.")
         else:
             with st.container(border=True):
-                show_deal(workspace, user, deals.set_index("opportunity_id", drop=False)
-                          .loc[selected])
+                show_deal(workspace, user, selected)
     show_waterfall(workspace, user, choices, facts, today)
 
 

@@ -202,8 +202,22 @@ def _command_pipeline_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_pipeline_backtest(args: argparse.Namespace) -> int:
+    from planning.pipeline.accuracy import backtest_forecasts
+    from planning.store import open_workspace
+
+    workspace = open_workspace(args.workspace or default_workspace())
+    as_of = _as_of(args.as_of)
+    with progress_bar("backtest") as progress:
+        _, summary = backtest_forecasts(
+            workspace, quarters=args.quarters, as_of=as_of.date() if as_of else None,
+            actor=os.environ.get("USER", "cli"), actor_role="operator", progress=progress)
+    print(summary.to_text())
+    return 0
+
+
 def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
-    """`revplan pipeline train|score`."""
+    """`revplan pipeline train|score|backtest`."""
     pipeline = commands.add_parser("pipeline", help="Train and apply the deal risk models.")
     pipeline_commands = pipeline.add_subparsers(dest="pipeline_command", required=True,
                                                 metavar="COMMAND")
@@ -232,6 +246,17 @@ def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     score.add_argument("--as-of", help="score as of the end of this date (YYYY-MM-DD, UTC) or "
                        "this ISO date-time; default now")
     score.set_defaults(handler=_command_pipeline_score)
+    backtest = pipeline_commands.add_parser(
+        "backtest", help="Forecast past quarters week by week from what was known then.",
+        description="For each of the last closed quarters, train models on deals closed before "
+        "it and forecast it every week from the deals as they stood; compare the model's P50 "
+        "and P10-P90 range and the reps' commit roll-up with the actual bookings. Stored for "
+        "the Forecast accuracy page.",
+    )
+    backtest.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
+    backtest.add_argument("--quarters", type=int, default=6, help="closed quarters to test")
+    backtest.add_argument("--as-of", help="backtest the quarters closed before this date")
+    backtest.set_defaults(handler=_command_pipeline_backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

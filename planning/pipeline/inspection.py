@@ -83,7 +83,8 @@ def _frozen(values: Iterable[str] | None) -> frozenset[str]:
 @dataclass(frozen=True)
 class DealFilters:
     """What to keep; an empty collection keeps everything. Flags must all hold (AND); the
-    other filters keep a deal matching any of their values."""
+    other filters keep a deal matching any of their values. Any iterable is accepted and
+    frozen, so filters are hashable."""
 
     teams: frozenset[str] = frozenset()
     owner_ids: frozenset[str] = frozenset()

@@ -1,8 +1,9 @@
 """Deal inspection in a real browser: a manager sees their deals and the pipeline waterfall,
-selects a deal and reads its timeline."""
+selects a deal, reads its timeline and adds an inspection note to it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,7 @@ HEADER_PX = 35
 
 
 @pytest.mark.e2e
-def test_manager_inspects_deals_and_opens_a_timeline(
+def test_manager_inspects_deals_reads_a_timeline_and_adds_a_note(
     scored_demo_data_dir: Path, tmp_path: Path, browser_page: Page, output_dir: Path
 ) -> None:
     shutil.copy(scored_demo_data_dir / "demo.duckdb", tmp_path / "demo.duckdb")
@@ -50,10 +51,16 @@ def test_manager_inspects_deals_and_opens_a_timeline(
         assert box is not None
         page.mouse.click(box["x"] + 18, box["y"] + HEADER_PX + HEADER_PX / 2)
 
-        expect(page.get_by_text("Timeline ·", exact=False)).to_be_visible(
-            timeout=RENDER_TIMEOUT_MS)
-        expect(page.get_by_role("button", name="Add inspection note")).to_be_visible()
+        heading = page.get_by_text("Timeline ·", exact=False)
+        expect(heading).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(2)
+        entries = int(re.search(r"· (\d+) entries", heading.inner_text()).group(1))
+
+        page.get_by_label("Inspection note").fill("Champion moved to another team; re-qualify.")
+        page.get_by_role("button", name="Add inspection note").click()
+        expect(page.get_by_text("Note added to the deal's timeline.")).to_be_visible(
+            timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_text(f"Timeline · {entries + 1} entries", exact=False)).to_be_visible()
         expect(chart).to_have_count(1, timeout=RENDER_TIMEOUT_MS)
         height = page.evaluate(
             "document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
