@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/revplan demo --workspace $(WORKSPACE) --size $(DEMO_SIZE) --if-missing
+	$(BIN)/revplan demo --workspace $(WORKSPACE) --size $(DEMO_SIZE) --if-missing --with-models
 	REVPLAN_WORKSPACE=$(WORKSPACE) $(BIN)/streamlit run app.py --server.headless true --server.port $(PORT)
 
 browser:

@@ -24,12 +24,12 @@ from auth.session import (
 )
 from auth.settings import AuthConfigurationError, AuthSettings
 from auth.users import Identity, User
-from pages.common import USER_KEY, WORKSPACE_KEY, show_refusal
-from pages.registry import PAGES, PageEntry, grouped_pages
 from planning import telemetry
 from planning.errors import RevPlanError
 from planning.settings import default_workspace
 from planning.store import list_workspaces, open_workspace
+from views.common import USER_KEY, WORKSPACE_KEY, show_refusal
+from views.registry import PAGES, PageEntry, grouped_pages
 
 logger = logging.getLogger(__name__)
 LAST_PAGE_KEY = "last_page_recorded"

@@ -49,6 +49,14 @@ def _command_demo(args: argparse.Namespace) -> int:
             replace=args.replace, progress=progress,
         )
     print(report.to_text())
+    if args.with_models:
+        from planning.pipeline.exceptions import retrain_and_rescore
+        from planning.store import open_workspace
+
+        with progress_bar("deal risk models") as progress:
+            result = retrain_and_rescore(open_workspace(args.workspace), "revplan demo",
+                                         progress=progress)
+        print(result.to_text())
     return 0
 
 
@@ -280,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="small (tests), medium (about 60 reps, 40,000 deals), "
                       "large (1,000,000 deals)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
+    demo.add_argument("--with-models", action="store_true",
+                      help="also train the deal risk models and score the open deals")
     existing = demo.add_mutually_exclusive_group()
     existing.add_argument("--if-missing", action="store_true",
                           help="do nothing when the workspace exists")

@@ -1,7 +1,7 @@
 """The Home page in a real browser: KPIs render, navigation lists only registry pages.
 
-The navigation check covers every state the sidebar shows from the first paint on, since a
-fresh server's first run still passes through Streamlit's legacy `pages/` folder discovery.
+The navigation check covers every state the sidebar shows from the first paint on: Streamlit's
+own folder-based navigation must never appear, only the menu app.py draws.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 from auth.policy import Action, can
 from auth.roles import Role
 from auth.users import User
-from pages.registry import PAGES
 from planning.overview import format_money
+from views.registry import PAGES
 
 RENDER_TIMEOUT_MS = 60_000
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pages.common import USER_KEY, WORKSPACE_KEY
 from planning.ingest import import_files
 from planning.store import Workspace
-from tests.pages.test_pages import workspace_admin
+from tests.views.test_pages import workspace_admin
+from views.common import USER_KEY, WORKSPACE_KEY
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "import_data.py"
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"

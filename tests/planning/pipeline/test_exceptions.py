@@ -26,7 +26,7 @@ from planning.pipeline.exceptions import (
     top_risk_reason,
 )
 from planning.store import Workspace, open_workspace
-from tests.pages.test_pages import demo_user
+from tests.views.test_pages import demo_user
 
 MIN_CENTS, MAX_PROBABILITY = 4_000_000, 0.3
 """Thresholds set by the tests, different from the defaults, so reading them is checked."""

@@ -17,7 +17,7 @@ from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import forecast as fc
 from planning.store import Workspace
 from tests.conftest import DEMO_AS_OF
-from tests.pages.test_pages import demo_user
+from tests.views.test_pages import demo_user
 
 QUARTER = fiscal_quarter_of(DEMO_AS_OF)
 

@@ -30,7 +30,7 @@ from planning.pipeline.inspection import (
 )
 from planning.store import Workspace
 from tests.conftest import DEMO_AS_OF
-from tests.pages.test_pages import demo_user
+from tests.views.test_pages import demo_user
 
 TODAY = DEMO_AS_OF
 

@@ -9,11 +9,11 @@ import pytest
 
 from auth.policy import PAGE_ROLES
 from auth.roles import ROLES, Role
-from pages.registry import PAGES, PageEntry, page_by_path
 from planning.overview import format_money, workspace_kpis
 from planning.store import Workspace
 from planning.telemetry import usage_report
-from tests.pages.test_pages import demo_user, element_types, metric_values, run_page
+from tests.views.test_pages import demo_user, element_types, metric_values, run_page
+from views.registry import PAGES, PageEntry, page_by_path
 
 CASES = [(role, entry) for role in ROLES for entry in PAGES]
 
@@ -69,7 +69,7 @@ def test_home_shows_a_manager_only_their_team(demo_copy: Workspace) -> None:
     team = manager.deal_owner_ids - {manager.rep_id}
     assert team
 
-    app = run_page(page_by_path("pages/home.py"), manager)
+    app = run_page(page_by_path("views/home.py"), manager)
 
     assert not app.exception and not app.error
     assert app.caption[0].value.startswith(f"Your team: {len(team)} reps · ")
@@ -85,7 +85,7 @@ def test_home_shows_a_rep_their_book(demo_copy: Workspace) -> None:
     rep = demo_user(demo_copy, Role.REP)
     assert rep.deal_owner_ids == {rep.rep_id}
 
-    app = run_page(page_by_path("pages/home.py"), rep)
+    app = run_page(page_by_path("views/home.py"), rep)
 
     assert not app.exception and not app.error
     assert app.caption[0].value.startswith("Your book · ")
@@ -96,7 +96,7 @@ def test_home_shows_a_rep_their_book(demo_copy: Workspace) -> None:
 
 
 def test_home_shows_a_finance_user_the_whole_workspace(demo_copy: Workspace) -> None:
-    app = run_page(page_by_path("pages/home.py"), demo_user(demo_copy, Role.FINANCE))
+    app = run_page(page_by_path("views/home.py"), demo_user(demo_copy, Role.FINANCE))
 
     assert app.caption[0].value.startswith("Whole workspace · ")
     everyone = workspace_kpis(demo_copy)

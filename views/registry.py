@@ -36,7 +36,7 @@ class PageEntry:
 
 PAGES: tuple[PageEntry, ...] = (
     PageEntry(
-        path="pages/home.py",
+        path="views/home.py",
         title="Home",
         icon=":material/dashboard:",
         group="Overview",
@@ -44,63 +44,63 @@ PAGES: tuple[PageEntry, ...] = (
         default=True,
     ),
     PageEntry(
-        path="pages/inspection.py",
+        path="views/inspection.py",
         title="Deal inspection",
         icon=":material/manage_search:",
         group="Pipeline",
         url_path="inspection",
     ),
     PageEntry(
-        path="pages/forecast.py",
+        path="views/forecast.py",
         title="Forecast",
         icon=":material/query_stats:",
         group="Pipeline",
         url_path="forecast",
     ),
     PageEntry(
-        path="pages/accuracy.py",
+        path="views/accuracy.py",
         title="Forecast accuracy",
         icon=":material/query_stats:",
         group="Pipeline",
         url_path="accuracy",
     ),
     PageEntry(
-        path="pages/deal_risk.py",
+        path="views/deal_risk.py",
         title="Deal risk model",
         icon=":material/model_training:",
         group="Pipeline",
         url_path="deal-risk",
     ),
     PageEntry(
-        path="pages/inbox.py",
+        path="views/inbox.py",
         title="Inbox",
         icon=":material/inbox:",
         group="Approvals",
         url_path="inbox",
     ),
     PageEntry(
-        path="pages/import_data.py",
+        path="views/import_data.py",
         title="Import CRM data",
         icon=":material/upload_file:",
         group="Admin",
         url_path="import",
     ),
     PageEntry(
-        path="pages/access.py",
+        path="views/access.py",
         title="Access",
         icon=":material/manage_accounts:",
         group="Admin",
         url_path="access",
     ),
     PageEntry(
-        path="pages/audit.py",
+        path="views/audit.py",
         title="Audit trail",
         icon=":material/history:",
         group="Admin",
         url_path="audit",
     ),
     PageEntry(
-        path="pages/telemetry.py",
+        path="views/telemetry.py",
         title="Telemetry",
         icon=":material/monitoring:",
         group="Admin",
@@ -123,7 +123,7 @@ def grouped_pages(pages: Iterable[PageEntry] = PAGES) -> dict[str, list[PageEntr
 
 
 def page_by_path(path: str, pages: Iterable[PageEntry] = PAGES) -> PageEntry:
-    """The registry entry of a page script such as "pages/import_data.py"."""
+    """The registry entry of a page script such as "views/import_data.py"."""
     for page in pages:
         if page.path == path:
             return page

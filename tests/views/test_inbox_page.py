@@ -8,13 +8,13 @@ import json
 import pandas as pd
 
 from auth.roles import Role
-from pages.registry import page_by_path
 from planning.overview import format_money
 from planning.pipeline.exceptions import raise_risk_alerts
 from planning.store import Workspace
-from tests.pages.test_pages import demo_user, run_page
+from tests.views.test_pages import demo_user, run_page
+from views.registry import page_by_path
 
-PAGE = page_by_path("pages/inbox.py")
+PAGE = page_by_path("views/inbox.py")
 
 
 def escaped(text: str) -> str:

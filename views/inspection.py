@@ -13,7 +13,6 @@ import streamlit as st
 
 from auth.policy import ACTION_ROLES, Action
 from auth.users import User
-from pages.common import allowed, current_workspace, require_page, show_failure
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
 from planning.periods import FiscalQuarter
@@ -34,6 +33,7 @@ from planning.pipeline.inspection import (
     pipeline_waterfall,
 )
 from planning.store import Workspace
+from views.common import allowed, current_workspace, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from auth.policy import Action, can
-from pages.common import current_workspace, require_page, show_failure
 from planning import telemetry
 from planning.overview import format_money
 from planning.pipeline.accuracy import backtest_forecasts, latest_backtest
+from views.common import current_workspace, require_page, show_failure
 
 user = require_page("accuracy")
 workspace = current_workspace()

@@ -8,10 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import current_workspace, require_page, show_failure
-from pages.registry import PAGES
 from planning.errors import RevPlanError
 from planning.telemetry import UsageReport, usage_report
+from views.common import current_workspace, require_page, show_failure
+from views.registry import PAGES
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ import streamlit as st
 
 from auth.policy import Action
 from auth.users import User
-from pages.common import allowed, current_workspace, require_page, show_failure
-from pages.registry import page_by_path
 from planning.overview import (
     WorkspaceKpis,
     describe_age,
@@ -19,6 +17,8 @@ from planning.overview import (
     format_percent,
     workspace_kpis,
 )
+from views.common import allowed, current_workspace, require_page, show_failure
+from views.registry import page_by_path
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def main() -> None:
         f"({quarter.start:%d %b} – {quarter.end:%d %b %Y}) · amounts in USD"
     )
     if not kpis.has_data:
-        import_page = page_by_path("pages/import_data.py")
+        import_page = page_by_path("views/import_data.py")
         if allowed(user, Action.VIEW_PAGE, import_page.url_path):
             hint = (f"Load reps, accounts and opportunities on the **{import_page.title}** "
                     f"page ({import_page.group}), or run `make run` to work with the demo "

@@ -9,13 +9,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from auth.roles import Role
-from pages.registry import page_by_path
 from planning.overview import format_money
 from planning.pipeline.inspection import DealFilters, Flag, RiskBand, inspect_deals
 from planning.store import Workspace
-from tests.pages.test_pages import chart_specs, demo_user, element_types, metric_values, run_page
+from tests.views.test_pages import chart_specs, demo_user, element_types, metric_values, run_page
+from views.registry import page_by_path
 
-PAGE = page_by_path("pages/inspection.py")
+PAGE = page_by_path("views/inspection.py")
 
 
 def today() -> dt.date:

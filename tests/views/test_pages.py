@@ -20,10 +20,10 @@ from auth.access import demo_sign_in_choices, grant_roles, resolve_user
 from auth.roles import Role
 from auth.settings import load_auth_settings
 from auth.users import Identity, User
-from pages.common import USER_KEY, WORKSPACE_KEY
-from pages.registry import GROUPS, PAGES, PageEntry, grouped_pages, page_by_path
 from planning.overview import format_money, format_percent, workspace_kpis
 from planning.store import Workspace
+from views.common import USER_KEY, WORKSPACE_KEY
+from views.registry import GROUPS, PAGES, PageEntry, grouped_pages, page_by_path
 
 TIMEOUT_SECONDS = 30
 DEMO_SETTINGS = load_auth_settings({}, {})
@@ -160,7 +160,7 @@ def check_home(app: AppTest, workspace: Workspace) -> None:
     assert list(pipeline["data"][0]["y"]) == [s.stage for s in kpis.pipeline_by_stage]
 
 
-PAGE_CHECKS: dict[str, Callable[[AppTest, Workspace], None]] = {"pages/home.py": check_home}
+PAGE_CHECKS: dict[str, Callable[[AppTest, Workspace], None]] = {"views/home.py": check_home}
 
 
 def test_registry_is_consistent() -> None:
@@ -168,7 +168,7 @@ def test_registry_is_consistent() -> None:
     assert all(entry.file.is_file() for entry in PAGES), [e.path for e in PAGES]
     assert len({e.url_path for e in PAGES}) == len(PAGES)
     assert len({e.title for e in PAGES}) == len(PAGES)
-    assert [e.path for e in PAGES if e.default] == ["pages/home.py"]
+    assert [e.path for e in PAGES if e.default] == ["views/home.py"]
     assert set(grouped_pages()) <= set(GROUPS)
     assert all(entries for entries in grouped_pages().values())
 
@@ -189,7 +189,7 @@ def test_page_renders_on_the_demo_workspace(entry: PageEntry, demo_copy: Workspa
 def test_home_shows_hand_computed_values(workspace: Workspace) -> None:
     """On a few known rows, Home shows exactly the sums worked out by hand."""
     seed_recent_rows(workspace)
-    app = run_page(page_by_path("pages/home.py"), workspace_admin(workspace))
+    app = run_page(page_by_path("views/home.py"), workspace_admin(workspace))
 
     assert not app.exception and not app.error
     assert app.title[0].value == "RevPlan — test"
@@ -218,7 +218,7 @@ def test_home_on_an_empty_workspace_hints_at_import(data_dir) -> None:
     """An empty workspace shows zeros and a hint to import data, not an error."""
     from planning.store import open_workspace
 
-    app = run_page(page_by_path("pages/home.py"),
+    app = run_page(page_by_path("views/home.py"),
                    workspace_admin(open_workspace("empty", create=True)))
 
     assert not app.exception and not app.error
@@ -231,7 +231,7 @@ def test_home_on_an_empty_workspace_hints_at_import(data_dir) -> None:
 
 def test_home_reports_a_missing_workspace(data_dir) -> None:
     user = User(email=TEST_ADMIN, name="Ada", workspace="nowhere", roles=frozenset({Role.ADMIN}))
-    app = run_page(page_by_path("pages/home.py"), user)
+    app = run_page(page_by_path("views/home.py"), user)
 
     assert not app.exception
     assert "does not exist" in app.error[0].value

@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from auth.users import User
-from pages.common import current_workspace, require_page, show_failure
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.pipeline.exceptions import inbox, resolve_item
 from planning.store import Workspace
+from views.common import current_workspace, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 

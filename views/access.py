@@ -11,9 +11,9 @@ import streamlit as st
 from auth.access import grant_roles, members, revoke_access
 from auth.roles import ROLE_DESCRIPTIONS, ROLES, Role, parse_roles
 from auth.users import User
-from pages.common import current_workspace, require_page, show_failure
 from planning.errors import RevPlanError
 from planning.store import Workspace
+from views.common import current_workspace, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from auth.access import grant_roles, members
 from auth.roles import Role
-from pages.registry import page_by_path
 from planning.audit import audit_events
 from planning.store import Workspace
 from planning.telemetry import record_event, usage_report
-from tests.pages.test_pages import (
+from tests.views.test_pages import (
     chart_specs,
     demo_user,
     member_emails,
@@ -22,6 +21,7 @@ from tests.pages.test_pages import (
     page_app,
     workspace_admin,
 )
+from views.registry import page_by_path
 
 NEWCOMER = "nina.new@example.com"
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -50,7 +50,7 @@ def page_table(app: AppTest) -> pd.DataFrame:
 
 
 def test_access_lists_every_member_with_their_crm_person(demo_copy: Workspace) -> None:
-    app = open_page("pages/access.py", demo_copy, Role.ADMIN)
+    app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     assert not app.exception and not app.error
     shown = table(app, "email")
@@ -64,7 +64,7 @@ def test_access_lists_every_member_with_their_crm_person(demo_copy: Workspace) -
 
 def test_access_grants_roles_through_the_form(demo_copy: Workspace) -> None:
     admin = demo_user(demo_copy, Role.ADMIN)
-    app = open_page("pages/access.py", demo_copy, Role.ADMIN)
+    app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     app.text_input(key="grant_email_new").input(NEWCOMER.upper())
     app.text_input(key="grant_name_new").input("Nina New")
@@ -90,7 +90,7 @@ def test_access_grants_roles_through_the_form(demo_copy: Workspace) -> None:
 
 def test_access_changes_an_existing_members_roles(demo_copy: Workspace) -> None:
     viewer = member_emails(demo_copy)[Role.VIEWER]
-    app = open_page("pages/access.py", demo_copy, Role.ADMIN)
+    app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     app.selectbox(key="grant_whom").set_value(viewer).run()
     assert app.text_input(key=f"grant_email_{viewer}").value == viewer
@@ -106,7 +106,7 @@ def test_access_changes_an_existing_members_roles(demo_copy: Workspace) -> None:
 
 
 def test_access_refuses_a_grant_without_roles(demo_copy: Workspace) -> None:
-    app = open_page("pages/access.py", demo_copy, Role.ADMIN)
+    app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     app.text_input(key="grant_email_new").input(NEWCOMER)
     app.button(key="grant_new_go").click().run()
@@ -121,7 +121,7 @@ def test_access_refuses_to_revoke_the_last_admin(demo_copy: Workspace) -> None:
     admin = demo_user(demo_copy, Role.ADMIN)
     before_members = members(demo_copy, admin)
     before_events = audit_events(demo_copy)
-    app = open_page("pages/access.py", demo_copy, Role.ADMIN)
+    app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     app.selectbox(key="revoke_email").set_value(admin.email)
     app.text_input(key="revoke_reason").input("Leaving")
@@ -142,7 +142,7 @@ def test_access_refuses_to_revoke_the_last_admin(demo_copy: Workspace) -> None:
 def test_access_revokes_only_after_confirmation(demo_copy: Workspace) -> None:
     admin = demo_user(demo_copy, Role.ADMIN)
     viewer = member_emails(demo_copy)[Role.VIEWER]
-    app = open_page("pages/access.py", demo_copy, Role.ADMIN)
+    app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     app.selectbox(key="revoke_email").set_value(viewer)
     app.button(key="revoke_go").click().run()
@@ -164,7 +164,7 @@ def test_audit_filters_by_action_and_exports_what_it_shows(demo_copy: Workspace)
     for email in ("a@example.com", "b@example.com"):
         grant_roles(demo_copy, admin, email, [Role.VIEWER], reason="pilot")
     revops = demo_user(demo_copy, Role.REVOPS)
-    app = open_page("pages/audit.py", demo_copy, Role.REVOPS)
+    app = open_page("views/audit.py", demo_copy, Role.REVOPS)
 
     assert not app.exception and not app.error
     everything = table(app, "seq")
@@ -191,7 +191,7 @@ def test_audit_filters_by_action_and_exports_what_it_shows(demo_copy: Workspace)
 
 def test_audit_verifies_the_chain_and_finds_a_changed_row(demo_copy: Workspace) -> None:
     grant_roles(demo_copy, None, NEWCOMER, [Role.VIEWER])
-    app = open_page("pages/audit.py", demo_copy, Role.ADMIN)
+    app = open_page("views/audit.py", demo_copy, Role.ADMIN)
 
     app.button(key="audit_verify").click().run()
 
@@ -212,7 +212,7 @@ def test_audit_verifies_the_chain_and_finds_a_changed_row(demo_copy: Workspace) 
 
 def test_audit_search_text_finds_the_reason(demo_copy: Workspace) -> None:
     grant_roles(demo_copy, None, NEWCOMER, [Role.VIEWER], reason="Quarterly review")
-    app = open_page("pages/audit.py", demo_copy, Role.ADMIN)
+    app = open_page("views/audit.py", demo_copy, Role.ADMIN)
 
     app.text_input(key="audit_text").input("quarterly").run()
 
@@ -229,7 +229,7 @@ def test_telemetry_shows_recorded_page_views(demo_copy: Workspace) -> None:
     record_event(demo_copy, "page_view", "home", user_email=viewer, duration_ms=80.0)
     record_event(demo_copy, "page_view", "audit", user_email=viewer, duration_ms=2_500.0)
 
-    app = open_page("pages/telemetry.py", demo_copy, Role.REVOPS)
+    app = open_page("views/telemetry.py", demo_copy, Role.REVOPS)
 
     assert not app.exception and not app.error
     users = user_table(app).set_index("user")
@@ -250,7 +250,7 @@ def test_telemetry_shows_recorded_page_views(demo_copy: Workspace) -> None:
 
 
 def test_telemetry_explains_an_empty_period(demo_copy: Workspace) -> None:
-    app = open_page("pages/telemetry.py", demo_copy, Role.ADMIN)
+    app = open_page("views/telemetry.py", demo_copy, Role.ADMIN)
 
     assert not app.exception and not app.error
     assert not app.dataframe and not app.get("plotly_chart")
@@ -272,7 +272,7 @@ def telemetry_rows(workspace: Workspace, kind: str) -> list[tuple]:
 def test_import_runs_as_the_user_and_is_timed(workspace: Workspace) -> None:
     """The run, its audit event and its telemetry name the signed-in user."""
     admin = workspace_admin(workspace)
-    app = page_app(page_by_path("pages/import_data.py"), admin).run()
+    app = page_app(page_by_path("views/import_data.py"), admin).run()
 
     app.file_uploader(key="import_files").upload(
         "User.csv", (SAMPLES / "salesforce" / "User.csv").read_bytes(), "text/csv")
@@ -292,7 +292,7 @@ def test_import_runs_as_the_user_and_is_timed(workspace: Workspace) -> None:
 
 def test_a_failed_import_is_shown_and_recorded_as_an_error(workspace: Workspace) -> None:
     admin = workspace_admin(workspace)
-    app = page_app(page_by_path("pages/import_data.py"), admin).run()
+    app = page_app(page_by_path("views/import_data.py"), admin).run()
 
     app.file_uploader(key="import_files").upload("notes.csv", b"", "text/csv")
     app.run()

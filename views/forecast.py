@@ -14,7 +14,6 @@ import streamlit as st
 
 from auth.policy import Action
 from auth.users import User
-from pages.common import allowed, current_workspace, require_page, show_failure
 from planning import telemetry
 from planning.errors import RevPlanError
 from planning.overview import format_money
@@ -39,6 +38,7 @@ from planning.pipeline.forecast import (
     submit_call,
 )
 from planning.store import Workspace, open_workspace
+from views.common import allowed, current_workspace, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ import streamlit as st
 
 from auth.policy import Action
 from auth.users import User
-from pages.common import allowed, current_workspace, require_page, show_failure
 from planning.audit import audit_events, audit_filter_values, verify_chain
 from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.telemetry import record_event
+from views.common import allowed, current_workspace, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 

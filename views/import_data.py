@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from auth.policy import AccessDeniedError
-from pages.common import current_workspace, require_page, show_failure
 from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary
 from planning.store import Workspace
 from planning.telemetry import timed
+from views.common import current_workspace, require_page, show_failure
 
 RUN_KEY = "import_run_id"
 REJECTS_SHOWN = 1_000

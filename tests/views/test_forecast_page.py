@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from auth.roles import Role
-from pages.registry import page_by_path
 from planning.pipeline.forecast import forecast_quarters, natural_level, submit_call
 from planning.store import Workspace
-from tests.pages.test_pages import chart_specs, demo_user, page_app, run_page
+from tests.views.test_pages import chart_specs, demo_user, page_app, run_page
+from views.registry import page_by_path
 
-PAGE = page_by_path("pages/forecast.py")
+PAGE = page_by_path("views/forecast.py")
 
 
 def snapshot_rows(workspace: Workspace) -> list[tuple]:

@@ -8,7 +8,6 @@ import json
 import pandas as pd
 
 from auth.roles import Role
-from pages.registry import page_by_path
 from planning.overview import format_percent
 from planning.pipeline.exceptions import (
     inbox,
@@ -19,9 +18,10 @@ from planning.pipeline.exceptions import (
 )
 from planning.pipeline.training import model_cards
 from planning.store import Workspace
-from tests.pages.test_pages import chart_specs, demo_user, element_types, page_app, run_page
+from tests.views.test_pages import chart_specs, demo_user, element_types, page_app, run_page
+from views.registry import page_by_path
 
-PAGE = page_by_path("pages/deal_risk.py")
+PAGE = page_by_path("views/deal_risk.py")
 RETRAIN_SECONDS = 900
 """Retraining on the small demo takes a quarter of a minute on a quiet machine."""
 

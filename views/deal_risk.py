@@ -12,13 +12,13 @@ import streamlit as st
 
 from auth.policy import AccessDeniedError, Action
 from auth.users import User
-from pages.common import allowed, current_workspace, require_page, show_failure
 from planning.errors import RevPlanError
 from planning.overview import format_percent
 from planning.pipeline.exceptions import recommendation_attribution, retrain_and_rescore
 from planning.pipeline.training import model_cards
 from planning.store import Workspace
 from planning.telemetry import timed
+from views.common import allowed, current_workspace, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-"""Streamlit pages, registered by app.py with st.navigation; each calls into planning."""
