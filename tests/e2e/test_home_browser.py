@@ -99,9 +99,13 @@ def test_demo_sign_in_shows_a_rep_only_their_pages(running_app, browser_page: Pa
     expect(sidebar.get_by_text(rep)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(sidebar.get_by_text("DEMO MODE")).to_be_visible()
     expect(page.get_by_text("Your book")).to_be_visible()
+    rep_user = User(email=rep, name="rep", workspace="demo", roles=frozenset({Role.REP}))
+    expected = [e.title for e in PAGES if can(rep_user, Action.VIEW_PAGE, e.url_path)]
     links = sidebar.locator('[data-testid="stPageLink"]')
-    expect(links).to_have_count(1)
-    expect(links.first).to_contain_text("Home")
+    expect(links).to_have_count(len(expected))
+    for link, title in zip(links.all_inner_texts(), expected, strict=True):
+        assert title in link
+    assert "Import CRM data" not in expected
 
     page.goto(f"{running_app.url}/import?as={rep}", wait_until="domcontentloaded")
     expect(page.get_by_text("Access refused")).to_be_visible(timeout=RENDER_TIMEOUT_MS)

@@ -25,15 +25,12 @@ def test_manager_inspects_deals_reads_a_timeline_and_adds_a_note(
     manager = member_emails(tmp_path)["manager"]
     with serve_app(tmp_path) as (url, _log):
         page = browser_page
-        page.goto(f"{url}/?as={manager}", wait_until="domcontentloaded")
-        link = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').filter(
-            has_text="Deal inspection")
-        expect(link).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        link.click()
+        page.goto(f"{url}/inspection?as={manager}", wait_until="domcontentloaded")
 
         expect(page.get_by_role("heading", name="Deal inspection")).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
-        assert page.url.split("?")[0].endswith("/inspection")
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_text(manager)).to_be_visible()
         expect(page.get_by_text("Your team:", exact=False).first).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         deals = page.locator('[data-testid="stMetric"]').filter(has_text="Deals").first

@@ -18,7 +18,11 @@ import oidc_provider_mock
 import pytest
 from playwright.sync_api import Page, expect
 
+from auth.policy import Action, can
+from auth.roles import Role
+from auth.users import User
 from tests.e2e.conftest import free_port, member_emails, serve_app
+from views.registry import PAGES
 
 TIMEOUT_MS = 60_000
 
@@ -90,9 +94,13 @@ def test_sign_in_through_the_provider_and_out_again(
     expect(sidebar.get_by_text(oidc_app.manager_email)).to_be_visible()
     expect(sidebar.get_by_text("Roles: manager")).to_be_visible()
     expect(sidebar.get_by_text("DEMO MODE")).to_have_count(0)
+    manager = User(email=oidc_app.manager_email, name="m", workspace="demo",
+                   roles=frozenset({Role.MANAGER}))
+    expected = [e.title for e in PAGES if can(manager, Action.VIEW_PAGE, e.url_path)]
     links = sidebar.locator('[data-testid="stPageLink"]')
-    expect(links).to_have_count(1)
-    expect(links.first).to_contain_text("Home")
+    expect(links).to_have_count(len(expected))
+    for link, title in zip(links.all_inner_texts(), expected, strict=True):
+        assert title in link
     page.screenshot(path=str(output_dir / "oidc-signed-in.png"), full_page=True)
 
     page.goto(f"{oidc_app.url}/import", wait_until="domcontentloaded")
