@@ -11,7 +11,7 @@ from planning.store import Workspace
 from tests.views.test_pages import workspace_admin
 from views.common import USER_KEY, WORKSPACE_KEY
 
-PAGE = Path(__file__).resolve().parents[2] / "pages" / "import_data.py"
+PAGE = Path(__file__).resolve().parents[2] / "views" / "import_data.py"
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 
 
