@@ -67,7 +67,7 @@ def present(cells: pa.Array) -> np.ndarray:
 
 
 def clean(cells: pa.Array, missing_values: Iterable[str] = ()) -> pa.Array:
-    """Trim whitespace and turn empty cells (and the given placeholders) into nulls."""
+    """Trim whitespace and turn empty cells (and the given stand-in values) into nulls."""
     trimmed = pc.utf8_trim_whitespace(cells)
     empty = pc.equal(trimmed, "")
     tokens = sorted({token.strip().casefold() for token in missing_values})
@@ -555,8 +555,8 @@ _ISO_ZONED = r"[T ][0-9:.]+(?:Z|[-+][0-9]{2}(?::?[0-9]{2})?)$"
 
 def _iso_fast_path(cells: pa.Array, as_date: bool, parts: _DateParts) -> None:
     """Parse ISO 8601 values (the usual CRM export form) with pandas' compiled parser."""
-    todo = parts.bad
-    iso = todo & _matches(cells, _ISO)
+    pending = parts.bad
+    iso = pending & _matches(cells, _ISO)
     if not iso.any():
         return
     idx = np.flatnonzero(iso)
@@ -577,7 +577,7 @@ def _iso_fast_path(cells: pa.Array, as_date: bool, parts: _DateParts) -> None:
     parts.micros[hit] = micros - days * DAY_MICROS
     parts.zoned[hit] = zoned[good]
     parts.ok[hit] = True
-    todo[hit] = False
+    pending[hit] = False
 
 
 def _date_parts(cells: pa.Array, options: DateOptions, as_date: bool) -> _DateParts:
@@ -588,11 +588,11 @@ def _date_parts(cells: pa.Array, options: DateOptions, as_date: bool) -> _DatePa
     offset = np.zeros(n, dtype=np.int64)
     zoned = np.zeros(n, dtype=bool)
     ok = np.zeros(n, dtype=bool)
-    todo = present(cells)
+    pending = present(cells)
 
     if options.formats:
         for fmt in options.formats:
-            idx = np.flatnonzero(todo)
+            idx = np.flatnonzero(pending)
             if not len(idx):
                 break
             parsed = pc.strptime(pc.take(cells, pa.array(idx)), format=fmt, unit="us",
@@ -604,12 +604,12 @@ def _date_parts(cells: pa.Array, options: DateOptions, as_date: bool) -> _DatePa
             micros[hit] = stamps - days[hit] * DAY_MICROS
             zoned[hit] = parsed.type.tz is not None
             ok[hit] = True
-            todo[hit] = False
-        return _DateParts(days, micros, offset, zoned, ok, todo)
+            pending[hit] = False
+        return _DateParts(days, micros, offset, zoned, ok, pending)
 
-    _iso_fast_path(cells, as_date, _DateParts(days, micros, offset, zoned, ok, todo))
+    _iso_fast_path(cells, as_date, _DateParts(days, micros, offset, zoned, ok, pending))
     for family, pattern in DATE_PATTERNS:
-        idx = np.flatnonzero(todo)
+        idx = np.flatnonzero(pending)
         if not len(idx):
             break
         parts = pc.extract_regex(pc.take(cells, pa.array(idx)), pattern)
@@ -651,7 +651,7 @@ def _date_parts(cells: pa.Array, options: DateOptions, as_date: bool) -> _DatePa
         offset[hit] = np.where(has_zone, _zone_minutes(zone), 0)
         zoned[hit] = has_zone
         ok[hit] = valid
-        todo[hit] = False
+        pending[hit] = False
     bad = present(cells) & ~ok
     return _DateParts(days, micros, offset, zoned, ok, bad)
 
