@@ -19,7 +19,7 @@ def run(report: Report) -> None:
     report("large: training rows (point-in-time snapshots)", trained.snapshots, "rows")
     report("large: train both models", trained.seconds, "s")
     report("large: win model held-out AUC", trained.win.metrics["auc"], "")
-    report("large: win model Brier / stage baseline", trained.win.metrics["brier"], "")
+    report("large: win model Brier", trained.win.metrics["brier"], "")
     report("large: stage baseline Brier", trained.win.metrics["baseline_brier"], "")
     scored = score_open_deals(workspace, as_of=moment)
     report("large: open deals scored (with reasons)", scored.deals, "deals")
