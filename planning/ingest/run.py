@@ -57,6 +57,11 @@ def _require_columns(raw: RawFile, binding: FileBinding) -> None:
     if missing:
         raise fail(raw.name, f"recognised as {binding.label} but the column(s) for "
                              f"{', '.join(missing)} are missing, and {entity.name} need them")
+    refuse_repeated_columns(raw, binding)
+
+
+def refuse_repeated_columns(raw: RawFile, binding: FileBinding) -> None:
+    """Refuse a file whose header repeats a column the binding reads (which one is meant?)."""
     seen: dict[str, int] = {}
     for header in raw.header:
         seen[header_key(header)] = seen.get(header_key(header), 0) + 1

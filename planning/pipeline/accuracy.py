@@ -25,9 +25,9 @@ from planning.pipeline.forecast import in_quarter_probability, monte_carlo_total
 from planning.pipeline.training import fit_models_as_of
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
-from planning.store import deal_models as models_repo
 from planning.store import forecast_accuracy as repo
 from planning.store import pipeline_features as pf
+from planning.store.kpis import fiscal_year_start_month
 
 WITHIN = 0.10
 """A forecast within ±10 % of the actual counts as accurate."""
@@ -197,7 +197,7 @@ def backtest_forecasts(
     """Backtest the last closed quarters before `as_of`, store the run and return it."""
     started = time.perf_counter()
     as_of = as_of or _now().date()
-    start_month = workspace.read(models_repo.fiscal_start_month)
+    start_month = workspace.read(fiscal_year_start_month)
     last_closed = fiscal_quarter_of(as_of, start_month).previous()
     chosen = [last_closed.shifted(-i) for i in reversed(range(quarters))]
     frames = []

@@ -32,9 +32,10 @@ from planning.ingest import reasons
 from planning.ingest.csvfile import RawFile, fail, read_csv_file
 from planning.ingest.errors import MappingError
 from planning.ingest.fields import OPPORTUNITIES
-from planning.ingest.formats import FileBinding, binding_for, detect_format, header_key
+from planning.ingest.formats import FileBinding, binding_for, detect_format
 from planning.ingest.mapping import MappingFile, load_mapping
 from planning.ingest.normalize import Context, prepare
+from planning.ingest.run import refuse_repeated_columns
 from planning.progress import ProgressCallback, no_progress
 
 TEST_SHARE = 0.25
@@ -99,13 +100,7 @@ def _check_columns(raw: RawFile, binding: FileBinding) -> None:
     if missing:
         raise fail(raw.name, f"read as {binding.label} but no column gives "
                              f"{', '.join(missing)}; a deal model needs them")
-    counts: dict[str, int] = {}
-    for header in raw.header:
-        counts[header_key(header)] = counts.get(header_key(header), 0) + 1
-    repeated = sorted({h for h in binding.columns.values() if counts.get(header_key(h), 0) > 1})
-    if repeated:
-        raise fail(raw.name, f"the column(s) {', '.join(repeated)} appear more than once in the "
-                             "header")
+    refuse_repeated_columns(raw, binding)
 
 
 def read_opportunity_csv(csv_path: Path, mapping_path: Path | None = None, *,

@@ -23,6 +23,7 @@ from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 from planning.store import deal_models as repo
 from planning.store import pipeline_features as pf
+from planning.store.kpis import fiscal_year_start_month
 
 TEST_SHARE = 0.25
 MIN_TRAINING_DEALS = 200
@@ -116,7 +117,7 @@ def build_training_rows(
         snaps = pf.training_snapshots(cur, per_deal, max_deals, seed, as_of)
         facts = pf.snapshot_features(cur, snaps)
         facts = facts.merge(snaps[["snapshot_id", "closed_at", "status"]], on="snapshot_id")
-        return facts, repo.fiscal_start_month(cur)
+        return facts, fiscal_year_start_month(cur)
 
     return workspace.read_snapshot(read)
 
@@ -299,7 +300,7 @@ def score_open_deals(
 
     def load(cur):
         return (repo.active_model(cur, "win"), repo.active_model(cur, "slip"),
-                repo.fiscal_start_month(cur))
+                fiscal_year_start_month(cur))
 
     win_entry, slip_entry, start_month = workspace.read(load)
     if win_entry is None:

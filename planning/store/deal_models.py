@@ -67,14 +67,6 @@ def current_scores(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def fiscal_start_month(cur: duckdb.DuckDBPyConnection) -> int:
-    """The workspace's fiscal-year start month (1 when unset)."""
-    row = cur.execute(
-        "SELECT value FROM workspace_settings WHERE key = 'fiscal_year_start_month'"
-    ).fetchone()
-    return int(row[0]) if row else 1
-
-
 def latest_activity_time(cur: duckdb.DuckDBPyConnection) -> dt.datetime | None:
     """The newest recorded change or activity: the moment the data describes."""
     row = cur.execute(
