@@ -20,7 +20,10 @@ st.caption(
     "For each of the last six closed quarters, models trained only on deals closed before the "
     "quarter began forecast it every week from the deals as they stood that week. The model's "
     "P50 and its P10–P90 range are compared with the reps' commit call (closed won plus open "
-    "Commit deals due in the quarter) and with what the quarter actually booked. Amounts in USD."
+    "Commit deals due in the quarter) and with what the quarter actually booked. Each "
+    "quarter's P10–P90 is the simulation's range widened by what the forecasts of up to four "
+    "earlier quarters needed to hold 80% of their actuals (conformal calibration); the same "
+    "widening applies on the Forecast page. Amounts in USD."
 )
 
 rows, summary = latest_backtest(workspace)
@@ -57,7 +60,9 @@ cards[1].metric("Rep commit call error", f"{summary.rep_mean_abs_error:.1%}")
 cards[2].metric("Within ±10%: model vs reps",
                 f"{summary.model_within_share:.0%} vs {summary.rep_within_share:.0%}")
 cards[3].metric("Actual inside P10–P90", f"{summary.interval_coverage:.0%}",
-                help="A well-calibrated 80% range holds the actual about 80% of the time.")
+                help="A well-calibrated 80% range holds the actual about 80% of the time."
+                + (f" The simulation's own range held it {summary.raw_interval_coverage:.0%} of "
+                   "the time." if summary.raw_interval_coverage is not None else ""))
 
 for label, quarter in rows.groupby("quarter_label", sort=False):
     weeks = pd.to_datetime(quarter["week_of"])

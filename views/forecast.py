@@ -266,8 +266,22 @@ def show_forecast(forecast: QuarterForecast) -> None:
     st.caption(
         f"{forecast.draws:,} simulated outcomes of {forecast.simulated_deals:,} open deals "
         f"({model}; {forecast.fallback_deals:,} deals without a score use their stage's win "
-        f"rate) in {seconds_text(forecast.seconds)}."
+        f"rate) in {seconds_text(forecast.seconds)}. {range_text(forecast)}"
     )
+
+
+def range_text(forecast: QuarterForecast) -> str:
+    """How the P10–P90 ranges were calibrated, in words."""
+    calibration = forecast.calibration
+    if calibration.forecasts == 0:
+        return ("P10–P90 is the simulation's own range, not yet calibrated: run the backtest on "
+                "the Forecast accuracy page to widen it to what past quarters needed.")
+    if calibration.margin == 0:
+        return (f"P10–P90 is the simulation's own range: the backtest ({calibration.forecasts} "
+                f"weekly forecasts of {calibration.quarters} quarters) needed no widening.")
+    return (f"P10–P90 is widened by {calibration.margin:.2f}× the simulated range on each side, "
+            f"so that it would have held 80% of the actuals in the backtest "
+            f"({calibration.forecasts} weekly forecasts of {calibration.quarters} quarters).")
 
 
 def show_changes(workspace: Workspace, user: User, version: str) -> None:

@@ -6,6 +6,11 @@ they stood that week. Closed-won to date plus a Monte Carlo over the open deals 
 and P90 of the quarter's bookings; the reps' call that week is the CRM's commit roll-up
 (closed won plus open deals in the Commit category due in the quarter). Both are compared
 with the bookings the quarter actually closed.
+
+The simulation alone is over-confident: the same deal-level model errors recur across a
+quarter's weeks. Its P10-P90 range is therefore widened by a conformal margin (split conformal
+quantile regression, scores normalised by the range's width) learnt only from the forecasts of
+earlier quarters, so each quarter's range is calibrated on what was known before it began.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -21,6 +27,7 @@ from planning import audit
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import model as dm
+from planning.pipeline.calibration import CALIBRATION_QUARTERS, interval_margin, widen_range
 from planning.pipeline.forecast import in_quarter_probability, monte_carlo_totals
 from planning.pipeline.training import fit_models_as_of
 from planning.progress import ProgressCallback, no_progress
@@ -34,6 +41,32 @@ WITHIN = 0.10
 SHOCK_LEVELS = 20
 LOOKBACK_QUARTERS = 4
 RATE_QUARTERS = 8
+WARMUP_QUARTERS = 2
+"""Quarters backtested before the reported ones, only to calibrate the first of them."""
+
+
+def calibrate_backtest(raw: pd.DataFrame, reported: list[str]) -> pd.DataFrame:
+    """The rows of the `reported` quarters with ranges calibrated on earlier quarters only.
+
+    `raw` holds every backtested quarter in order with the simulation's own P10/P90 in
+    raw_p10_cents/raw_p90_cents; a quarter's margin comes from the forecasts of up to
+    CALIBRATION_QUARTERS quarters before it (none before the first: no widening).
+    """
+    order = list(dict.fromkeys(raw["quarter_label"]))
+    frames = []
+    for position, label in enumerate(order):
+        if label not in reported:
+            continue
+        earlier = raw[raw["quarter_label"].isin(
+            order[max(position - CALIBRATION_QUARTERS, 0):position])]
+        rows = raw[raw["quarter_label"] == label].copy()
+        margin = interval_margin(earlier)
+        rows["p10_cents"], rows["p90_cents"] = widen_range(
+            rows["raw_p10_cents"], rows["raw_p90_cents"], rows["closed_won_cents"], margin)
+        rows["interval_margin"] = margin
+        rows["calibration_forecasts"] = len(earlier)
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
 
 
 def win_rate_shock_sigma(counts: list[tuple[int, int]]) -> float:
@@ -64,8 +97,6 @@ def simulate_quarter_total(
     rng = np.random.default_rng(seed)
     per_level = max(draws // SHOCK_LEVELS, 1)
     quantiles = (np.arange(SHOCK_LEVELS) + 0.5) / SHOCK_LEVELS
-    from statistics import NormalDist
-
     shocks = [shock_sigma * NormalDist().inv_cdf(float(q)) for q in quantiles]
     p = np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)
     inner = (p > 0) & (p < 1)
@@ -100,6 +131,8 @@ class AccuracySummary:
     rep_within_share: float
     interval_coverage: float
     """Share of weekly forecasts whose P10-P90 range contained the actual bookings."""
+    raw_interval_coverage: float | None = None
+    """The same for the simulation's own range before calibration (None when not known)."""
 
     def to_text(self) -> str:
         """A few lines for people."""
@@ -108,7 +141,9 @@ class AccuracySummary:
             f"absolute error {self.model_mean_abs_error:.1%} (within ±10%: "
             f"{self.model_within_share:.0%}), rep commit call {self.rep_mean_abs_error:.1%} "
             f"(within ±10%: {self.rep_within_share:.0%}); the actual fell inside P10-P90 in "
-            f"{self.interval_coverage:.0%} of the forecasts."
+            f"{self.interval_coverage:.0%} of the forecasts"
+            + (f" ({self.raw_interval_coverage:.0%} before calibration)."
+               if self.raw_interval_coverage is not None else ".")
         )
 
 
@@ -119,6 +154,11 @@ def summarise(rows: pd.DataFrame) -> AccuracySummary:
     model_error = ((rows["p50_cents"] - actual) / actual)[valid]
     rep_error = ((rows["rep_call_cents"] - actual) / actual)[valid]
     covered = (rows["p10_cents"] <= actual) & (actual <= rows["p90_cents"])
+    raw_coverage = None
+    if {"raw_p10_cents", "raw_p90_cents"} <= set(rows.columns) and rows[
+            ["raw_p10_cents", "raw_p90_cents"]].notna().all(axis=None):
+        raw_coverage = float(((rows["raw_p10_cents"] <= actual)
+                              & (actual <= rows["raw_p90_cents"])).mean())
     return AccuracySummary(
         quarters=int(rows["quarter_start"].nunique()),
         forecasts=int(len(rows)),
@@ -127,6 +167,7 @@ def summarise(rows: pd.DataFrame) -> AccuracySummary:
         model_within_share=float((model_error.abs() <= WITHIN).mean()),
         rep_within_share=float((rep_error.abs() <= WITHIN).mean()),
         interval_coverage=float(covered.mean()),
+        raw_interval_coverage=raw_coverage,
     )
 
 
@@ -180,8 +221,8 @@ def backtest_quarter(
             "quarter_label": quarter.label, "quarter_start": quarter.start,
             "quarter_end": quarter.end, "week_of": moment.date(),
             "open_deals": int(at.sum()), "closed_won_cents": closed,
-            "p10_cents": int(round(p10)), "p50_cents": int(round(p50)),
-            "p90_cents": int(round(p90)),
+            "raw_p10_cents": int(round(p10)), "p50_cents": int(round(p50)),
+            "raw_p90_cents": int(round(p90)),
             "rep_call_cents": closed + int(amounts[commit].sum()),
             "actual_cents": int(won["actual_cents"].iat[0]),
         })
@@ -191,26 +232,33 @@ def backtest_quarter(
 def backtest_forecasts(
     workspace: Workspace, *, quarters: int = 6, as_of: dt.date | None = None,
     draws: int = 2_000, seed: int = 7, per_deal: int = 3, max_deals: int | None = 20_000,
-    actor: str = "system", actor_role: str | None = None,
+    warmup: int = WARMUP_QUARTERS, actor: str = "system", actor_role: str | None = None,
     progress: ProgressCallback = no_progress,
 ) -> tuple[pd.DataFrame, AccuracySummary]:
-    """Backtest the last closed quarters before `as_of`, store the run and return it."""
+    """Backtest the last closed quarters before `as_of`, store the run and return it.
+
+    `warmup` earlier quarters are backtested too, only to calibrate the first reported
+    quarters' ranges; quarters without enough earlier closed deals to train on are skipped.
+    """
     started = time.perf_counter()
     as_of = as_of or _now().date()
     start_month = workspace.read(fiscal_year_start_month)
     last_closed = fiscal_quarter_of(as_of, start_month).previous()
-    chosen = [last_closed.shifted(-i) for i in reversed(range(quarters))]
+    chosen = [last_closed.shifted(-i) for i in reversed(range(quarters + warmup))]
+    reported = [quarter.label for quarter in chosen[warmup:]]
     frames = []
     for index, quarter in enumerate(chosen):
-        progress(index / len(chosen), f"backtesting {quarter.label}")
+        step = "calibrating on" if quarter.label not in reported else "backtesting"
+        progress(index / len(chosen), f"{step} {quarter.label}")
         try:
             frames.append(backtest_quarter(workspace, quarter, draws=draws, seed=seed,
                                            per_deal=per_deal, max_deals=max_deals))
         except RevPlanError:
             continue
-    if not frames:
+    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if raw.empty or not raw["quarter_label"].isin(reported).any():
         raise RevPlanError("Not enough closed deals before any of the quarters to backtest.")
-    rows = pd.concat(frames, ignore_index=True)
+    rows = calibrate_backtest(raw, reported)
     computed_at = _now()
     rows.insert(0, "run_id", f"backtest-{computed_at:%Y%m%d-%H%M%S}")
     rows.insert(1, "computed_at", computed_at)

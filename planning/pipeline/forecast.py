@@ -5,7 +5,9 @@ The forecast of a quarter for a subject (the company, a team or a rep) is the cl
 to date plus the simulated amount of open deals that close won inside the quarter. Each open
 deal closes won in the quarter independently, with a probability from its scores and close date
 (see `in_quarter_probability`); deals without scores use the win rate of their stage among
-closed deals (see `stage_fallback`). P10/P50/P90 are quantiles of the simulated totals.
+closed deals (see `stage_fallback`). P10/P50/P90 are quantiles of the simulated totals, the
+P10-P90 range widened by the margin the newest accuracy backtest measured (see
+`planning.pipeline.calibration`): the raw simulation is over-confident.
 
 Calls (commit and best case) are rows of `forecast_snapshots` that are only ever inserted: an
 override is a new row pointing at the call it overrides, with the manager's reason, so every
@@ -29,6 +31,7 @@ from planning import audit
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of
+from planning.pipeline.calibration import RangeCalibration, latest_calibration, widen_range
 from planning.store import Workspace
 from planning.store import forecasts as repo
 from planning.store.kpis import fiscal_year_start_month
@@ -319,6 +322,9 @@ class QuarterForecast:
     seconds: float
     """Time spent simulating."""
     subjects: tuple[SubjectForecast, ...]
+    calibration: RangeCalibration = RangeCalibration(margin=0.0, forecasts=0, quarters=0,
+                                                     run_id=None)
+    """How the P10-P90 ranges were widened (margin 0 when no backtest has run)."""
 
     def subject(self, subject_id: str) -> SubjectForecast:
         """The forecast of one subject; KeyError when it is not in this forecast."""
@@ -532,6 +538,9 @@ def quarter_forecast(
         closed_deals[position] += int(row.deals)
     totals += closed_cents[:, None]
     quantiles = np.quantile(totals, [0.1, 0.5, 0.9], axis=1, method="inverted_cdf")
+    calibration = latest_calibration(workspace)
+    quantiles[0], quantiles[2] = widen_range(quantiles[0], quantiles[2], closed_cents,
+                                             calibration.margin)
     means = totals.mean(axis=1)
     due = _due_in_quarter(deals, quarter, today)
     pipeline_cents = np.bincount(group[due], weights=amounts[due], minlength=len(subject_ids))
@@ -555,7 +564,7 @@ def quarter_forecast(
         quarter=quarter, level=level, today=today, draws=draws, seed=seed,
         model_id=inputs.model_id if scored.any() else None, scored_deals=int(scored.sum()),
         fallback_deals=fallback, simulated_deals=int(keep.sum()), seconds=seconds,
-        subjects=subjects,
+        subjects=subjects, calibration=calibration,
     )
 
 

@@ -165,14 +165,16 @@ def quarter_snapshots(
 
 
 def data_version(cur: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
-    """Values that change whenever the forecast's inputs change: deals, history, scores, calls."""
+    """Values that change whenever the forecast's inputs change: deals, history, scores, calls
+    and the backtest that calibrates its ranges."""
     return cur.execute(
         """SELECT (SELECT COUNT(*) FROM opportunities),
                   (SELECT MAX(loaded_at) FROM opportunities),
                   (SELECT MAX(loaded_at) FROM opportunity_history),
                   (SELECT MAX(scored_at) FROM deal_scores),
                   (SELECT MAX(model_id) FROM model_versions WHERE is_active),
-                  (SELECT MAX(snapshot_id) FROM forecast_snapshots)"""
+                  (SELECT MAX(snapshot_id) FROM forecast_snapshots),
+                  (SELECT MAX(computed_at) FROM forecast_backtests)"""
     ).fetchone()
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from planning.periods import fiscal_quarter_of
 from planning.pipeline.accuracy import (
     backtest_forecasts,
+    calibrate_backtest,
     latest_backtest,
     summarise,
     win_rate_shock_sigma,
 )
+from planning.pipeline.calibration import interval_margin, widen_range
 from planning.store import Workspace
 from tests.conftest import DEMO_AS_OF
 
@@ -72,3 +75,54 @@ def test_backtest_forecasts_each_week_from_what_was_known(demo_copy: Workspace) 
     actions = demo_copy.read(lambda cur: cur.execute(
         "SELECT actor FROM audit_events WHERE action = 'forecast.backtest'").fetchall())
     assert actions == [("tester",)]
+
+
+def _raw_rows(label: str, actual: int, ranges: list[tuple[int, int]]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "quarter_label": label, "actual_cents": actual, "closed_won_cents": 0,
+        "raw_p10_cents": [low for low, _ in ranges], "p50_cents": [
+            (low + high) // 2 for low, high in ranges],
+        "raw_p90_cents": [high for _, high in ranges],
+    })
+
+
+def test_margin_is_the_corrected_quantile_of_width_scaled_misses() -> None:
+    # Actual 100: missed by 10 below a range 10 wide, by 5 above a range 15 wide, and inside
+    # two ranges by 5 (width 10) and 10 (width 20).
+    rows = _raw_rows("Q", 100, [(110, 120), (80, 95), (95, 105), (90, 110)])
+    # Scores 1.0, 1/3, -0.5, -0.5; the ceil((n + 1) * coverage)-th smallest is the margin.
+    assert interval_margin(rows) == pytest.approx(1.0)
+    assert interval_margin(rows, coverage=0.5) == pytest.approx(1 / 3)
+    assert interval_margin(rows, coverage=0.3) == 0.0
+    assert interval_margin(rows.iloc[0:0]) == 0.0
+    low, high = widen_range(np.array([110]), np.array([120]), np.array([112]), 1.0)
+    assert (low[0], high[0]) == (112, 130)
+
+
+def test_a_quarter_is_calibrated_only_on_earlier_quarters() -> None:
+    first = _raw_rows("Q1", 100, [(110, 120)] * 3)
+    second = _raw_rows("Q2", 100, [(95, 105)] * 3)
+    third = _raw_rows("Q3", 100, [(90, 110)] * 3)
+    calibrated = calibrate_backtest(pd.concat([first, second, third]), ["Q2", "Q3"])
+    assert list(calibrated["quarter_label"].unique()) == ["Q2", "Q3"]
+    q2 = calibrated[calibrated["quarter_label"] == "Q2"]
+    assert q2["interval_margin"].tolist() == pytest.approx([1.0] * 3)
+    assert (q2["calibration_forecasts"] == 3).all()
+    assert (q2["p10_cents"] == 85).all() and (q2["p90_cents"] == 115).all()
+    # Changing what a later quarter booked cannot change an earlier quarter's range.
+    later = _raw_rows("Q3", 10_000, [(90, 110)] * 3)
+    again = calibrate_backtest(pd.concat([first, second, later]), ["Q2", "Q3"])
+    pd.testing.assert_frame_equal(again[again["quarter_label"] == "Q2"], q2)
+
+
+def test_six_quarter_backtest_ranges_hold_the_actual_70_to_95_percent(
+    demo_copy: Workspace,
+) -> None:
+    rows, summary = backtest_forecasts(demo_copy, quarters=6, as_of=DEMO_AS_OF)
+    assert summary.quarters == 6
+    assert 0.70 <= summary.interval_coverage <= 0.95, summary.to_text()
+    assert summary.raw_interval_coverage is not None
+    assert summary.interval_coverage >= summary.raw_interval_coverage
+    assert (rows["p10_cents"] <= rows["raw_p10_cents"]).all()
+    assert (rows["p90_cents"] >= rows["raw_p90_cents"]).all()
+    assert summary.model_mean_abs_error < summary.rep_mean_abs_error

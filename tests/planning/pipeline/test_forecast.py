@@ -585,3 +585,33 @@ def test_forecast_quarters_follow_the_fiscal_calendar(workspace: Workspace) -> N
 
     assert current == FiscalQuarter(2027, 4, dt.date(2026, 11, 1), dt.date(2027, 1, 31))
     assert following == current.next()
+
+
+def test_ranges_widen_by_the_latest_backtest_margin(scored_demo_copy: Workspace) -> None:
+    import pandas as pd
+
+    from planning.store import forecast_accuracy
+
+    raw = fc.quarter_forecast(scored_demo_copy, None, QUARTER, "team", today=DEMO_AS_OF)
+    assert raw.calibration.forecasts == 0
+    # A stored backtest whose four forecasts missed their 100-wide ranges by 0.5, 0.5, 1.0
+    # and 2.0 widths: for 80% coverage the margin is the ceil(5 * 0.8) = 4th score, 2.0.
+    stored = pd.DataFrame({
+        "run_id": "backtest-test", "computed_at": dt.datetime(2026, 11, 1), "computed_by": "t",
+        "quarter_label": "FY2026 Q3", "quarter_start": dt.date(2026, 7, 1),
+        "quarter_end": dt.date(2026, 9, 30),
+        "week_of": [dt.date(2026, 7, 1) + dt.timedelta(days=7 * i) for i in range(4)],
+        "open_deals": 10, "closed_won_cents": 0, "p10_cents": 0, "p50_cents": 150,
+        "p90_cents": 0, "rep_call_cents": 0, "actual_cents": [250, 250, 300, 400],
+        "raw_p10_cents": 100, "raw_p90_cents": 200, "interval_margin": 0.0,
+        "calibration_forecasts": 0,
+    })
+    scored_demo_copy.write(lambda cur: forecast_accuracy.insert_backtest(cur, stored))
+    widened = fc.quarter_forecast(scored_demo_copy, None, QUARTER, "team", today=DEMO_AS_OF)
+    assert widened.calibration.margin == pytest.approx(2.0)
+    assert widened.calibration.forecasts == 4 and widened.calibration.run_id == "backtest-test"
+    for before, after in zip(raw.subjects, widened.subjects, strict=True):
+        width = before.p90_cents - before.p10_cents
+        assert after.p50_cents == before.p50_cents
+        assert after.p90_cents == before.p90_cents + 2 * width
+        assert after.p10_cents == max(before.p10_cents - 2 * width, before.closed_won_cents)
