@@ -224,6 +224,67 @@ def _command_pipeline_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_territory_solve(args: argparse.Namespace) -> int:
+    from planning.territory.problem import TerritoryScenario
+    from planning.territory.solve import solve_territories
+    from planning.territory.validation import read_territory_csv
+
+    problem = read_territory_csv(Path(args.units), Path(args.reps))
+    try:
+        scenario = TerritoryScenario(
+            tolerance=args.tolerance, disruption_weight=args.disruption_weight,
+            max_moves_per_rep=args.max_moves, time_limit=args.time_limit, rel_gap=args.gap,
+            method=args.method)
+    except ValueError as exc:
+        raise RevPlanError(str(exc)) from None
+    with progress_bar("territory") as progress:
+        result = solve_territories(problem, scenario, progress=progress)
+    print(result.message)
+    if result.has_plan:
+        kpis = result.kpis()
+        print(f"{problem.unit_count:,} units, {problem.rep_count:,} reps: max balance deviation "
+              f"{kpis['max_balance_deviation']:+.2%}, {kpis['moved_units']:,} units moved, "
+              f"weighted distance {kpis['weighted_distance_km']:,.1f} workload·km.")
+        if args.out:
+            result.assignment[["unit_id", "rep_id"]].to_csv(args.out, index=False)
+            print(f"Assignment written to {args.out}.")
+    _write_report(args.report, result.report())
+    return 0 if result.has_plan else 3
+
+
+def _add_territory_commands(commands: argparse._SubParsersAction) -> None:
+    """`revplan territory solve`."""
+    territory = commands.add_parser("territory", help="Design balanced territories.")
+    territory_commands = territory.add_subparsers(dest="territory_command", required=True,
+                                                  metavar="COMMAND")
+    solve = territory_commands.add_parser(
+        "solve", help="Assign units to reps: balanced, compact, little disruption.",
+        description="Assign every unit to one eligible rep so that each rep's workload is "
+        "within ±tolerance of its capacity share, minimising workload × km from the rep's home "
+        "plus the disruption weight × the value of moved units. Exit status 0 with a plan, "
+        "2 on bad input, 3 when no plan exists (the report says which constraint).")
+    solve.add_argument("--units", required=True,
+                       help="units.csv: unit_id,lat,lon,workload[,current_rep_id][,locked]"
+                       "[,segment][,value]")
+    solve.add_argument("--reps", required=True, help="reps.csv: rep_id,lat,lon[,capacity]"
+                       "[,segment]")
+    solve.add_argument("--tolerance", type=float, default=0.05,
+                       help="workload band around each rep's share (default 0.05 = ±5%%)")
+    solve.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    solve.add_argument("--disruption-weight", type=float, default=0.0,
+                       help="cost per unit of value of a moved unit (default 0)")
+    solve.add_argument("--max-moves", type=int, default=None,
+                       help="at most this many units may move off each rep")
+    solve.add_argument("--gap", type=float, default=0.01,
+                       help="stop when proven within this relative gap (default 0.01)")
+    solve.add_argument("--method", choices=("auto", "heuristic", "plain"), default="auto",
+                       help="auto: heuristic + LP bound + warm-started MIP (default); "
+                       "plain: the full MIP alone")
+    solve.add_argument("--out", help="write assignment.csv (unit_id,rep_id)")
+    solve.add_argument("--report", help="write report.json")
+    solve.set_defaults(handler=_command_territory_solve)
+
+
 def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     """`revplan pipeline train|score|backtest`."""
     pipeline = commands.add_parser("pipeline", help="Train and apply the deal risk models.")
@@ -345,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_command_access_list)
 
     _add_pipeline_commands(commands)
+    _add_territory_commands(commands)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)

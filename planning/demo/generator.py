@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planning.demo.geography import COARSE_REGIONS, REGION_STATES, haversine_km, load_geography
+from planning.demo.geography import COARSE_REGIONS, REGION_STATES, load_geography
+from planning.geo import haversine_km
 from planning.progress import ProgressCallback, no_progress
 
 SEGMENTS = ("SMB", "Mid-Market", "Enterprise")

@@ -14,8 +14,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-EARTH_RADIUS_KM = 6371.0088
-
 REGION_STATES: dict[str, tuple[str, ...]] = {
     "West": ("CA", "OR", "WA", "NV", "HI", "AK"),
     "Mountain": ("AZ", "CO", "UT", "NM", "ID", "MT", "WY"),
@@ -47,17 +45,6 @@ class Geography:
     """zip, city, state, county, lat, lon, region, population (allocated from cities)."""
     cities: pd.DataFrame
     """name, state, lat, lon, population, region, zip_rows (indices of its nearest ZIPs)."""
-
-
-def haversine_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Great-circle distance in kilometres between points given in degrees."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 @lru_cache(maxsize=1)

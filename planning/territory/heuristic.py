@@ -1,0 +1,303 @@
+"""A fast constructive heuristic with repair and local search: a feasible plan in well under a
+second for thousands of units, used alone for very large books and as the MIP's warm start.
+
+1. Construct: locked units stay; the others, heaviest first, go to the cheapest eligible rep
+   with room below its upper limit.
+2. Repair: while some rep is outside its band, make the single move that removes the most
+   band violation per unit of added cost (pulling units into reps below the band, pushing
+   units out of reps above it).
+3. Improve: apply cost-reducing moves, then pairwise swaps, that keep every rep in its band.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from planning.territory.problem import TerritoryProblem, TerritoryScenario
+
+EPS = 1e-9
+
+
+@dataclass
+class PlanState:
+    """A plan under construction: owner per unit, load per rep, units moved off each rep."""
+
+    owner: np.ndarray
+    load: np.ndarray
+    moved_out: np.ndarray
+
+
+@dataclass(frozen=True)
+class HeuristicPlan:
+    """The heuristic's plan (-1 for a unit it could not place) and whether it is feasible."""
+
+    owner: np.ndarray
+    feasible: bool
+    violation: float
+    """Total workload outside the reps' bands (0 when feasible)."""
+    seconds: float
+    feasible_seconds: float | None = None
+    """When the first feasible plan was reached (after repair), if it was."""
+
+
+class PlanSearch:
+    """Moves on one problem and scenario, keeping loads and move counts up to date."""
+
+    def __init__(self, problem: TerritoryProblem, scenario: TerritoryScenario) -> None:
+        self.problem = problem
+        self.scenario = scenario
+        self.w = problem.workload
+        self.cost = problem.cost(scenario.disruption_weight)
+        self.eligible = problem.eligible
+        self.current = problem.current
+        self.fixed = problem.locked & (problem.current >= 0)
+        self.low, self.high = problem.band(scenario.tolerance)
+        slack = EPS * max(float(self.w.sum()), 1.0)
+        self.low = self.low - slack
+        self.high = self.high + slack
+        self.cap = scenario.max_moves_per_rep
+        rows = problem.rep_count
+        self.state = PlanState(owner=np.full(problem.unit_count, -1, dtype=np.int64),
+                               load=np.zeros(rows), moved_out=np.zeros(rows, dtype=np.int64))
+
+    def violation(self, load: np.ndarray | None = None) -> np.ndarray:
+        """Workload outside each rep's band."""
+        load = self.state.load if load is None else load
+        return np.maximum(self.low - load, 0.0) + np.maximum(load - self.high, 0.0)
+
+    def moves_allowed(self, unit: int, source: int, target: int) -> bool:
+        """Would moving `unit` from `source` (-1: unplaced) to `target` respect the move cap?"""
+        home = self.current[unit]
+        if self.cap is None or home < 0:
+            return True
+        after = self.state.moved_out[home] - (source >= 0 and source != home) + (target != home)
+        return after <= self.cap
+
+    def place(self, unit: int, target: int) -> None:
+        """Put `unit` on `target`, taking it off its present rep."""
+        state = self.state
+        source = state.owner[unit]
+        home = self.current[unit]
+        if source >= 0:
+            state.load[source] -= self.w[unit]
+            if home >= 0 and source != home:
+                state.moved_out[home] -= 1
+        state.owner[unit] = target
+        state.load[target] += self.w[unit]
+        if home >= 0 and target != home:
+            state.moved_out[home] += 1
+
+    def construct(self) -> None:
+        """Locked units stay; the rest, heaviest first, go to the cheapest rep with room."""
+        for unit in np.flatnonzero(self.fixed):
+            if self.eligible[unit, self.current[unit]]:
+                self.place(unit, int(self.current[unit]))
+        free = np.flatnonzero(~self.fixed & self.eligible.any(axis=1))
+        order = free[np.argsort(-self.w[free], kind="stable")]
+        masked = np.where(self.eligible, self.cost, np.inf)
+        for unit in order:
+            ranked = np.argsort(masked[unit], kind="stable")
+            ranked = ranked[np.isfinite(masked[unit, ranked])]
+            room = self.state.load[ranked] + self.w[unit] <= self.high[ranked]
+            chosen = -1
+            for target in ranked[room]:
+                if self.moves_allowed(unit, -1, int(target)):
+                    chosen = int(target)
+                    break
+            if chosen < 0:
+                over = self.state.load[ranked] + self.w[unit] - self.high[ranked]
+                for target in ranked[np.argsort(over, kind="stable")]:
+                    if self.moves_allowed(unit, -1, int(target)):
+                        chosen = int(target)
+                        break
+            if chosen >= 0:
+                self.place(unit, chosen)
+
+    def repair(self, deadline: float) -> None:
+        """Single moves that each reduce total band violation, best per unit of cost first."""
+        state = self.state
+        index = np.arange(len(state.owner))
+        while time.perf_counter() < deadline:
+            violation = self.violation()
+            if violation.sum() <= 0:
+                return
+            rep = int(np.argmax(violation))
+            if state.load[rep] < self.low[rep]:
+                movable = (state.owner >= 0) & (state.owner != rep) & ~self.fixed & (
+                    self.eligible[:, rep])
+                units = index[movable]
+                sources = state.owner[units]
+                weights = self.w[units]
+                source_load = state.load[sources] - weights
+                target_load = state.load[rep] + weights
+                change = (self.violation_of(sources, source_load) - violation[sources]
+                          + self.violation_of(np.full(len(units), rep), target_load)
+                          - violation[rep])
+                delta = self.cost[units, rep] - self.cost[units, sources]
+                targets = np.full(len(units), rep)
+            else:
+                units = np.flatnonzero((state.owner == rep) & ~self.fixed)
+                if not len(units):
+                    return
+                weights = self.w[units][:, None]
+                options = self.eligible[units].copy()
+                options[:, rep] = False
+                target_load = state.load[None, :] + weights
+                change = (self.violation_of(np.arange(len(state.load))[None, :], target_load)
+                          - violation[None, :]
+                          + self.violation_of(np.full((1, 1), rep), state.load[rep] - weights)
+                          - violation[rep])
+                change = np.where(options, change, np.inf)
+                delta = self.cost[units] - self.cost[units, rep][:, None]
+                flat = np.argmin(np.where(change < -EPS, delta / -np.minimum(change, -EPS),
+                                          np.inf), axis=1)
+                pick = np.arange(len(units))
+                change = change[pick, flat]
+                delta = delta[pick, flat]
+                sources = np.full(len(units), rep)
+                targets = flat
+            improving = change < -EPS
+            if not improving.any():
+                return
+            score = np.where(improving, delta / -np.minimum(change, -EPS), np.inf)
+            ranked = np.argsort(score, kind="stable")
+            for choice in ranked[: min(len(ranked), 64)]:
+                if not improving[choice]:
+                    break
+                unit, target = int(units[choice]), int(targets[choice])
+                if self.moves_allowed(unit, int(sources[choice]), target):
+                    self.place(unit, target)
+                    break
+            else:
+                return
+
+    def violation_of(self, reps: np.ndarray, load: np.ndarray) -> np.ndarray:
+        """Band violation of `reps` if their loads were `load` (broadcasting)."""
+        return np.maximum(self.low[reps] - load, 0.0) + np.maximum(load - self.high[reps], 0.0)
+
+    def improve(self, deadline: float, passes: int = 6) -> None:
+        """Cost-reducing single moves and swaps that keep every rep within its band."""
+        for _ in range(passes):
+            if time.perf_counter() >= deadline:
+                return
+            gained = self.improve_moves(deadline) + self.improve_swaps(deadline)
+            if gained <= EPS * max(float(np.abs(self.cost).max(initial=1.0)), 1.0):
+                return
+
+    def improve_moves(self, deadline: float) -> float:
+        """Apply improving single moves (best first); the total cost removed."""
+        state = self.state
+        units = np.flatnonzero(~self.fixed & (state.owner >= 0))
+        if not len(units):
+            return 0.0
+        here = self.cost[units, state.owner[units]]
+        delta = np.where(self.eligible[units], self.cost[units] - here[:, None], np.inf)
+        best = np.argmin(delta, axis=1)
+        gain = -delta[np.arange(len(units)), best]
+        gained = 0.0
+        for choice in np.argsort(-gain, kind="stable"):
+            if gain[choice] <= EPS or time.perf_counter() >= deadline:
+                break
+            unit = int(units[choice])
+            source = int(state.owner[unit])
+            row = np.where(self.eligible[unit], self.cost[unit] - self.cost[unit, source], np.inf)
+            ok = (state.load + self.w[unit] <= self.high) & (row < -EPS)
+            ok[source] = False
+            if state.load[source] - self.w[unit] < self.low[source] or not ok.any():
+                continue
+            for target in np.argsort(np.where(ok, row, np.inf), kind="stable"):
+                if not ok[target]:
+                    break
+                if self.moves_allowed(unit, source, int(target)):
+                    gained -= float(row[target])
+                    self.place(unit, int(target))
+                    break
+        return gained
+
+    def improve_swaps(self, deadline: float) -> float:
+        """Exchange pairs of units between reps where that lowers cost and keeps both bands."""
+        state = self.state
+        gained = 0.0
+        units = np.flatnonzero(~self.fixed & (state.owner >= 0))
+        masked = np.where(self.eligible, self.cost, np.inf)
+        nearest = np.argsort(masked[units], axis=1)[:, :4]
+        for position, unit in enumerate(units):
+            if time.perf_counter() >= deadline:
+                break
+            unit = int(unit)
+            source = int(state.owner[unit])
+            for target in nearest[position]:
+                target = int(target)
+                if target == source or not self.eligible[unit, target]:
+                    continue
+                move = self.cost[unit, target] - self.cost[unit, source]
+                if move >= 0:
+                    break
+                others = np.flatnonzero((state.owner == target) & ~self.fixed
+                                        & self.eligible[:, source])
+                if not len(others):
+                    continue
+                back = self.cost[others, source] - self.cost[others, target]
+                shift = self.w[unit] - self.w[others]
+                fits = ((state.load[source] - shift >= self.low[source])
+                        & (state.load[source] - shift <= self.high[source])
+                        & (state.load[target] + shift >= self.low[target])
+                        & (state.load[target] + shift <= self.high[target])
+                        & (move + back < -EPS))
+                if not fits.any():
+                    continue
+                for other in others[fits][np.argsort((move + back)[fits], kind="stable")]:
+                    other = int(other)
+                    if self.swap_allowed(unit, other):
+                        gained -= float(move + self.cost[other, source]
+                                        - self.cost[other, target])
+                        self.place(unit, target)
+                        self.place(other, source)
+                        break
+                break
+        return gained
+
+    def swap_allowed(self, first: int, second: int) -> bool:
+        """Would exchanging the reps of two units respect the move cap?"""
+        if self.cap is None:
+            return True
+        a, b = int(self.state.owner[first]), int(self.state.owner[second])
+        self.place(first, b)
+        self.place(second, a)
+        ok = bool((self.state.moved_out <= self.cap).all())
+        self.place(first, a)
+        self.place(second, b)
+        return ok
+
+
+def heuristic_plan(
+    problem: TerritoryProblem, scenario: TerritoryScenario, seconds: float = 10.0,
+    start: np.ndarray | None = None, improve_seconds: float | None = None,
+) -> HeuristicPlan:
+    """Construct (or start from `start`), repair and improve a plan within `seconds` (local
+    search stops after `improve_seconds` from the start, when given)."""
+    started = time.perf_counter()
+    deadline = started + seconds
+    search = PlanSearch(problem, scenario)
+    if start is None:
+        search.construct()
+    else:
+        for unit, rep in enumerate(start):
+            if rep >= 0:
+                search.place(unit, int(rep))
+    search.repair(deadline)
+    placed = bool((search.state.owner >= 0).all())
+    violation = float(search.violation().sum())
+    feasible_seconds = None
+    if placed and violation <= 0:
+        feasible_seconds = time.perf_counter() - started
+        search.improve(min(deadline, started + improve_seconds) if improve_seconds is not None
+                       else deadline)
+        violation = float(search.violation().sum())
+    return HeuristicPlan(owner=search.state.owner.copy(),
+                         feasible=placed and violation <= 0,
+                         violation=violation, seconds=time.perf_counter() - started,
+                         feasible_seconds=feasible_seconds)

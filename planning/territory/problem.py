@@ -1,0 +1,149 @@
+"""A territory problem: units of work to assign, reps to assign them to, and scenario settings.
+
+Units are accounts or geographic aggregates (ZIPs, counties) with a location and a workload;
+reps have a home location and a capacity (FTE, ramp-adjusted). Everything the solver needs is
+derived here once, as arrays indexed like `units` and `reps`: workloads, each rep's band, the
+eligibility of every unit-rep pair and the cost of every pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from planning.geo import haversine_km
+
+UNIT_COLUMNS = ("unit_id", "lat", "lon", "workload", "current_rep_id", "locked", "segment",
+                "value")
+REP_COLUMNS = ("rep_id", "lat", "lon", "capacity", "segment")
+
+
+@dataclass(frozen=True)
+class TerritoryScenario:
+    """What-if settings of one territory solve."""
+
+    tolerance: float = 0.05
+    """Each rep's workload must lie within ±tolerance of its capacity share of the total."""
+    disruption_weight: float = 0.0
+    """Cost per unit of value of a unit that leaves its current rep (0: compactness only)."""
+    max_moves_per_rep: int | None = None
+    """At most this many of a rep's current units may move to other reps (None: no cap)."""
+    time_limit: float = 60.0
+    """Seconds the whole solve may take."""
+    rel_gap: float = 0.01
+    """Stop once the plan is proven within this relative gap of the best bound."""
+    candidates: int = 12
+    """Nearest eligible reps per unit given to the MIP (widened when the bound needs it)."""
+    method: str = "auto"
+    """'auto' (heuristic, then warm-started MIP), 'heuristic' or 'plain' (the full MIP)."""
+    balance_measure: str = "workload"
+    """What the workload column measures, in words (for reports)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tolerance < 1:
+            raise ValueError(f"tolerance must be between 0 and 1, got {self.tolerance}")
+        if self.disruption_weight < 0:
+            raise ValueError("disruption weight must not be negative")
+        if self.max_moves_per_rep is not None and self.max_moves_per_rep < 0:
+            raise ValueError("max moves per rep must not be negative")
+        if self.time_limit <= 0:
+            raise ValueError("time limit must be positive")
+        if not 0 <= self.rel_gap < 1:
+            raise ValueError("relative gap must be between 0 and 1")
+        if self.candidates < 1:
+            raise ValueError("candidates per unit must be at least 1")
+        if self.method not in ("auto", "heuristic", "plain"):
+            raise ValueError(f"unknown method {self.method!r}: auto, heuristic or plain")
+
+
+@dataclass(frozen=True)
+class TerritoryProblem:
+    """Validated units and reps (see `UNIT_COLUMNS`, `REP_COLUMNS`), in a fixed order."""
+
+    units: pd.DataFrame
+    reps: pd.DataFrame
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def unit_count(self) -> int:
+        return len(self.units)
+
+    @property
+    def rep_count(self) -> int:
+        return len(self.reps)
+
+    @cached_property
+    def workload(self) -> np.ndarray:
+        return self.units["workload"].to_numpy(dtype=float)
+
+    @cached_property
+    def value(self) -> np.ndarray:
+        """What a unit's move costs in disruption (its value; the workload when not given)."""
+        return self.units["value"].to_numpy(dtype=float)
+
+    @cached_property
+    def capacity(self) -> np.ndarray:
+        return self.reps["capacity"].to_numpy(dtype=float)
+
+    @cached_property
+    def target(self) -> np.ndarray:
+        """Each rep's capacity share of the total workload."""
+        return self.workload.sum() * self.capacity / self.capacity.sum()
+
+    @cached_property
+    def current(self) -> np.ndarray:
+        """Index of each unit's current rep, -1 when it has none."""
+        index = {rep: i for i, rep in enumerate(self.reps["rep_id"])}
+        return np.array([index.get(rep, -1) if isinstance(rep, str) else -1
+                         for rep in self.units["current_rep_id"]], dtype=np.int64)
+
+    @cached_property
+    def locked(self) -> np.ndarray:
+        return self.units["locked"].to_numpy(dtype=bool)
+
+    @cached_property
+    def distance_km(self) -> np.ndarray:
+        """Unit × rep great-circle distance from the rep's home, km."""
+        units, reps = self.units, self.reps
+        return haversine_km(units["lat"].to_numpy(float)[:, None],
+                            units["lon"].to_numpy(float)[:, None],
+                            reps["lat"].to_numpy(float)[None, :],
+                            reps["lon"].to_numpy(float)[None, :])
+
+    @cached_property
+    def eligible(self) -> np.ndarray:
+        """Unit × rep: may the rep own the unit (segments match or either has none)."""
+        unit_segment = self.units["segment"].to_numpy(dtype=object)
+        rep_segment = self.reps["segment"].to_numpy(dtype=object)
+        open_unit = pd.isna(unit_segment)[:, None]
+        open_rep = pd.isna(rep_segment)[None, :]
+        same = unit_segment[:, None] == rep_segment[None, :]
+        allowed = open_unit | open_rep | same
+        locked = self.locked & (self.current >= 0)
+        if locked.any():
+            rows = np.flatnonzero(locked)
+            keep = allowed[rows, self.current[rows]]
+            allowed[rows] = False
+            allowed[rows, self.current[rows]] = keep
+        return allowed
+
+    def band(self, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper workload limits of every rep."""
+        return self.target * (1 - tolerance), self.target * (1 + tolerance)
+
+    def cost(self, disruption_weight: float) -> np.ndarray:
+        """Unit × rep objective cost: workload × km, plus weight × value when the unit moves."""
+        key = ("cost", disruption_weight)
+        if key not in self._cache:
+            cost = self.workload[:, None] * self.distance_km
+            if disruption_weight:
+                moved = np.ones_like(cost, dtype=bool)
+                has = self.current >= 0
+                moved[np.flatnonzero(has), self.current[has]] = False
+                moved[~has] = False
+                cost = cost + disruption_weight * self.value[:, None] * moved
+            self._cache[key] = cost
+        return self._cache[key]

@@ -1,0 +1,183 @@
+"""Reading and checking territory inputs: one clear message naming the file, row and problem.
+
+`units.csv`: unit_id, lat, lon, workload [, current_rep_id] [, locked] [, segment] [, value]
+`reps.csv`:  rep_id, lat, lon [, capacity] [, segment]   (capacity defaults to 1.0)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planning.errors import RevPlanError
+from planning.territory.problem import TerritoryProblem
+
+UNIT_REQUIRED = ("unit_id", "lat", "lon", "workload")
+REP_REQUIRED = ("rep_id", "lat", "lon")
+TRUE_WORDS = {"1", "true", "t", "yes", "y"}
+FALSE_WORDS = {"0", "false", "f", "no", "n", ""}
+
+
+class TerritoryInputError(RevPlanError):
+    """Bad territory input; the message names the file, the row (as in the file) and why."""
+
+
+def _where(name: str, position: int | None) -> str:
+    return name if position is None else f"{name}, row {position + 2}"
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna() & (values.astype(str).str.strip() != ""), None).map(
+        lambda v: v if v is None else str(v).strip())
+
+
+def _numbers(frame: pd.DataFrame, column: str, name: str, *, default: float | None = None
+             ) -> np.ndarray:
+    if column not in frame.columns:
+        if default is None:
+            raise TerritoryInputError(f"{name}: missing column '{column}'")
+        return np.full(len(frame), default, dtype=float)
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    if default is not None:
+        values = np.where(blank, default, values)
+        blank = np.zeros(len(frame), dtype=bool)
+    bad = np.flatnonzero(np.isnan(values) | np.isinf(values))
+    if len(bad):
+        position = int(bad[0])
+        shown = "empty" if blank[position] else repr(str(raw.iat[position]))
+        raise TerritoryInputError(
+            f"{_where(name, position)}: column '{column}' is {shown}, not a number")
+    return values
+
+
+def _ids(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
+    if column not in frame.columns:
+        raise TerritoryInputError(f"{name}: missing column '{column}'")
+    ids = _text(frame, column)
+    empty = np.flatnonzero(ids.isna().to_numpy())
+    if len(empty):
+        raise TerritoryInputError(f"{_where(name, int(empty[0]))}: '{column}' is empty")
+    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
+    if len(duplicated):
+        position = int(duplicated[0])
+        first = int(np.flatnonzero((ids == ids.iat[position]).to_numpy())[0])
+        raise TerritoryInputError(
+            f"{_where(name, position)}: duplicate {column} {ids.iat[position]!r} (first on row "
+            f"{first + 2})")
+    return ids
+
+
+def _coordinates(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    lat = _numbers(frame, "lat", name)
+    lon = _numbers(frame, "lon", name)
+    bad = np.flatnonzero(np.abs(lat) > 90)
+    if len(bad):
+        raise TerritoryInputError(f"{_where(name, int(bad[0]))}: latitude {lat[bad[0]]:g} is "
+                                  "outside -90..90")
+    bad = np.flatnonzero(np.abs(lon) > 180)
+    if len(bad):
+        raise TerritoryInputError(f"{_where(name, int(bad[0]))}: longitude {lon[bad[0]]:g} is "
+                                  "outside -180..180")
+    return lat, lon
+
+
+def _flags(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    words = frame[column].astype(object).map(
+        lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+        else str(v).strip().lower())
+    unknown = np.flatnonzero(~words.isin(TRUE_WORDS | FALSE_WORDS).to_numpy())
+    if len(unknown):
+        position = int(unknown[0])
+        raise TerritoryInputError(f"{_where(name, position)}: '{column}' is "
+                                  f"{frame[column].iat[position]!r}; use true/false, yes/no "
+                                  "or 1/0")
+    return words.isin(TRUE_WORDS).to_numpy()
+
+
+def territory_problem(
+    units: pd.DataFrame, reps: pd.DataFrame, *, units_name: str = "units",
+    reps_name: str = "reps",
+) -> TerritoryProblem:
+    """Check and normalise unit and rep tables into a problem; TerritoryInputError if bad."""
+    if reps.empty:
+        raise TerritoryInputError(f"{reps_name}: no reps")
+    if units.empty:
+        raise TerritoryInputError(f"{units_name}: no units")
+    rep_ids = _ids(reps, "rep_id", reps_name)
+    rep_lat, rep_lon = _coordinates(reps, reps_name)
+    capacity = _numbers(reps, "capacity", reps_name, default=1.0)
+    bad = np.flatnonzero(capacity <= 0)
+    if len(bad):
+        raise TerritoryInputError(f"{_where(reps_name, int(bad[0]))}: capacity "
+                                  f"{capacity[bad[0]]:g} must be above 0")
+    unit_ids = _ids(units, "unit_id", units_name)
+    for column in UNIT_REQUIRED:
+        if column not in units.columns:
+            raise TerritoryInputError(f"{units_name}: missing column '{column}'")
+    lat, lon = _coordinates(units, units_name)
+    workload = _numbers(units, "workload", units_name)
+    bad = np.flatnonzero(workload < 0)
+    if len(bad):
+        raise TerritoryInputError(f"{_where(units_name, int(bad[0]))}: workload "
+                                  f"{workload[bad[0]]:g} is negative")
+    if workload.sum() <= 0:
+        raise TerritoryInputError(f"{units_name}: the total workload is 0; nothing to balance")
+    value = (_numbers(units, "value", units_name, default=np.nan)
+             if "value" in units.columns else workload.copy())
+    value = np.where(np.isnan(value), workload, value)
+    bad = np.flatnonzero(value < 0)
+    if len(bad):
+        raise TerritoryInputError(f"{_where(units_name, int(bad[0]))}: value "
+                                  f"{value[bad[0]]:g} is negative")
+    current = _text(units, "current_rep_id")
+    known = set(rep_ids)
+    unknown = np.flatnonzero((current.notna() & ~current.isin(known)).to_numpy())
+    if len(unknown):
+        position = int(unknown[0])
+        raise TerritoryInputError(f"{_where(units_name, position)}: current_rep_id "
+                                  f"{current.iat[position]!r} is not in {reps_name}")
+    locked = _flags(units, "locked", units_name)
+    orphan = np.flatnonzero(locked & current.isna().to_numpy())
+    if len(orphan):
+        raise TerritoryInputError(f"{_where(units_name, int(orphan[0]))}: a locked unit needs "
+                                  "a current_rep_id")
+    return TerritoryProblem(
+        units=pd.DataFrame({
+            "unit_id": unit_ids.to_numpy(dtype=object), "lat": lat, "lon": lon,
+            "workload": workload, "current_rep_id": current.to_numpy(dtype=object),
+            "locked": locked, "segment": _text(units, "segment").to_numpy(dtype=object),
+            "value": value,
+        }),
+        reps=pd.DataFrame({
+            "rep_id": rep_ids.to_numpy(dtype=object), "lat": rep_lat, "lon": rep_lon,
+            "capacity": capacity, "segment": _text(reps, "segment").to_numpy(dtype=object),
+        }),
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError as exc:
+        raise TerritoryInputError(f"{path}: no such file") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise TerritoryInputError(f"{path}: the file is empty") from exc
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise TerritoryInputError(f"{path}: not a readable CSV file ({exc})") from exc
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    return frame
+
+
+def read_territory_csv(units_path: Path, reps_path: Path) -> TerritoryProblem:
+    """Read and check `units.csv` and `reps.csv` (see the module docstring)."""
+    return territory_problem(_read_csv(Path(units_path)), _read_csv(Path(reps_path)),
+                             units_name=str(units_path), reps_name=str(reps_path))

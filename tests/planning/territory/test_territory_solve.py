@@ -1,0 +1,130 @@
+"""Solving territories: every plan valid, the methods agree where the optimum is provable."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planning.territory.check import plan_violations
+from planning.territory.heuristic import heuristic_plan
+from planning.territory.instances import us_territory_problem
+from planning.territory.problem import TerritoryProblem, TerritoryScenario
+from planning.territory.solve import solve_territories
+from tests.planning.territory.problems import grid_problem
+
+
+def brute_force_optimum(problem: TerritoryProblem, scenario: TerritoryScenario) -> float:
+    """The optimum by trying every assignment (tiny problems only), with the checker."""
+    best = np.inf
+    cost = problem.cost(scenario.disruption_weight)
+    units = problem.units["unit_id"]
+    reps = problem.reps["rep_id"].to_numpy()
+    for owner in itertools.product(range(problem.rep_count), repeat=problem.unit_count):
+        total = cost[np.arange(problem.unit_count), owner].sum()
+        if total >= best:
+            continue
+        plan = pd.Series(reps[list(owner)], index=units.to_numpy())
+        if not plan_violations(problem, scenario, plan):
+            best = total
+    return float(best)
+
+
+def tiny_problem(seed: int) -> TerritoryProblem:
+    rng = np.random.default_rng(seed)
+    workloads = list(np.round(rng.uniform(1, 5, 8), 1))
+    return grid_problem(workloads, [(40.0, -99.5), (41.0, -96.0), (39.0, -93.0)],
+                        current=[f"R{i % 3}" for i in range(8)])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("weight", [0.0, 50.0])
+def test_methods_agree_with_the_enumerated_optimum(seed: int, weight: float) -> None:
+    problem = tiny_problem(seed)
+    scenario = TerritoryScenario(tolerance=0.25, disruption_weight=weight, rel_gap=0.0,
+                                 time_limit=30)
+    optimum = brute_force_optimum(problem, scenario)
+    assert np.isfinite(optimum)
+    auto = solve_territories(problem, scenario)
+    plain = solve_territories(problem, TerritoryScenario(**{**scenario.__dict__,
+                                                           "method": "plain"}))
+    heuristic = solve_territories(problem, TerritoryScenario(**{**scenario.__dict__,
+                                                               "method": "heuristic"}))
+    assert auto.status == plain.status == "optimal"
+    assert auto.objective == pytest.approx(optimum, rel=1e-9)
+    assert plain.objective == pytest.approx(optimum, rel=1e-9)
+    assert auto.bound <= optimum + 1e-6 and plain.bound <= optimum + 1e-6
+    assert heuristic.objective >= optimum - 1e-9
+    assert heuristic.status == "feasible" and heuristic.gap is None
+
+
+def test_zero_disruption_weight_objective_is_the_weighted_distance() -> None:
+    problem = us_territory_problem(300, 8, seed=4)
+    result = solve_territories(problem, TerritoryScenario(tolerance=0.05, time_limit=30))
+    assert result.has_plan
+    assert result.objective == pytest.approx(result.kpis()["weighted_distance_km"], rel=1e-9)
+    assert result.gap is not None and result.gap <= 0.01
+    assert result.status in ("optimal", "within_gap")
+    assert result.bound <= result.objective
+    assert result.kpis()["max_balance_deviation"] <= 0.05 + 1e-9
+    assert not plan_violations(problem, result.scenario,
+                               result.assignment.set_index("unit_id")["rep_id"])
+
+
+def test_locks_segments_and_move_caps_hold_on_every_plan() -> None:
+    problem = us_territory_problem(400, 10, seed=5, locked_share=0.2,
+                                   segments=("SMB", "Enterprise"))
+    scenario = TerritoryScenario(tolerance=0.15, disruption_weight=20.0, max_moves_per_rep=60,
+                                 time_limit=30)
+    for method in ("heuristic", "auto"):
+        result = solve_territories(problem, TerritoryScenario(**{**scenario.__dict__,
+                                                                "method": method}))
+        assert result.has_plan, result.message
+        plan = result.assignment.set_index("unit_id")
+        assert not plan_violations(problem, scenario, plan["rep_id"])
+        units = problem.units.set_index("unit_id")
+        locked = units["locked"]
+        assert (plan.loc[locked, "rep_id"] == units.loc[locked, "current_rep_id"]).all()
+        assert result.reps["moved_out"].max() <= 60
+
+
+def test_the_same_inputs_give_the_same_plan() -> None:
+    first = solve_territories(us_territory_problem(500, 12, seed=6),
+                              TerritoryScenario(time_limit=30))
+    second = solve_territories(us_territory_problem(500, 12, seed=6),
+                               TerritoryScenario(time_limit=30))
+    assert first.objective == second.objective
+    pd.testing.assert_frame_equal(first.assignment, second.assignment)
+
+
+def test_a_heuristic_plan_is_within_the_band() -> None:
+    problem = us_territory_problem(1_000, 20, seed=7)
+    scenario = TerritoryScenario(tolerance=0.05)
+    plan = heuristic_plan(problem, scenario, seconds=10)
+    assert plan.feasible and plan.feasible_seconds is not None
+    reps = problem.reps["rep_id"].to_numpy()
+    assert not plan_violations(problem, scenario, pd.Series(
+        reps[plan.owner], index=problem.units["unit_id"].to_numpy()))
+
+
+def test_a_cancelled_solve_keeps_the_best_valid_plan() -> None:
+    problem = us_territory_problem(300, 8, seed=8)
+    cancel = threading.Event()
+    cancel.set()
+    result = solve_territories(problem, TerritoryScenario(time_limit=30), cancel=cancel)
+    assert result.status == "cancelled"
+    assert result.has_plan
+    assert not plan_violations(problem, result.scenario,
+                               result.assignment.set_index("unit_id")["rep_id"])
+
+
+def test_a_time_limited_solve_is_never_called_optimal() -> None:
+    problem = us_territory_problem(600, 30, seed=9)
+    result = solve_territories(problem, TerritoryScenario(time_limit=1.0, rel_gap=0.0,
+                                                          method="plain"))
+    assert result.status != "optimal"
+    if result.has_plan:
+        assert result.gap is None or result.gap > 0 or result.status == "within_gap"
