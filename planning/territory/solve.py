@@ -31,6 +31,16 @@ from planning.territory.problem import TerritoryProblem, TerritoryScenario
 
 OPTIMAL_GAP = 1e-4
 WIDENING_ROUNDS = 3
+MAX_MODEL_PAIRS = 200_000
+"""Above this many unit-rep pairs in the candidate model, Pyomo's model building alone eats
+the time limit on this class of machine: the heuristic's local search runs instead, against
+the nearest-rep bound."""
+
+
+def nearest_rep_bound(problem: TerritoryProblem, scenario: TerritoryScenario) -> float:
+    """Every unit at its cheapest eligible rep, balance ignored: a valid, weak lower bound."""
+    cost = np.where(problem.eligible, problem.cost(scenario.disruption_weight), np.inf)
+    return float(cost.min(axis=1).sum())
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,16 @@ def solve_territories(
                        "cancelled" if cancel is not None and cancel.is_set() else "feasible",
                        first.feasible_seconds, None, details)
 
+    if owner is not None and problem.unit_count * scenario.candidates > MAX_MODEL_PAIRS:
+        progress(0.2, "Improving the plan (local search; too large for the MIP)")
+        better = heuristic_plan(problem, scenario, seconds=clock.left(), start=owner)
+        if better.feasible:
+            owner = better.owner
+            objective = float(cost[np.arange(problem.unit_count), owner].sum())
+        details["model_pairs_needed"] = problem.unit_count * scenario.candidates
+        return _finish(problem, scenario, clock, owner, objective,
+                       nearest_rep_bound(problem, scenario), "heuristic (local search)",
+                       None, first.feasible_seconds, None, details)
     progress(0.1, "Proving a bound (LP relaxation over the nearest reps)")
     per_unit = scenario.candidates
     bound = None

@@ -1,0 +1,139 @@
+"""Territory scenarios on a workspace: its accounts and reps as a problem, results saved with
+their settings, solver statistics and a content hash (audited)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from planning import audit
+from planning.errors import RevPlanError
+from planning.store import Workspace
+from planning.store import territories as repo
+from planning.territory.problem import TerritoryProblem
+from planning.territory.solve import TerritoryResult, current_plan_kpis
+from planning.territory.validation import territory_problem
+
+MEASURE_NAMES: dict[str, str] = {
+    "accounts": "Accounts (count)",
+    "revenue": "Account revenue (potential, USD)",
+    "pipeline": "Open pipeline (USD)",
+    "bookings": "Bookings, last 12 months (USD)",
+}
+
+
+@dataclass(frozen=True)
+class WorkspaceTerritory:
+    """A workspace's accounts and reps as a territory problem, with names for display."""
+
+    problem: TerritoryProblem
+    units: pd.DataFrame
+    """unit_id, name, city, state, segment, and the problem's columns."""
+    reps: pd.DataFrame
+    """rep_id, name, team, and the problem's columns."""
+    measure: str
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def workspace_territory(
+    workspace: Workspace, measure: str = "revenue", *, respect_segments: bool = True,
+    locked_ids: tuple[str, ...] = (), today: dt.date | None = None,
+) -> WorkspaceTerritory:
+    """The workspace's located accounts as units and active reps with a home as reps."""
+    if measure not in repo.MEASURES:
+        raise RevPlanError(f"Unknown balance measure {measure!r}; choose one of "
+                           f"{', '.join(repo.MEASURES)}.")
+    today = today or _today()
+
+    def read(cur) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return (repo.territory_units(cur, measure, today - dt.timedelta(days=365)),
+                repo.territory_reps(cur, today))
+
+    units, reps = workspace.read_snapshot(read)
+    if reps.empty:
+        raise RevPlanError("No active reps with a home location in this workspace.")
+    if units.empty:
+        raise RevPlanError("No accounts with a location in this workspace.")
+    unknown = sorted(set(locked_ids) - set(units["unit_id"]))
+    if unknown:
+        raise RevPlanError(f"Locked account(s) not found: {', '.join(unknown[:5])}.")
+    units = units.assign(locked=units["unit_id"].isin(locked_ids))
+    no_owner = units["locked"] & units["current_rep_id"].isna()
+    if no_owner.any():
+        raise RevPlanError("Locked account(s) without an active rep cannot stay with them: "
+                           f"{', '.join(units.loc[no_owner, 'unit_id'].head(5))}.")
+    if not respect_segments:
+        units = units.assign(segment=None)
+        reps_for_problem = reps.assign(segment=None)
+    else:
+        reps_for_problem = reps
+    problem = territory_problem(units, reps_for_problem, units_name="accounts",
+                               reps_name="reps")
+    return WorkspaceTerritory(problem=problem, units=units, reps=reps, measure=measure)
+
+
+def content_hash(parameters: dict, assignment: pd.DataFrame) -> str:
+    """SHA-256 over the canonical JSON of the parameters and the sorted assignment."""
+    pairs = sorted(zip(assignment["unit_id"].astype(str), assignment["rep_id"].astype(str),
+                       strict=True))
+    text = json.dumps({"parameters": parameters, "assignment": pairs}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def save_scenario(
+    workspace: Workspace, territory: WorkspaceTerritory, result: TerritoryResult, name: str, *,
+    actor: str, actor_role: str | None = None, locked_ids: tuple[str, ...] = (),
+    respect_segments: bool = True,
+) -> str:
+    """Store a solved scenario (refused without a plan); returns its id."""
+    name = name.strip()
+    if not name:
+        raise RevPlanError("Give the scenario a name.")
+    if len(name) > 120:
+        raise RevPlanError("Scenario names are at most 120 characters.")
+    if not result.has_plan:
+        raise RevPlanError("Only a scenario with a plan can be saved.")
+    report = result.report()
+    parameters = {**report["scenario"], "balance_measure": territory.measure,
+                  "locked_accounts": sorted(locked_ids), "respect_segments": respect_segments}
+    solver = {key: report[key] for key in ("status", "method", "objective", "bound", "gap",
+                                           "seconds", "first_feasible_seconds", "message")}
+    kpis = {**result.kpis(), "current": current_plan_kpis(territory.problem)}
+    assignment = result.assignment[["unit_id", "rep_id", "current_rep_id", "workload",
+                                    "value"]]
+    digest = content_hash(parameters, assignment)
+    created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    scenario_id = f"territory-{created:%Y%m%d-%H%M%S}-{digest[:8]}"
+    row = {
+        "scenario_id": scenario_id, "name": name, "created_at": created, "created_by": actor,
+        "balance_measure": territory.measure,
+        "parameters": json.dumps(parameters, sort_keys=True, default=str),
+        "solver": json.dumps(solver, sort_keys=True, default=str),
+        "kpis": json.dumps(kpis, sort_keys=True, default=str), "content_hash": digest,
+    }
+
+    def store(cur) -> None:
+        repo.insert_scenario(cur, row, assignment)
+        audit.record(cur, actor=actor, actor_role=actor_role, action="territory.save",
+                     entity="territory_scenario", entity_id=scenario_id,
+                     after={"name": name, "content_hash": digest, **solver,
+                            "moved_units": kpis["moved_units"]})
+
+    workspace.write(store)
+    return scenario_id
+
+
+def saved_scenarios(workspace: Workspace) -> pd.DataFrame:
+    """Saved scenarios, newest first, with their JSON columns decoded."""
+    rows = workspace.read(repo.scenarios)
+    for column in ("parameters", "solver", "kpis"):
+        rows[column] = rows[column].map(json.loads)
+    return rows
