@@ -32,6 +32,8 @@ class Action(StrEnum):
     TRAIN_MODEL = "model.train"
     """Retrain and rescore the deal risk models."""
     RESOLVE_INBOX = "inbox.resolve"
+    SOLVE_TERRITORY = "territory.solve"
+    """Solve territory scenarios and save their results."""
     """Act on or dismiss an inbox item addressed to oneself."""
 
 
@@ -52,6 +54,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "accuracy": OPERATORS | {Role.SALES_LEADER, Role.FINANCE},
     "deal-risk": OPERATORS,
     "inbox": EVERYONE,
+    "territory": OPERATORS | LEADERS,
 }
 """Which roles may open each page (by url_path). A page missing here is open to nobody."""
 
@@ -66,6 +69,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.ADD_NOTE: LEADERS | OPERATORS | {Role.DEAL_DESK},
     Action.TRAIN_MODEL: OPERATORS,
     Action.RESOLVE_INBOX: EVERYONE,
+    Action.SOLVE_TERRITORY: OPERATORS | {Role.SALES_LEADER},
 }
 
 

@@ -72,6 +72,13 @@ PAGES: tuple[PageEntry, ...] = (
         url_path="deal-risk",
     ),
     PageEntry(
+        path="views/territory.py",
+        title="Territory design",
+        icon=":material/map:",
+        group="Planning",
+        url_path="territory",
+    ),
+    PageEntry(
         path="views/inbox.py",
         title="Inbox",
         icon=":material/inbox:",

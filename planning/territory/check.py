@@ -53,7 +53,8 @@ def plan_violations(
     capacity = reps["capacity"].astype(float)
     loads = units["workload"].groupby(owner).sum().reindex(reps.index, fill_value=0.0)
     for rep_id in reps.index:
-        target = total * capacity[rep_id] / capacity.sum()
+        target = (float(reps.at[rep_id, "target"]) if "target" in reps.columns
+                  else total * capacity[rep_id] / capacity.sum())
         low = target * (1 - scenario.tolerance) - SLACK * max(total, 1.0)
         high = target * (1 + scenario.tolerance) + SLACK * max(total, 1.0)
         if not low <= loads[rep_id] <= high:

@@ -131,10 +131,12 @@ def tolerance_lower_bound(
 def fractional_minimum_tolerance(problem: TerritoryProblem) -> tuple[float, np.ndarray]:
     """The smallest tolerance at which units split fractionally can balance every rep, and
     the reps at a limit there. Units with the same segment (or locked to a rep) are alike,
-    so the LP is over (segment class, rep) pairs: small whatever the number of units."""
+    so the LP is over (segment class, rep) pairs: small whatever the number of units.
+    Workloads are scaled to a mean target of 1, so that revenue-sized numbers solve cleanly."""
     locked = problem.locked & (problem.current >= 0)
-    w = problem.workload
-    target = problem.target
+    scale = max(float(problem.target.mean()), 1e-12)
+    w = problem.workload / scale
+    target = problem.target / scale
     fixed = np.bincount(problem.current[locked], weights=w[locked],
                         minlength=problem.rep_count)
     segment = problem.units["segment"].fillna("").to_numpy(dtype=str)

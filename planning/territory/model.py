@@ -75,6 +75,10 @@ class AssignmentModel:
     cost: np.ndarray
     """Objective coefficient of each pair."""
     build_seconds: float
+    cost_scale: float = 1.0
+    """The model's objective is Σ cost / cost_scale (revenue × km reaches 1e13)."""
+    balance_scale: float = 1.0
+    """Balance rows are divided by this (the mean target), keeping coefficients near 1."""
 
 
 def build_model(
@@ -93,6 +97,10 @@ def build_model(
         np.unique(reps[order]), np.split(order, np.flatnonzero(np.diff(reps[order])) + 1),
         strict=True)}
 
+    cost_scale = max(float(np.abs(cost).mean()) if count else 1.0, 1e-12)
+    balance_scale = max(float(problem.target.mean()), 1e-12)
+    workload = workload / balance_scale
+    low, high = low / balance_scale, high / balance_scale
     m = pyo.ConcreteModel("territories")
     m.x = pyo.Var(range(count), domain=pyo.Binary)
     x = m.x
@@ -119,9 +127,11 @@ def build_model(
 
         m.moves = pyo.Constraint(range(problem.rep_count), rule=moves_rule)
     m.objective = pyo.Objective(
-        expr=pyo.quicksum(float(c) * x[j] for j, c in enumerate(cost)), sense=pyo.minimize)
+        expr=pyo.quicksum(float(c / cost_scale) * x[j] for j, c in enumerate(cost)),
+        sense=pyo.minimize)
     return AssignmentModel(model=m, pairs=pairs, cost=cost,
-                           build_seconds=time.perf_counter() - started)
+                           build_seconds=time.perf_counter() - started, cost_scale=cost_scale,
+                           balance_scale=balance_scale)
 
 
 @dataclass(frozen=True)
@@ -192,11 +202,14 @@ def solve_model(
     started = time.perf_counter()
     first: list[float] = []
 
+    scale = built.cost_scale
+
     def on_solution(event: object) -> None:
         out = event.data_out
         seconds = time.perf_counter() - started
-        objective = float(out.objective_function_value)
-        bound = float(out.mip_dual_bound) if np.isfinite(out.mip_dual_bound) else None
+        objective = float(out.objective_function_value) * scale
+        bound = (float(out.mip_dual_bound) * scale if np.isfinite(out.mip_dual_bound)
+                 else None)
         events.append(SolverEvent(seconds, objective, bound))
         if not first:
             first.append(seconds)
@@ -231,8 +244,9 @@ def solve_model(
         termination = "interrupted"
     if termination == "interrupted" and not (cancel is not None and cancel.is_set()):
         termination = "stopped_at_gap"
-    objective = results.incumbent_objective
-    bound = results.objective_bound
+    objective = (None if results.incumbent_objective is None
+                 else results.incumbent_objective * scale)
+    bound = None if results.objective_bound is None else results.objective_bound * scale
     owner = None
     duals = None
     if objective is not None:
@@ -244,9 +258,10 @@ def solve_model(
             rows = solution.row_dual
             con_map = solver._pyomo_con_to_solver_con_map  # noqa: SLF001
             duals = {
-                "assign": np.array([rows[con_map[m.assign[k]]] for k in m.assign]),
-                "balance": _row_duals(m.balance, con_map, rows, problem.rep_count),
-                "moves": (_row_duals(m.moves, con_map, rows, problem.rep_count)
+                "assign": np.array([rows[con_map[m.assign[k]]] for k in m.assign]) * scale,
+                "balance": _row_duals(m.balance, con_map, rows, problem.rep_count) * scale
+                / built.balance_scale,
+                "moves": (_row_duals(m.moves, con_map, rows, problem.rep_count) * scale
                           if hasattr(m, "moves") else np.zeros(problem.rep_count)),
                 "x": values,
             }

@@ -90,7 +90,10 @@ class TerritoryProblem:
 
     @cached_property
     def target(self) -> np.ndarray:
-        """Each rep's capacity share of the total workload."""
+        """Each rep's capacity share of the total workload, or the reps' `target` column when
+        given (e.g. shares within each segment's own workload)."""
+        if "target" in self.reps.columns:
+            return self.reps["target"].to_numpy(dtype=float)
         return self.workload.sum() * self.capacity / self.capacity.sum()
 
     @cached_property

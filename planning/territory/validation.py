@@ -105,9 +105,13 @@ def _flags(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
 
 def territory_problem(
     units: pd.DataFrame, reps: pd.DataFrame, *, units_name: str = "units",
-    reps_name: str = "reps",
+    reps_name: str = "reps", balance_within_segments: bool = False,
 ) -> TerritoryProblem:
-    """Check and normalise unit and rep tables into a problem; TerritoryInputError if bad."""
+    """Check and normalise unit and rep tables into a problem; TerritoryInputError if bad.
+
+    Targets are capacity shares of the total workload, or with `balance_within_segments`,
+    of the rep's own segment's workload.
+    """
     if reps.empty:
         raise TerritoryInputError(f"{reps_name}: no reps")
     if units.empty:
@@ -157,11 +161,25 @@ def territory_problem(
             "locked": locked, "segment": _text(units, "segment").to_numpy(dtype=object),
             "value": value,
         }),
-        reps=pd.DataFrame({
+        reps=_with_targets(pd.DataFrame({
             "rep_id": rep_ids.to_numpy(dtype=object), "lat": rep_lat, "lon": rep_lon,
             "capacity": capacity, "segment": _text(reps, "segment").to_numpy(dtype=object),
-        }),
+        }), workload, _text(units, "segment"), balance_within_segments),
     )
+
+
+def _with_targets(
+    reps: pd.DataFrame, workload: np.ndarray, unit_segment: pd.Series, within: bool
+) -> pd.DataFrame:
+    """With `within`, each rep's target is its capacity share among the reps of its segment
+    of that segment's workload (reps without a segment share the units without one)."""
+    if not within:
+        return reps
+    units = pd.DataFrame({"segment": unit_segment.fillna("").to_numpy(), "workload": workload})
+    pool = units.groupby("segment")["workload"].sum()
+    segment = reps["segment"].fillna("")
+    share = reps["capacity"] / reps.groupby(segment)["capacity"].transform("sum")
+    return reps.assign(target=share * segment.map(pool).fillna(0.0))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -75,7 +75,7 @@ def workspace_territory(
     else:
         reps_for_problem = reps
     problem = territory_problem(units, reps_for_problem, units_name="accounts",
-                               reps_name="reps")
+                               reps_name="reps", balance_within_segments=respect_segments)
     return WorkspaceTerritory(problem=problem, units=units, reps=reps, measure=measure)
 
 

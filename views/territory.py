@@ -1,0 +1,318 @@
+"""Territory design: balance the book across reps, compact and with little disruption."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from auth.policy import Action
+from planning import telemetry
+from planning.territory.problem import TerritoryScenario
+from planning.territory.solve import TerritoryResult, current_plan_kpis, solve_territories
+from planning.territory.workspace import (
+    MEASURE_NAMES,
+    WorkspaceTerritory,
+    save_scenario,
+    saved_scenarios,
+    workspace_territory,
+)
+from views.common import allowed, current_workspace, require_page, show_failure
+
+JOB_KEY = "territory_job"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+           "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+CHART_CONFIG = {"displaylogo": False}
+
+
+@dataclass
+class SolveJob:
+    """A solve running in the background, its progress and, once done, its result."""
+
+    territory: WorkspaceTerritory
+    scenario: TerritoryScenario
+    name: str
+    locked: tuple[str, ...]
+    respect_segments: bool
+    cancel: threading.Event = field(default_factory=threading.Event)
+    share: float = 0.0
+    text: str = "Starting"
+    result: TerritoryResult | None = None
+    error: Exception | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        def run() -> None:
+            try:
+                self.result = solve_territories(
+                    self.territory.problem, self.scenario, progress=self.report,
+                    cancel=self.cancel)
+            except Exception as exc:  # noqa: BLE001 - shown in words on the page
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="territory-solve", daemon=True)
+        self.thread.start()
+
+    def report(self, share: float, text: str) -> None:
+        self.share, self.text = share, text
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+user = require_page("territory")
+workspace = current_workspace()
+may_solve = allowed(user, Action.SOLVE_TERRITORY)
+
+st.title("Territory design")
+st.caption(
+    "Assign every located account to one rep so that each rep's workload lies within a band "
+    "around their capacity share (FTE, ramp-adjusted), accounts stay close to the rep's home "
+    "(workload × km) and few customer relationships move. Solved as a Pyomo model with HiGHS; "
+    "every result states its status, bound and gap."
+)
+
+
+def account_label(units: pd.DataFrame) -> dict[str, str]:
+    """Account id -> "name (city, state)" for pickers."""
+    return {row.unit_id: f"{row.name} ({row.city}, {row.state})"
+            for row in units.itertuples()}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def account_choices(workspace_name: str, path: str) -> dict[str, str]:
+    """Accounts by id for the lock picker, largest revenue first (cached per workspace)."""
+    territory = workspace_territory(workspace, "revenue", respect_segments=False)
+    units = territory.units.sort_values("value", ascending=False)
+    return account_label(units)
+
+
+def scenario_form() -> SolveJob | None:
+    """The scenario parameters; a started job when submitted."""
+    choices = account_choices(workspace.name, str(workspace.path))
+    with st.form("territory_scenario"):
+        left, right = st.columns(2)
+        measure = left.selectbox("Balance measure", list(MEASURE_NAMES),
+                                 format_func=MEASURE_NAMES.get, index=1,
+                                 help="What each rep's workload counts.")
+        tolerance = left.slider("Balance tolerance (± % of each rep's share)", 1, 30, 10,
+                                help="Each rep's workload must lie within this band.")
+        weight = right.number_input(
+            "Disruption weight", min_value=0.0, value=0.0, step=10.0,
+            help="Cost of moving an account: weight × its annual revenue, added to the "
+            "compactness cost (workload × km). 0 optimises compactness only.")
+        cap = right.number_input("Max accounts moved off one rep (0 = no cap)", min_value=0,
+                                 value=0, step=5)
+        locked = st.multiselect("Locked accounts (stay with their current rep)",
+                                list(choices), format_func=choices.get,
+                                placeholder="Named accounts to keep")
+        left, middle, right = st.columns(3)
+        respect_segments = left.checkbox("Reps keep to their segment", value=True)
+        limit = middle.slider("Time limit (s)", 5, 120, 30)
+        name = right.text_input("Scenario name", value="")
+        submitted = st.form_submit_button("Solve", type="primary", icon=":material/play_arrow:",
+                                          disabled=not may_solve)
+    if not may_solve:
+        st.caption("Your role may view saved scenarios; RevOps and sales leaders solve them.")
+    if not submitted:
+        return None
+    territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
+                                    locked_ids=tuple(locked))
+    scenario = TerritoryScenario(
+        tolerance=tolerance / 100, disruption_weight=float(weight),
+        max_moves_per_rep=int(cap) or None, time_limit=float(limit),
+        balance_measure=MEASURE_NAMES[measure])
+    return SolveJob(territory=territory, scenario=scenario,
+                    name=name.strip() or f"{MEASURE_NAMES[measure]} ±{tolerance}%",
+                    locked=tuple(locked), respect_segments=respect_segments)
+
+
+def follow(job: SolveJob) -> None:
+    """Show the running solve's progress with a cancel button until it ends."""
+    if st.button("Cancel the solve", icon=":material/stop:", key="territory_cancel"):
+        job.cancel.set()
+    bar = st.progress(0.0, text="Solving…")
+    while job.running:
+        bar.progress(min(max(job.share, 0.0), 1.0), text=job.text)
+        time.sleep(0.25)
+    bar.empty()
+
+
+def rep_colours(rep_ids: list[str]) -> dict[str, str]:
+    return {rep: PALETTE[i % len(PALETTE)] for i, rep in enumerate(rep_ids)}
+
+
+def territory_map(job: SolveJob, result: TerritoryResult) -> go.Figure:
+    """Accounts coloured by rep, rep homes as stars; plain lon/lat axes (no map tiles)."""
+    units = job.territory.units.merge(result.assignment[["unit_id", "rep_id", "moved"]],
+                                      on="unit_id")
+    reps = job.territory.reps
+    colours = rep_colours(list(reps["rep_id"]))
+    names = dict(zip(reps["rep_id"], reps["name"], strict=True))
+    figure = go.Figure()
+    figure.add_trace(go.Scattergl(
+        x=units["lon"], y=units["lat"], mode="markers", name="Accounts",
+        marker={"size": np.where(units["moved"], 7, 4),
+                "color": units["rep_id"].map(colours),
+                "line": {"width": np.where(units["moved"], 1, 0), "color": "black"}},
+        customdata=np.stack([units["name"], units["rep_id"].map(names),
+                             np.where(units["moved"], "moved", "")], axis=-1),
+        hovertemplate="%{customdata[0]}<br>Rep: %{customdata[1]} %{customdata[2]}"
+        "<extra></extra>",
+    ))
+    figure.add_trace(go.Scatter(
+        x=reps["lon"], y=reps["lat"], mode="markers", name="Rep home",
+        marker={"symbol": "star", "size": 14, "color": reps["rep_id"].map(colours),
+                "line": {"width": 1, "color": "black"}},
+        text=reps["name"], hovertemplate="%{text} (home)<extra></extra>",
+    ))
+    mid = float(np.nanmean(units["lat"])) if len(units) else 40.0
+    figure.update_layout(
+        title="Accounts by rep (moved accounts outlined); stars are rep homes",
+        xaxis={"title": {"text": "Longitude (°)"}},
+        yaxis={"title": {"text": "Latitude (°)"}, "scaleanchor": "x",
+               "scaleratio": 1 / max(np.cos(np.radians(mid)), 0.2)},
+        height=560, legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"},
+        margin={"t": 70},
+    )
+    return figure
+
+
+def balance_chart(job: SolveJob, result: TerritoryResult) -> go.Figure:
+    """Each rep's workload against their band, with today's workload for comparison."""
+    reps = result.reps.merge(job.territory.reps[["rep_id", "name"]], on="rep_id")
+    current = job.territory.problem.current
+    today = np.bincount(current[current >= 0],
+                        weights=job.territory.problem.workload[current >= 0],
+                        minlength=len(reps))
+    order = np.argsort(reps["deviation"].to_numpy())
+    reps = reps.iloc[order]
+    figure = go.Figure()
+    figure.add_bar(x=reps["name"], y=reps["high"] - reps["low"], base=reps["low"],
+                   name="Allowed band", marker_color="rgba(46,125,107,0.18)",
+                   hovertemplate="%{x}: band %{base:,.0f} – %{y:,.0f} wide<extra></extra>")
+    figure.add_scatter(x=reps["name"], y=reps["workload"], mode="markers", name="Plan",
+                       marker={"color": "#1f4e79", "size": 9})
+    figure.add_scatter(x=reps["name"], y=today[order], mode="markers", name="Today",
+                       marker={"color": "#c8702a", "symbol": "x", "size": 8})
+    figure.update_layout(
+        title=f"Workload per rep against the ±{result.scenario.tolerance:.0%} band "
+              f"({result.scenario.balance_measure})",
+        yaxis={"title": {"text": result.scenario.balance_measure}}, xaxis={"tickangle": -45},
+        barmode="overlay", height=440, legend={"orientation": "h", "y": 1.08},
+    )
+    return figure
+
+
+def show_result(job: SolveJob) -> None:
+    """Status, KPIs, map, balance chart, moved accounts and saving."""
+    if job.error is not None:
+        show_failure(job.error, "solve the scenario")
+        return
+    result = job.result
+    if result is None:
+        return
+    if result.status == "infeasible":
+        st.error(f"**No plan: infeasible.** {result.message}", icon=":material/block:")
+        return
+    if not result.has_plan:
+        st.warning(result.message)
+        return
+    box = st.success if result.status in ("optimal", "within_gap") else st.warning
+    box(result.message)
+    kpis = result.kpis()
+    today = current_plan_kpis(job.territory.problem)
+    cards = st.columns(4)
+    cards[0].metric("Max balance deviation", f"{kpis['max_balance_deviation']:+.1%}",
+                    delta=(None if today is None else
+                           f"{kpis['max_balance_deviation'] - today['max_balance_deviation']:+.1%}"
+                           " vs today"), delta_color="inverse", border=True,
+                    help="Largest |workload ÷ capacity share − 1| over reps.")
+    cards[1].metric("Accounts moved", f"{kpis['moved_units']:,}", border=True,
+                    help=f"Revenue of moved accounts: ${kpis['moved_value']:,.0f}.")
+    distance_change = (None if today is None else
+                       kpis["weighted_distance_km"] / today["weighted_distance_km"] - 1)
+    cards[2].metric("Weighted distance", f"{kpis['weighted_distance_km']:,.0f}",
+                    delta=(None if distance_change is None else
+                           f"{distance_change:+.1%} vs today"), delta_color="inverse", border=True,
+                    help="Σ workload × km from the rep's home.")
+    cards[3].metric("Gap to best bound", "not proven" if result.gap is None else
+                    f"{result.gap:.2%}", border=True,
+                    help=f"Objective {result.objective:,.0f}; bound "
+                    f"{'—' if result.bound is None else f'{result.bound:,.0f}'}; "
+                    f"{result.seconds:.1f} s; method: {result.method}.")
+    st.plotly_chart(territory_map(job, result), config=CHART_CONFIG, width="stretch")
+    st.plotly_chart(balance_chart(job, result), config=CHART_CONFIG, width="stretch")
+    moved = result.assignment[result.assignment["moved"]].merge(
+        job.territory.units[["unit_id", "name", "city", "state"]], on="unit_id")
+    names = dict(zip(job.territory.reps["rep_id"], job.territory.reps["name"], strict=True))
+    st.subheader(f"Accounts moved ({len(moved):,})")
+    st.dataframe(
+        pd.DataFrame({
+            "Account": moved["name"], "City": moved["city"], "State": moved["state"],
+            "From": moved["current_rep_id"].map(names), "To": moved["rep_id"].map(names),
+            "Revenue": moved["value"], "Workload": moved["workload"],
+            "Distance to new rep (km)": moved["km"].round(0),
+        }).sort_values("Revenue", ascending=False),
+        hide_index=True, width="stretch",
+        column_config={"Revenue": st.column_config.NumberColumn(format="dollar")},
+    )
+    if allowed(user, Action.SOLVE_TERRITORY) and st.button(
+            "Save as scenario result", icon=":material/save:", key="territory_save"):
+            try:
+                scenario_id = save_scenario(
+                    workspace, job.territory, result, job.name, actor=user.email,
+                    actor_role=user.primary_role.value if user.primary_role else None,
+                    locked_ids=job.locked, respect_segments=job.respect_segments)
+                st.success(f"Saved as {scenario_id}.")
+            except Exception as exc:  # noqa: BLE001 - shown in words
+                show_failure(exc, "save the scenario")
+
+
+def show_saved() -> None:
+    """The saved scenario results with their settings and solver statistics."""
+    rows = saved_scenarios(workspace)
+    if rows.empty:
+        st.info("No territory scenario has been saved in this workspace yet.")
+        return
+    st.dataframe(pd.DataFrame({
+        "Scenario": rows["name"], "Saved": rows["created_at"], "By": rows["created_by"],
+        "Measure": rows["parameters"].map(lambda p: p.get("balance_measure")),
+        "Tolerance": rows["parameters"].map(lambda p: p.get("tolerance")),
+        "Status": rows["solver"].map(lambda s: s.get("status")),
+        "Gap": rows["solver"].map(lambda s: s.get("gap")),
+        "Max deviation": rows["kpis"].map(lambda k: k.get("max_balance_deviation")),
+        "Moved": rows["kpis"].map(lambda k: k.get("moved_units")),
+        "Hash": rows["content_hash"].str[:12],
+    }), hide_index=True, width="stretch", column_config={
+        "Tolerance": st.column_config.NumberColumn(format="percent"),
+        "Gap": st.column_config.NumberColumn(format="percent"),
+        "Max deviation": st.column_config.NumberColumn(format="percent"),
+    })
+
+
+new_tab, saved_tab = st.tabs(["New scenario", "Saved scenarios"])
+with new_tab:
+    try:
+        started = scenario_form()
+    except Exception as exc:  # noqa: BLE001 - shown in words
+        show_failure(exc, "prepare the scenario")
+        started = None
+    if started is not None:
+        started.start()
+        st.session_state[JOB_KEY] = started
+    job: SolveJob | None = st.session_state.get(JOB_KEY)
+    if job is not None and job.running:
+        with telemetry.timed(workspace, "solve", "territory", user.email):
+            follow(job)
+    if job is not None:
+        show_result(job)
+with saved_tab:
+    show_saved()
