@@ -27,7 +27,7 @@ class Infeasibility:
     """The constraint that makes a scenario infeasible, who is involved, and what would work."""
 
     constraint: str
-    """segment, locked, unit_too_heavy, locked_overfill, move_cap or balance."""
+    """segment, locked, unit_too_heavy, locked_overfill, move_cap, balance or whole_units."""
     message: str
     units: tuple[str, ...] = ()
     reps: tuple[str, ...] = ()
@@ -173,20 +173,35 @@ def fractional_minimum_tolerance(problem: TerritoryProblem) -> tuple[float, np.n
 
 
 def smallest_feasible_tolerance(
-    problem: TerritoryProblem, scenario: TerritoryScenario, start: float, tries: int = 14,
+    problem: TerritoryProblem, scenario: TerritoryScenario, start: float,
 ) -> float | None:
-    """The first tolerance from `start` up (0.1 % steps, then growing) with a heuristic plan."""
+    """The smallest tolerance (to 0.1 %) from `start` up with a heuristic plan: doubling
+    until one is found, then halving the interval; None when even ±100 % has none."""
     from dataclasses import replace
 
-    tolerance = np.ceil(max(start, 0.0) * 1000 - 1e-6) / 1000
-    for _ in range(tries):
-        if tolerance >= 1:
+    def works(tolerance: float) -> bool:
+        trial = replace(scenario, tolerance=tolerance)
+        return heuristic_plan(problem, trial, seconds=2.0, improve_seconds=0.0).feasible
+
+    low = np.ceil(max(start, 0.0) * 1000 - 1e-6) / 1000
+    if low < 1 and works(float(low)):
+        return float(low)
+    high = max(low * 2, low + 0.001)
+    while high < 1 and not works(float(high)):
+        low, high = high, high * 2
+    if high >= 1:
+        high = 0.999
+        if not works(high):
             return None
-        trial = replace(scenario, tolerance=float(tolerance))
-        if heuristic_plan(problem, trial, seconds=2.0).feasible:
-            return float(tolerance)
-        tolerance = round(tolerance + max(0.001, tolerance * 0.1), 3)
-    return None
+    while high - low > 0.001:
+        middle = np.ceil((low + high) / 2 * 1000) / 1000
+        if middle >= high:
+            break
+        if works(float(middle)):
+            high = middle
+        else:
+            low = middle
+    return float(round(high, 3))
 
 
 def diagnose(problem: TerritoryProblem, scenario: TerritoryScenario) -> Infeasibility | None:
@@ -197,8 +212,8 @@ def diagnose(problem: TerritoryProblem, scenario: TerritoryScenario) -> Infeasib
     needed = [f.tolerance_needed for f in found]
     if any(n is None for n in needed):
         return found[0]
-    lower = max(n for n in needed if n is not None)
-    worst = found[int(np.argmax([n or 0.0 for n in needed]))]
+    lower = round(max(n for n in needed if n is not None), 9)
+    worst = next(f for f in found if round(f.tolerance_needed or 0.0, 9) >= lower)
     from dataclasses import replace
 
     return replace(worst, tolerance_needed=lower,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from planning.progress import ProgressCallback, no_progress
 from planning.territory.check import plan_violations
-from planning.territory.diagnose import Infeasibility, diagnose
+from planning.territory.diagnose import Infeasibility, diagnose, smallest_feasible_tolerance
 from planning.territory.heuristic import heuristic_plan
 from planning.territory.model import (
     build_model,
@@ -306,8 +306,23 @@ def solve_territories(
         status = "infeasible"
     elif mip.termination == "time_limit":
         status = "time_limit"
-    return _finish(problem, scenario, clock, owner, objective, bound, method, status,
-                   first_seconds, target_seconds, details)
+    return _explained(problem, scenario, _finish(
+        problem, scenario, clock, owner, objective, bound, method, status, first_seconds,
+        target_seconds, details))
+
+
+def _explained(
+    problem: TerritoryProblem, scenario: TerritoryScenario, result: TerritoryResult
+) -> TerritoryResult:
+    """An infeasible result with its obstacle: a proven one, or else whole units."""
+    if result.status != "infeasible" or result.infeasibility is not None:
+        return result
+    found = diagnose(problem, scenario) or Infeasibility(
+        "whole_units", f"No assignment of whole units keeps every rep within "
+        f"±{scenario.tolerance:.1%} of their share, although split units could.",
+        suggested_tolerance=smallest_feasible_tolerance(problem, scenario, scenario.tolerance))
+    return TerritoryResult(**{**result.__dict__, "infeasibility": found,
+                              "message": found.to_text()})
 
 
 def _rounded_lp_plan(
@@ -357,13 +372,9 @@ def _solve_plain(
     first = None if mip.first_feasible_seconds is None else started + mip.first_feasible_seconds
     status = {"interrupted": "cancelled", "time_limit": "time_limit",
               "infeasible": "infeasible"}.get(mip.termination)
-    result = _finish(problem, scenario, clock, mip.owner, mip.objective, mip.bound,
-                     "plain MIP", status, first, target_seconds, details)
-    if result.status == "infeasible":
-        found = diagnose(problem, scenario)
-        return TerritoryResult(**{**result.__dict__, "infeasibility": found,
-                                  "message": found.to_text() if found else result.message})
-    return result
+    return _explained(problem, scenario, _finish(
+        problem, scenario, clock, mip.owner, mip.objective, mip.bound, "plain MIP", status,
+        first, target_seconds, details))
 
 
 def _finish(

@@ -135,9 +135,11 @@ def territory_problem(
                                   f"{workload[bad[0]]:g} is negative")
     if workload.sum() <= 0:
         raise TerritoryInputError(f"{units_name}: the total workload is 0; nothing to balance")
-    value = (_numbers(units, "value", units_name, default=np.nan)
-             if "value" in units.columns else workload.copy())
-    value = np.where(np.isnan(value), workload, value)
+    value = workload.copy()
+    if "value" in units.columns:
+        given = _text(units, "value").notna().to_numpy()
+        filled = units.assign(value=np.where(given, units["value"].astype(object), workload))
+        value = _numbers(filled, "value", units_name)
     bad = np.flatnonzero(value < 0)
     if len(bad):
         raise TerritoryInputError(f"{_where(units_name, int(bad[0]))}: value "

@@ -264,9 +264,6 @@ def test_a_negative_value_is_refused(tmp_path: Path) -> None:
     assert str(caught.value) == f"{units_path}, row 3: value -1 is negative"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "validation._numbers with default=np.nan turns a blank 'value' cell into NaN and then "
-    "reports it as not a number, so the later fallback to the workload never runs"))
 def test_a_blank_value_cell_defaults_to_the_workload(tmp_path: Path) -> None:
     units = ("unit_id,lat,lon,workload,value\n"
              "U1,40,-100,5,7.5\n"
@@ -303,3 +300,19 @@ def test_territory_problem_on_frames_uses_the_given_names() -> None:
     assert present(problem.units["current_rep_id"]) == [None, None]
     assert problem.units["locked"].tolist() == [False, False]
     assert problem.capacity.tolist() == [1.0]
+
+
+def test_targets_within_segments_share_each_segments_own_workload() -> None:
+    units = pd.DataFrame({
+        "unit_id": ["A1", "A2", "B1", "N1"], "lat": [40.0] * 4, "lon": [-100.0, -99, -98, -97],
+        "workload": [2.0, 4.0, 4.0, 2.0], "segment": ["A", "A", "B", ""],
+    })
+    reps = pd.DataFrame({
+        "rep_id": ["R1", "R2", "R3", "R4"], "lat": [40.0] * 4, "lon": [-100.0, -99, -98, -97],
+        "capacity": [1.0, 2.0, 1.0, 1.0], "segment": ["A", "A", "B", None],
+    })
+    assert territory_problem(units, reps).target.tolist() == pytest.approx(
+        [2.4, 4.8, 2.4, 2.4], rel=1e-12)
+    within = territory_problem(units, reps, balance_within_segments=True)
+    assert within.target.tolist() == pytest.approx([2.0, 4.0, 4.0, 2.0], rel=1e-12)
+    assert within.band(0.1)[1].tolist() == pytest.approx([2.2, 4.4, 4.4, 2.2], rel=1e-12)
