@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -18,6 +19,7 @@ from planning.territory.solve import TerritoryResult, current_plan_kpis, solve_t
 from planning.territory.workspace import (
     MEASURE_NAMES,
     WorkspaceTerritory,
+    lockable_accounts,
     save_scenario,
     saved_scenarios,
     workspace_territory,
@@ -25,9 +27,7 @@ from planning.territory.workspace import (
 from views.common import allowed, current_workspace, require_page, show_failure
 
 JOB_KEY = "territory_job"
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
-           "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+PALETTE = plotly.colors.qualitative.Dark24
 CHART_CONFIG = {"displaylogo": False}
 
 
@@ -80,18 +80,10 @@ st.caption(
 )
 
 
-def account_label(units: pd.DataFrame) -> dict[str, str]:
-    """Account id -> "name (city, state)" for pickers."""
-    return {row.unit_id: f"{row.name} ({row.city}, {row.state})"
-            for row in units.itertuples()}
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
 def account_choices(workspace_name: str, path: str) -> dict[str, str]:
     """Accounts by id for the lock picker, largest revenue first (cached per workspace)."""
-    territory = workspace_territory(workspace, "revenue", respect_segments=False)
-    units = territory.units.sort_values("value", ascending=False)
-    return account_label(units)
+    return lockable_accounts(workspace)
 
 
 def scenario_form() -> SolveJob | None:
@@ -188,19 +180,14 @@ def territory_map(job: SolveJob, result: TerritoryResult) -> go.Figure:
 def balance_chart(job: SolveJob, result: TerritoryResult) -> go.Figure:
     """Each rep's workload against their band, with today's workload for comparison."""
     reps = result.reps.merge(job.territory.reps[["rep_id", "name"]], on="rep_id")
-    current = job.territory.problem.current
-    today = np.bincount(current[current >= 0],
-                        weights=job.territory.problem.workload[current >= 0],
-                        minlength=len(reps))
-    order = np.argsort(reps["deviation"].to_numpy())
-    reps = reps.iloc[order]
+    reps = reps.sort_values("deviation", kind="stable")
     figure = go.Figure()
     figure.add_bar(x=reps["name"], y=reps["high"] - reps["low"], base=reps["low"],
                    name="Allowed band", marker_color="rgba(46,125,107,0.18)",
                    hovertemplate="%{x}: band %{base:,.0f} – %{y:,.0f} wide<extra></extra>")
     figure.add_scatter(x=reps["name"], y=reps["workload"], mode="markers", name="Plan",
                        marker={"color": "#1f4e79", "size": 9})
-    figure.add_scatter(x=reps["name"], y=today[order], mode="markers", name="Today",
+    figure.add_scatter(x=reps["name"], y=reps["today_workload"], mode="markers", name="Today",
                        marker={"color": "#c8702a", "symbol": "x", "size": 8})
     figure.update_layout(
         title=f"Workload per rep against the ±{result.scenario.tolerance:.0%} band "

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from planning.store import Workspace
-from planning.store import forecast_accuracy as repo
-
 TARGET_COVERAGE = 0.80
 """The share of actuals a P10-P90 range should hold."""
 CALIBRATION_QUARTERS = 4
@@ -63,9 +60,9 @@ class RangeCalibration:
     run_id: str | None
 
 
-def latest_calibration(workspace: Workspace) -> RangeCalibration:
-    """The margin from the newest backtest's last CALIBRATION_QUARTERS quarters."""
-    rows = workspace.read(repo.latest_backtest)
+def calibration_of(rows: pd.DataFrame) -> RangeCalibration:
+    """The margin from a backtest's (rows of `latest_backtest`) last CALIBRATION_QUARTERS
+    quarters."""
     if rows.empty or rows[["raw_p10_cents", "raw_p90_cents"]].isna().any(axis=None):
         return RangeCalibration(margin=0.0, forecasts=0, quarters=0, run_id=None)
     recent = sorted(rows["quarter_start"].unique())[-CALIBRATION_QUARTERS:]

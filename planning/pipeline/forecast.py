@@ -31,9 +31,10 @@ from planning import audit
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of
-from planning.pipeline.calibration import RangeCalibration, latest_calibration, widen_range
+from planning.pipeline.calibration import RangeCalibration, calibration_of, widen_range
 from planning.store import Workspace
 from planning.store import forecasts as repo
+from planning.store.forecast_accuracy import latest_backtest
 from planning.store.kpis import fiscal_year_start_month
 
 Level = Literal["company", "team", "rep"]
@@ -438,6 +439,8 @@ class _Inputs:
     model_id: str | None
     rates: pd.DataFrame | None
     closed: tuple[int, int]
+    backtest: pd.DataFrame
+    """The newest accuracy backtest, whose margin widens the ranges."""
 
 
 def _read_inputs(
@@ -461,6 +464,7 @@ def _read_inputs(
             model_id=repo.active_win_model(cur),
             rates=repo.stage_win_rates(cur, first, moment) if unscored else None,
             closed=repo.closed_totals(cur, first, moment) if unscored else (0, 0),
+            backtest=latest_backtest(cur),
         )
 
     return workspace.read_snapshot(read)
@@ -538,7 +542,7 @@ def quarter_forecast(
         closed_deals[position] += int(row.deals)
     totals += closed_cents[:, None]
     quantiles = np.quantile(totals, [0.1, 0.5, 0.9], axis=1, method="inverted_cdf")
-    calibration = latest_calibration(workspace)
+    calibration = calibration_of(inputs.backtest)
     quantiles[0], quantiles[2] = widen_range(quantiles[0], quantiles[2], closed_cents,
                                              calibration.margin)
     means = totals.mean(axis=1)

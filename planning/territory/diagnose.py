@@ -9,7 +9,7 @@ tolerance at all: a lower bound no integer plan can beat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -177,8 +177,6 @@ def smallest_feasible_tolerance(
 ) -> float | None:
     """The smallest tolerance (to 0.1 %) from `start` up with a heuristic plan: doubling
     until one is found, then halving the interval; None when even ±100 % has none."""
-    from dataclasses import replace
-
     def works(tolerance: float) -> bool:
         trial = replace(scenario, tolerance=tolerance)
         return heuristic_plan(problem, trial, seconds=2.0, improve_seconds=0.0).feasible
@@ -214,7 +212,5 @@ def diagnose(problem: TerritoryProblem, scenario: TerritoryScenario) -> Infeasib
         return found[0]
     lower = round(max(n for n in needed if n is not None), 9)
     worst = next(f for f in found if round(f.tolerance_needed or 0.0, 9) >= lower)
-    from dataclasses import replace
-
     return replace(worst, tolerance_needed=lower,
                    suggested_tolerance=smallest_feasible_tolerance(problem, scenario, lower))

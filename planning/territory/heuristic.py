@@ -260,8 +260,12 @@ class PlanSearch:
         state = self.state
         gained = 0.0
         units = np.flatnonzero(~self.fixed & (state.owner >= 0))
-        masked = np.where(self.eligible, self.cost, np.inf)
-        nearest = np.argsort(masked[units], axis=1)[:, :4]
+        masked = np.where(self.eligible[units], self.cost[units], np.inf)
+        nearest = np.argsort(masked, axis=1) if masked.shape[1] <= 4 else np.argpartition(
+            masked, 3, axis=1)[:, :4]
+        nearest = np.take_along_axis(
+            nearest, np.argsort(np.take_along_axis(masked, nearest, axis=1), axis=1,
+                                kind="stable"), axis=1)[:, :4]
         for position, unit in enumerate(units):
             if time.perf_counter() >= deadline:
                 break

@@ -7,6 +7,8 @@ in ZIPs drawn by population, and each unit's current rep is its nearest eligible
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,11 @@ from planning.territory.validation import territory_problem
 
 def us_zip_units() -> pd.DataFrame:
     """Every active US ZIP with coordinates: zip, lat, lon, state, population (from cities)."""
+    return _us_zip_units().copy()
+
+
+@lru_cache(maxsize=1)
+def _us_zip_units() -> pd.DataFrame:
     import zipcodes
 
     from planning.demo.geography import load_geography

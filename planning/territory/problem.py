@@ -16,10 +16,6 @@ import pandas as pd
 
 from planning.geo import haversine_km
 
-UNIT_COLUMNS = ("unit_id", "lat", "lon", "workload", "current_rep_id", "locked", "segment",
-                "value")
-REP_COLUMNS = ("rep_id", "lat", "lon", "capacity", "segment")
-
 
 @dataclass(frozen=True)
 class TerritoryScenario:
@@ -61,7 +57,9 @@ class TerritoryScenario:
 
 @dataclass(frozen=True)
 class TerritoryProblem:
-    """Validated units and reps (see `UNIT_COLUMNS`, `REP_COLUMNS`), in a fixed order."""
+    """Validated units (unit_id, lat, lon, workload, current_rep_id, locked, segment, value)
+    and reps (rep_id, lat, lon, capacity, segment[, target]), in a fixed order; built by
+    `validation.territory_problem`."""
 
     units: pd.DataFrame
     reps: pd.DataFrame

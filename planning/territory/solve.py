@@ -60,7 +60,8 @@ class TerritoryResult:
     assignment: pd.DataFrame | None = None
     """unit_id, rep_id, current_rep_id, moved, workload, value, km."""
     reps: pd.DataFrame | None = None
-    """rep_id, workload, target, low, high, deviation, units, moved_in, moved_out."""
+    """rep_id, workload, today_workload, target, low, high, deviation, units, moved_in,
+    moved_out."""
     infeasibility: Infeasibility | None = None
     message: str = ""
     details: dict = field(default_factory=dict)
@@ -131,8 +132,12 @@ def plan_tables(
     current_index = problem.current
     moved_out = np.bincount(current_index[moved], minlength=problem.rep_count)
     moved_in = np.bincount(owner[moved], minlength=problem.rep_count)
+    has = current_index >= 0
+    today = np.bincount(current_index[has], weights=problem.workload[has],
+                        minlength=problem.rep_count)
     reps = pd.DataFrame({
-        "rep_id": rep_ids, "workload": load, "target": problem.target, "low": low,
+        "rep_id": rep_ids, "workload": load, "today_workload": today,
+        "target": problem.target, "low": low,
         "high": high, "deviation": load / problem.target - 1,
         "units": np.bincount(owner, minlength=problem.rep_count),
         "moved_in": moved_in, "moved_out": moved_out,
@@ -400,8 +405,8 @@ def _finish(
         raise AssertionError(f"the {method} returned a plan that breaks a constraint: "
                              f"{broken[0]}")
     gap = None if bound is None else _gap(objective, bound)
-    if status is None or status in ("time_limit", "feasible") and gap is not None and (
-            gap <= scenario.rel_gap):
+    proven = gap is not None and gap <= scenario.rel_gap
+    if status is None or (status in ("time_limit", "feasible") and proven):
         if gap is None:
             status = "feasible"
         elif gap <= OPTIMAL_GAP:

@@ -14,8 +14,6 @@ import pandas as pd
 from planning.errors import RevPlanError
 from planning.territory.problem import TerritoryProblem
 
-UNIT_REQUIRED = ("unit_id", "lat", "lon", "workload")
-REP_REQUIRED = ("rep_id", "lat", "lon")
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "false", "f", "no", "n", ""}
 
@@ -124,9 +122,6 @@ def territory_problem(
         raise TerritoryInputError(f"{_where(reps_name, int(bad[0]))}: capacity "
                                   f"{capacity[bad[0]]:g} must be above 0")
     unit_ids = _ids(units, "unit_id", units_name)
-    for column in UNIT_REQUIRED:
-        if column not in units.columns:
-            raise TerritoryInputError(f"{units_name}: missing column '{column}'")
     lat, lon = _coordinates(units, units_name)
     workload = _numbers(units, "workload", units_name)
     bad = np.flatnonzero(workload < 0)

@@ -79,12 +79,21 @@ def workspace_territory(
     return WorkspaceTerritory(problem=problem, units=units, reps=reps, measure=measure)
 
 
+def lockable_accounts(workspace: Workspace) -> dict[str, str]:
+    """Located accounts with an active rep, id -> "name (city, state)", largest revenue
+    first: the accounts a scenario may lock."""
+    units = workspace.read(lambda cur: repo.territory_units(cur, "accounts", _today()))
+    units = units[units["current_rep_id"].notna()].sort_values(
+        ["value", "unit_id"], ascending=[False, True])
+    return {row.unit_id: f"{row.name} ({row.city}, {row.state})"
+            for row in units.itertuples()}
+
+
 def content_hash(parameters: dict, assignment: pd.DataFrame) -> str:
     """SHA-256 over the canonical JSON of the parameters and the sorted assignment."""
     pairs = sorted(zip(assignment["unit_id"].astype(str), assignment["rep_id"].astype(str),
                        strict=True))
-    text = json.dumps({"parameters": parameters, "assignment": pairs}, sort_keys=True,
-                      separators=(",", ":"), default=str)
+    text = audit.to_json({"parameters": parameters, "assignment": pairs})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
