@@ -22,8 +22,26 @@ class TerritoryInputError(RevPlanError):
     """Bad territory input; the message names the file, the row (as in the file) and why."""
 
 
+class SourceName(str):
+    """A file name that knows the line in the file of each row read from it (blank lines
+    skipped in between); plain names count rows from line 2."""
+
+    lines: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, name: str, lines: np.ndarray) -> SourceName:
+        source = cls(name)
+        source.lines = lines
+        return source
+
+
+def _row(name: str, position: int) -> int:
+    lines = getattr(name, "lines", None)
+    return int(lines[position]) if lines is not None else position + 2
+
+
 def _where(name: str, position: int | None) -> str:
-    return name if position is None else f"{name}, row {position + 2}"
+    return name if position is None else f"{name}, row {_row(name, position)}"
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -68,7 +86,7 @@ def _ids(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
         first = int(np.flatnonzero((ids == ids.iat[position]).to_numpy())[0])
         raise TerritoryInputError(
             f"{_where(name, position)}: duplicate {column} {ids.iat[position]!r} (first on row "
-            f"{first + 2})")
+            f"{_row(name, first)})")
     return ids
 
 
@@ -179,9 +197,11 @@ def _with_targets(
     return reps.assign(target=share * segment.map(pool).fillna(0.0))
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, SourceName]:
+    """The file's rows (blank lines dropped) and its name carrying each row's line."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                            skip_blank_lines=False)
     except FileNotFoundError as exc:
         raise TerritoryInputError(f"{path}: no such file") from exc
     except pd.errors.EmptyDataError as exc:
@@ -189,10 +209,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise TerritoryInputError(f"{path}: not a readable CSV file ({exc})") from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    return frame
+    blank = (frame.fillna("").astype(str).apply(lambda column: column.str.strip()) == "").all(
+        axis=1).to_numpy()
+    lines = np.flatnonzero(~blank) + 2
+    return frame[~blank].reset_index(drop=True), SourceName.of(str(path), lines)
 
 
 def read_territory_csv(units_path: Path, reps_path: Path) -> TerritoryProblem:
     """Read and check `units.csv` and `reps.csv` (see the module docstring)."""
-    return territory_problem(_read_csv(Path(units_path)), _read_csv(Path(reps_path)),
-                             units_name=str(units_path), reps_name=str(reps_path))
+    units, units_name = _read_csv(Path(units_path))
+    reps, reps_name = _read_csv(Path(reps_path))
+    return territory_problem(units, reps, units_name=units_name, reps_name=reps_name)

@@ -272,9 +272,6 @@ def test_a_blank_value_cell_defaults_to_the_workload(tmp_path: Path) -> None:
     assert problem.value.tolist() == [7.5, 3.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pandas skips blank lines, so after a blank line the reported row is one less than "
-    "the line in the file"))
 def test_the_row_counts_blank_lines_in_the_file(tmp_path: Path) -> None:
     units = ("unit_id,lat,lon,workload\n"
              "U1,40,-100,5\n"
