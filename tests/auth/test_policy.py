@@ -36,6 +36,7 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
     "accuracy": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE}),
     "deal-risk": frozenset({R.ADMIN, R.REVOPS}),
     "inbox": EVERY_ROLE,
+    "territory": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER}),
 }
 
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
@@ -49,6 +50,7 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.ADD_NOTE: frozenset({R.SALES_LEADER, R.MANAGER, R.ADMIN, R.REVOPS, R.DEAL_DESK}),
     Action.TRAIN_MODEL: frozenset({R.ADMIN, R.REVOPS}),
     Action.RESOLVE_INBOX: EVERY_ROLE,
+    Action.SOLVE_TERRITORY: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER}),
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}
