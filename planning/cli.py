@@ -252,6 +252,88 @@ def _command_territory_solve(args: argparse.Namespace) -> int:
     return 0 if result.has_plan else 3
 
 
+def _blend(text: str) -> dict[str, float]:
+    blend: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            blend[name.strip()] = float(value)
+        except ValueError:
+            raise RevPlanError(f"--blend {text!r}: write it as potential=0.5,history=0.3,"
+                               "pipeline=0.2.") from None
+    return blend
+
+
+def _command_quota_solve(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from planning.quota.model import QuotaScenario, solve_quotas
+    from planning.quota.workspace import quota_inputs, quota_metrics
+    from planning.store import open_workspace
+
+    workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
+    inputs = quota_inputs(workspace, args.fiscal_year, territory_scenario=args.territory_version)
+    scenario = QuotaScenario(
+        target_cents=int(round(args.target * 100)), blend=_blend(args.blend),
+        over_assign=args.over_assign, max_increase=args.max_increase,
+        max_decrease=args.max_decrease, team_totals="fixed" if args.fixed_teams else "free",
+        seasonality=inputs.seasonality)
+    result = solve_quotas(inputs.reps, scenario)
+    fairness, capacity = quota_metrics(inputs, result)
+    print(f"FY{inputs.fiscal_year}: {len(result.allocation)} reps, total "
+          f"{result.total_cents / 100:,.2f} ({result.status}, largest deviation from fair share "
+          f"{result.objective:.1%}, {result.seconds:.2f} s). Expected to reach 100%: "
+          f"{fairness.share_expected_to_reach_100:.0%} of reps; capacity gap "
+          f"{capacity.gap:,.0f} ({capacity.hires:.1f} hires).")
+    if args.out:
+        allocation = result.allocation
+        table = pd.DataFrame({"rep_id": allocation["rep_id"],
+                              "quota": allocation["quota_cents"] / 100})
+        for k, quarter in enumerate(inputs.quarters, start=1):
+            table[quarter.label.replace(" ", "_")] = allocation[f"q{k}_cents"] / 100
+        table.to_csv(args.out, index=False, float_format="%.2f")
+        print(f"Quotas written to {args.out}.")
+    _write_report(args.report, {
+        **result.report(), "fiscal_year": inputs.fiscal_year,
+        "potential_source": inputs.potential_source,
+        "gini_quota_to_potential": fairness.gini_quota_to_potential,
+        "share_expected_to_reach_100": fairness.share_expected_to_reach_100,
+        "capacity_gap": capacity.gap, "hires_needed": capacity.hires})
+    return 0
+
+
+def _add_quota_commands(commands: argparse._SubParsersAction) -> None:
+    """`revplan quota solve`."""
+    quota = commands.add_parser("quota", help="Allocate a bookings target to reps.")
+    quota_commands = quota.add_subparsers(dest="quota_command", required=True,
+                                          metavar="COMMAND")
+    solve = quota_commands.add_parser(
+        "solve", help="Allocate a fiscal year's target across reps, fairly and within caps.",
+        description="Quotas as close as possible to each rep's blended fair share (largest "
+        "relative deviation first, then the total), adding up to target × (1 + "
+        "over-assignment) to the cent. Infeasible caps exit 2 naming the binding caps.")
+    solve.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
+    solve.add_argument("--target", type=float, required=True,
+                       help="company bookings target for the fiscal year, in currency units")
+    solve.add_argument("--fiscal-year", type=int, help="fiscal year (default: the next one)")
+    solve.add_argument("--territory-version",
+                       help="saved territory scenario whose assignment gives the potential")
+    solve.add_argument("--blend", default="potential=0.5,history=0.3,pipeline=0.2",
+                       help="fair-share weights (default potential=0.5,history=0.3,"
+                       "pipeline=0.2)")
+    solve.add_argument("--max-increase", type=float,
+                       help="cap on the rise over last year's quota (0.25 = +25%%)")
+    solve.add_argument("--max-decrease", type=float,
+                       help="cap on the fall below last year's quota")
+    solve.add_argument("--over-assign", type=float, default=0.0,
+                       help="quotas add up to target × (1 + this) (default 0)")
+    solve.add_argument("--fixed-teams", action="store_true",
+                       help="keep each team's total at its reps' fair shares")
+    solve.add_argument("--out", help="write quotas.csv (rep_id, quota, one column per quarter)")
+    solve.add_argument("--report", help="write report.json")
+    solve.set_defaults(handler=_command_quota_solve)
+
+
 def _add_territory_commands(commands: argparse._SubParsersAction) -> None:
     """`revplan territory solve`."""
     territory = commands.add_parser("territory", help="Design balanced territories.")
@@ -407,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_pipeline_commands(commands)
     _add_territory_commands(commands)
+    _add_quota_commands(commands)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)

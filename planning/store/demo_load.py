@@ -143,6 +143,30 @@ STATEMENT_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _demo_quotas(cur: duckdb.DuckDBPyConnection, as_of: dt.date, loaded_at: dt.datetime) -> None:
+    """Quota records of the last complete and the current (calendar) fiscal year, as a CRM
+    would hold them: a rep's bookings over the year before × a fixed per-rep stretch
+    (1.10-1.35); the last complete year's is based on its own bookings (the demo's history
+    starts inside the year before)."""
+    last, current = as_of.year - 1, as_of.year
+    for year, first, final in (
+        (last, dt.date(last, 1, 1), dt.date(last, 12, 31)),
+        (current, as_of - dt.timedelta(days=365), as_of - dt.timedelta(days=1)),
+    ):
+        cur.execute(
+            """INSERT INTO rep_quotas (fiscal_year, rep_id, quota_cents, source, loaded_at)
+               SELECT ?, o.owner_id,
+                      CAST(round(sum(o.amount_cents)
+                                 * (1.10 + (abs(hash(o.owner_id)) % 1000) / 4000.0), -4)
+                           AS BIGINT),
+                      'demo', ?
+               FROM opportunities o JOIN reps r ON r.rep_id = o.owner_id AND r.role = 'rep'
+               WHERE o.status = 'won' AND o.close_date BETWEEN ? AND ?
+               GROUP BY o.owner_id HAVING sum(o.amount_cents) > 0""",
+            [year, loaded_at, first, final],
+        )
+
+
 def _catalog(cur: duckdb.DuckDBPyConnection, loaded_at: dt.datetime) -> None:
     from planning.demo.generator import PRICE_BOOK_DISCOUNT, PRODUCTS
 
@@ -190,6 +214,7 @@ def load_demo_tables(
         cur.unregister("frame")
     cur.unregister("accounts_frame")
     _catalog(cur, loaded_at)
+    _demo_quotas(cur, company.as_of, loaded_at)
     cur.executemany(
         "INSERT OR REPLACE INTO workspace_settings VALUES (?, ?)",
         [["demo_size", size_name], ["demo_seed", str(seed)],
@@ -197,5 +222,6 @@ def load_demo_tables(
     )
     return {
         table: cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        for table in (*LOAD_STATEMENTS, "products", "price_books", "price_book_entries")
+        for table in (*LOAD_STATEMENTS, "products", "price_books", "price_book_entries",
+                      "rep_quotas")
     }

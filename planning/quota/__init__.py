@@ -1,0 +1,1 @@
+"""Quota design: allocate a bookings target to reps, fairly and attainably."""

@@ -1,0 +1,187 @@
+"""Quota scenarios on a workspace: inputs from its reps, book, bookings and pipeline; results
+saved with settings, statistics, fairness figures and a content hash; overrides audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planning import audit
+from planning.errors import RevPlanError
+from planning.periods import FiscalQuarter, fiscal_quarter_of, fiscal_year_of
+from planning.quota.fairness import (
+    CapacityCheck,
+    FairnessReport,
+    bookings_sigma,
+    capacity_check,
+    fairness_report,
+)
+from planning.quota.model import QuotaResult
+from planning.store import Workspace
+from planning.store import quotas as repo
+from planning.store.kpis import fiscal_year_start_month
+
+
+@dataclass(frozen=True)
+class QuotaInputs:
+    """A workspace's reps ready for `solve_quotas`, with what fairness and capacity need."""
+
+    fiscal_year: int
+    quarters: tuple[FiscalQuarter, ...]
+    reps: pd.DataFrame
+    """rep_id, name, team, potential, history, pipeline, ramp, prior_ramp, last_quota …"""
+    seasonality: tuple[float, float, float, float]
+    sigma: float
+    first_year_ramp: float
+    potential_source: str
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def productive_share(hire_date: object, ramp_months: float, capacity: float,
+                     first: dt.date, months: int = 12) -> float:
+    """FTE × the average, over `months` from `first`, of how ramped the rep is (linear over
+    their ramp months from hire; 0 before hire)."""
+    if hire_date is None or pd.isna(hire_date):
+        return float(capacity)
+    hired = pd.Timestamp(hire_date).date()
+    shares = []
+    for k in range(months):
+        middle = first + dt.timedelta(days=30.44 * k + 15)
+        tenure = (middle - hired).days / 30.44
+        if tenure <= 0:
+            shares.append(0.0)
+        elif ramp_months <= 0:
+            shares.append(1.0)
+        else:
+            shares.append(min(1.0, tenure / ramp_months))
+    return float(capacity) * float(np.mean(shares))
+
+
+def _fiscal_quarters(fiscal_year: int, start_month: int) -> tuple[FiscalQuarter, ...]:
+    probe = dt.date(fiscal_year if start_month == 1 else fiscal_year - 1, start_month, 15)
+    first = fiscal_quarter_of(probe, start_month)
+    if first.fiscal_year != fiscal_year or first.quarter != 1:
+        raise RevPlanError(f"Cannot place fiscal year {fiscal_year}.")
+    return (first, first.next(), first.next().next(), first.next().next().next())
+
+
+def quota_inputs(
+    workspace: Workspace, fiscal_year: int | None = None, *,
+    territory_scenario: str | None = None, today: dt.date | None = None,
+) -> QuotaInputs:
+    """Inputs for allocating `fiscal_year` (default: the next one) as of `today`."""
+    today = today or _today()
+    start_month = workspace.read(fiscal_year_start_month)
+    fiscal_year = fiscal_year or fiscal_year_of(today, start_month) + 1
+    quarters = _fiscal_quarters(fiscal_year, start_month)
+    end = min(today, quarters[0].start - dt.timedelta(days=1))
+    window = (end - dt.timedelta(days=364), end)
+    prior = (window[0] - dt.timedelta(days=365), window[0] - dt.timedelta(days=1))
+    seasons = [quarters[0].shifted(-4 * back + k) for back in (1, 2) for k in range(4)]
+
+    def read(cur) -> tuple[pd.DataFrame, list[int]]:
+        if territory_scenario is not None and not repo.territory_scenario_exists(
+                cur, territory_scenario):
+            raise RevPlanError(f"No saved territory scenario {territory_scenario!r}.")
+        return (repo.rep_inputs(cur, window, prior, fiscal_year - 1, territory_scenario),
+                repo.won_by_quarter(cur, [(q.start, q.end) for q in seasons]))
+
+    reps, won = workspace.read_snapshot(read)
+    if reps.empty:
+        raise RevPlanError("No active reps in this workspace.")
+    reps["ramp"] = [productive_share(h, m, c, quarters[0].start) for h, m, c in zip(
+        reps["hire_date"], reps["ramp_months"], reps["capacity"], strict=True)]
+    reps["prior_ramp"] = [productive_share(h, m, c, window[0]) for h, m, c in zip(
+        reps["hire_date"], reps["ramp_months"], reps["capacity"], strict=True)]
+    by_quarter = np.array(won, dtype=float).reshape(2, 4).sum(axis=0)
+    seasonality = (tuple(float(x) for x in by_quarter / by_quarter.sum())
+                   if by_quarter.sum() > 0 else (0.25, 0.25, 0.25, 0.25))
+    typical_ramp = float(reps["ramp_months"].median()) if len(reps) else 0.0
+    first_year = float(np.mean([min(1.0, (k + 0.5) / typical_ramp) if typical_ramp > 0 else 1.0
+                                for k in range(12)]))
+    return QuotaInputs(
+        fiscal_year=fiscal_year, quarters=quarters, reps=reps,
+        seasonality=seasonality,  # type: ignore[arg-type]
+        sigma=bookings_sigma(*(reps.loc[reps["prior_ramp"] >= 0.999, column].to_numpy()
+                               for column in ("prior_history", "history"))),
+        first_year_ramp=first_year,
+        potential_source=(f"territory scenario {territory_scenario}" if territory_scenario
+                          else "current book (account revenue)"))
+
+
+def quota_metrics(inputs: QuotaInputs, result: QuotaResult) -> tuple[FairnessReport,
+                                                                      CapacityCheck]:
+    """Fairness of an allocation and the capacity check against its total."""
+    return (fairness_report(result.allocation, inputs.reps, inputs.sigma),
+            capacity_check(inputs.reps, result.total_cents / 100, inputs.first_year_ramp))
+
+
+def record_override(workspace: Workspace, rep_id: str, quota_cents: int, reason: str, *,
+                    actor: str, actor_role: str | None = None) -> None:
+    """Audit a manual quota override (the page then re-solves with it)."""
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise RevPlanError("Give a reason for the override (at least 5 characters).")
+    workspace.write(lambda cur: audit.record(
+        cur, actor=actor, actor_role=actor_role, action="quota.override", entity="rep",
+        entity_id=rep_id, after={"quota_cents": int(quota_cents)}, reason=reason))
+
+
+def save_quota_scenario(
+    workspace: Workspace, inputs: QuotaInputs, result: QuotaResult, name: str, *,
+    actor: str, actor_role: str | None = None,
+) -> str:
+    """Store a solved allocation as a scenario result (audited); returns its id."""
+    name = name.strip()
+    if not name:
+        raise RevPlanError("Give the scenario a name.")
+    if len(name) > 120:
+        raise RevPlanError("Scenario names are at most 120 characters.")
+    fairness, capacity = quota_metrics(inputs, result)
+    report = result.report()
+    parameters = {**report["scenario"], "fiscal_year": inputs.fiscal_year,
+                  "potential_source": inputs.potential_source}
+    solver = {k: report[k] for k in ("status", "objective", "bound", "total_deviation",
+                                     "seconds")}
+    metrics = {"gini_quota_to_potential": fairness.gini_quota_to_potential,
+               "share_expected_to_reach_100": fairness.share_expected_to_reach_100,
+               "capacity_gap": capacity.gap, "hires_needed": capacity.hires}
+    allocation = result.allocation
+    digest = hashlib.sha256(audit.to_json({
+        "parameters": parameters,
+        "allocation": sorted(zip(allocation["rep_id"], allocation["quota_cents"].astype(int),
+                                 strict=True))}).encode("utf-8")).hexdigest()
+    created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    scenario_id = f"quota-{created:%Y%m%d-%H%M%S}-{digest[:8]}"
+    row = {"scenario_id": scenario_id, "name": name, "fiscal_year": inputs.fiscal_year,
+           "created_at": created, "created_by": actor,
+           "parameters": json.dumps(parameters, sort_keys=True, default=str),
+           "solver": json.dumps(solver, sort_keys=True, default=str),
+           "metrics": json.dumps(metrics, sort_keys=True, default=str),
+           "total_cents": result.total_cents, "content_hash": digest}
+
+    def store(cur) -> None:
+        repo.insert_scenario(cur, row, allocation)
+        audit.record(cur, actor=actor, actor_role=actor_role, action="quota.save",
+                     entity="quota_scenario", entity_id=scenario_id,
+                     after={"name": name, "content_hash": digest,
+                            "total_cents": result.total_cents, **solver})
+
+    workspace.write(store)
+    return scenario_id
+
+
+def saved_quota_scenarios(workspace: Workspace) -> pd.DataFrame:
+    """Saved quota scenarios, newest first, JSON columns decoded."""
+    rows = workspace.read(repo.scenarios)
+    for column in ("parameters", "solver", "metrics"):
+        rows[column] = rows[column].map(json.loads)
+    return rows

@@ -1,0 +1,1 @@
+"""Territory design: balanced, compact territories with little disruption."""
