@@ -34,6 +34,8 @@ class Action(StrEnum):
     RESOLVE_INBOX = "inbox.resolve"
     SOLVE_TERRITORY = "territory.solve"
     """Solve territory scenarios and save their results."""
+    SOLVE_QUOTA = "quota.solve"
+    """Solve quota scenarios, override a rep's quota and save results."""
     """Act on or dismiss an inbox item addressed to oneself."""
 
 
@@ -55,6 +57,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "deal-risk": OPERATORS,
     "inbox": EVERYONE,
     "territory": OPERATORS | LEADERS,
+    "quota": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
 }
 """Which roles may open each page (by url_path). A page missing here is open to nobody."""
 
@@ -70,6 +73,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.TRAIN_MODEL: OPERATORS,
     Action.RESOLVE_INBOX: EVERYONE,
     Action.SOLVE_TERRITORY: OPERATORS | {Role.SALES_LEADER},
+    Action.SOLVE_QUOTA: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
 }
 
 

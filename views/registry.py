@@ -79,6 +79,13 @@ PAGES: tuple[PageEntry, ...] = (
         url_path="territory",
     ),
     PageEntry(
+        path="views/quota.py",
+        title="Quota design",
+        icon=":material/target:",
+        group="Planning",
+        url_path="quota",
+    ),
+    PageEntry(
         path="views/inbox.py",
         title="Inbox",
         icon=":material/inbox:",

@@ -65,6 +65,12 @@ def productive_share(hire_date: object, ramp_months: float, capacity: float,
     return float(capacity) * float(np.mean(shares))
 
 
+def planning_years(workspace: Workspace, today: dt.date | None = None) -> tuple[int, int]:
+    """The current and the next fiscal year."""
+    current = fiscal_year_of(today or _today(), workspace.read(fiscal_year_start_month))
+    return current, current + 1
+
+
 def _fiscal_quarters(fiscal_year: int, start_month: int) -> tuple[FiscalQuarter, ...]:
     probe = dt.date(fiscal_year if start_month == 1 else fiscal_year - 1, start_month, 15)
     first = fiscal_quarter_of(probe, start_month)
@@ -124,12 +130,18 @@ def quota_metrics(inputs: QuotaInputs, result: QuotaResult) -> tuple[FairnessRep
             capacity_check(inputs.reps, result.total_cents / 100, inputs.first_year_ramp))
 
 
-def record_override(workspace: Workspace, rep_id: str, quota_cents: int, reason: str, *,
-                    actor: str, actor_role: str | None = None) -> None:
-    """Audit a manual quota override (the page then re-solves with it)."""
+def checked_reason(reason: str) -> str:
+    """An override's reason, trimmed; RevPlanError when it says too little."""
     reason = reason.strip()
     if len(reason) < 5:
         raise RevPlanError("Give a reason for the override (at least 5 characters).")
+    return reason
+
+
+def record_override(workspace: Workspace, rep_id: str, quota_cents: int, reason: str, *,
+                    actor: str, actor_role: str | None = None) -> None:
+    """Audit a manual quota override once it has been applied."""
+    reason = checked_reason(reason)
     workspace.write(lambda cur: audit.record(
         cur, actor=actor, actor_role=actor_role, action="quota.override", entity="rep",
         entity_id=rep_id, after={"quota_cents": int(quota_cents)}, reason=reason))

@@ -37,6 +37,7 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
     "deal-risk": frozenset({R.ADMIN, R.REVOPS}),
     "inbox": EVERY_ROLE,
     "territory": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER}),
+    "quota": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
 }
 
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
@@ -51,6 +52,7 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.TRAIN_MODEL: frozenset({R.ADMIN, R.REVOPS}),
     Action.RESOLVE_INBOX: EVERY_ROLE,
     Action.SOLVE_TERRITORY: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER}),
+    Action.SOLVE_QUOTA: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}

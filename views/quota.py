@@ -1,0 +1,286 @@
+"""Quota design: allocate a fiscal year's bookings target to reps, fairly and attainably."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from auth.policy import Action
+from planning import telemetry
+from planning.errors import RevPlanError
+from planning.overview import format_money
+from planning.quota.model import QuotaInfeasibleError, QuotaScenario, solve_quotas
+from planning.quota.workspace import (
+    QuotaInputs,
+    checked_reason,
+    planning_years,
+    quota_inputs,
+    quota_metrics,
+    record_override,
+    save_quota_scenario,
+    saved_quota_scenarios,
+)
+from planning.territory.workspace import saved_scenarios
+from views.common import allowed, current_workspace, require_page, show_failure
+
+STATE_KEY = "quota_state"
+CHART_CONFIG = {"displaylogo": False}
+
+user = require_page("quota")
+workspace = current_workspace()
+may_solve = allowed(user, Action.SOLVE_QUOTA)
+role = user.primary_role.value if user.primary_role else None
+
+st.title("Quota design")
+st.caption(
+    "Allocate a fiscal year's bookings target to reps. Each rep's fair share blends their "
+    "shares of territory potential, trailing bookings and open pipeline, scaled by how much of "
+    "the year they are ramped. Quotas add up to the target plus over-assignment to the cent, "
+    "stay within year-over-year caps, floors and ceilings, and sit as close to fair share as "
+    "possible: the largest relative deviation first, then the total (an LP solved by HiGHS). "
+    "Amounts in USD."
+)
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.0%}"
+
+
+def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
+    """The scenario settings; inputs, scenario and name when submitted."""
+    territories = saved_scenarios(workspace)
+    sources = {None: "Current book (account revenue)"} | {
+        row.scenario_id: f"Territory scenario: {row.name}" for row in territories.itertuples()}
+    with st.form("quota_scenario"):
+        left, middle, right = st.columns(3)
+        current, upcoming = planning_years(workspace)
+        fiscal_year = left.selectbox("Fiscal year", [upcoming, current],
+                                     format_func=lambda y: f"FY{y}")
+        target = middle.number_input("Company bookings target (USD)", min_value=1.0,
+                                     value=50_000_000.0, step=1_000_000.0, format="%.2f")
+        source = right.selectbox("Potential from", list(sources), format_func=sources.get)
+        st.markdown("**Fair-share blend** (percent, adding up to 100)")
+        left, middle, right = st.columns(3)
+        potential = left.number_input("Potential %", 0, 100, 50)
+        history = middle.number_input("Trailing bookings %", 0, 100, 30)
+        pipeline = right.number_input("Open pipeline %", 0, 100, 20)
+        left, middle, right, fourth = st.columns(4)
+        over = left.number_input("Over-assignment %", 0.0, 100.0, 10.0, step=1.0)
+        increase = middle.number_input("Max rise vs last year % (0 = none)", 0.0, 500.0, 25.0)
+        decrease = right.number_input("Max fall vs last year % (0 = none)", 0.0, 100.0, 0.0)
+        fixed = fourth.checkbox("Keep team totals", value=False,
+                                help="Each team's total stays at its reps' fair shares.")
+        left, right, name_column = st.columns(3)
+        floor = left.number_input("Floor per rep (USD, 0 = none)", 0.0, value=0.0)
+        ceiling = right.number_input("Ceiling per rep (USD, 0 = none)", 0.0, value=0.0)
+        name = name_column.text_input("Scenario name", value="")
+        submitted = st.form_submit_button("Solve", type="primary", icon=":material/play_arrow:",
+                                          disabled=not may_solve)
+    if not may_solve:
+        st.caption("Your role may view saved quota scenarios; RevOps, finance, compensation "
+                   "and sales leaders solve them.")
+    if not submitted:
+        return None
+    if potential + history + pipeline != 100:
+        raise RevPlanError(f"The blend adds up to {potential + history + pipeline}%, not 100%.")
+    inputs = quota_inputs(workspace, fiscal_year, territory_scenario=source)
+    scenario = QuotaScenario(
+        target_cents=int(round(target * 100)),
+        blend={"potential": potential / 100, "history": history / 100,
+               "pipeline": pipeline / 100},
+        over_assign=over / 100, max_increase=increase / 100 or None,
+        max_decrease=decrease / 100 or None,
+        floor_cents=int(floor * 100) or None, ceiling_cents=int(ceiling * 100) or None,
+        team_totals="fixed" if fixed else "free", seasonality=inputs.seasonality)
+    default_name = f"FY{inputs.fiscal_year} {format_money(int(target * 100))}"
+    return inputs, scenario, name.strip() or default_name
+
+
+def solve(state: dict) -> None:
+    """Solve the state's scenario (with its overrides) and keep the result in the state."""
+    scenario = QuotaScenario(**{**state["scenario"].__dict__, "overrides": state["overrides"]})
+    with st.spinner("Allocating quotas…"), telemetry.timed(workspace, "solve", "quota",
+                                                           user.email):
+        state["result"] = solve_quotas(state["inputs"].reps, scenario)
+    state["error"] = None
+
+
+def rep_table(inputs: QuotaInputs, state: dict) -> pd.DataFrame:
+    result = state["result"]
+    fairness = state["fairness"].reps
+    frame = result.allocation.merge(inputs.reps[["rep_id", "name", "ramp", "potential"]],
+                                    on="rep_id").merge(fairness, on="rep_id")
+    last = frame["last_quota_cents"]
+    return pd.DataFrame({
+        "Rep": frame["name"], "Team": frame["team"], "Quota": frame["quota_cents"] / 100,
+        "Fair share": frame["fair_cents"] / 100,
+        "Change vs last year": np.where(last > 0, frame["quota_cents"] / last - 1, np.nan),
+        "Quota ÷ potential": frame["quota_to_potential"],
+        "Quota ÷ trailing bookings": frame["quota_to_history"],
+        "Pipeline coverage": frame["coverage"], "Ramp": frame["ramp"],
+        "Chance of 100%": frame["chance_of_100"], "Why": frame["explanation"],
+    })
+
+
+def charts(inputs: QuotaInputs, state: dict) -> None:
+    result, fairness = state["result"], state["fairness"]
+    frame = result.allocation.merge(inputs.reps[["rep_id", "name", "potential"]], on="rep_id")
+    slope = result.total_cents / 100 / max(frame["potential"].sum(), 1e-9)
+    top = float(frame["potential"].max())
+    scatter = go.Figure()
+    scatter.add_scatter(x=frame["potential"], y=frame["quota_cents"] / 100, mode="markers",
+                        name="Reps", text=frame["name"], marker={"size": 10, "color": "#1f4e79"},
+                        hovertemplate="%{text}<br>Potential $%{x:,.0f}<br>Quota $%{y:,.0f}"
+                        "<extra></extra>")
+    scatter.add_scatter(x=[0, top], y=[0, top * slope], mode="lines",
+                        name="Quota in proportion to potential",
+                        line={"dash": "dash", "color": "#7f7f7f"})
+    scatter.update_layout(title="Quota against territory potential", height=420,
+                          xaxis={"title": {"text": "Potential (USD)"}, "tickprefix": "$"},
+                          yaxis={"title": {"text": "Annual quota (USD)"}, "tickprefix": "$"},
+                          legend={"orientation": "h", "y": -0.2})
+    attainment = go.Figure()
+    attainment.add_histogram(x=np.clip(fairness.attainment_draws, 0, 3) * 100, nbinsx=60,
+                             name="Simulated attainment", marker_color="#2e7d6b")
+    attainment.add_vline(x=100, line={"dash": "dot"}, annotation_text="100% of quota")
+    attainment.update_layout(
+        title=f"Expected attainment ({fairness.share_expected_to_reach_100:.0%} of reps "
+              "expected to reach 100%)", height=420, showlegend=False,
+        xaxis={"title": {"text": "Attainment (% of quota, capped at 300%)"}},
+        yaxis={"title": {"text": "Simulated rep-years"}})
+    teams = result.allocation.groupby("team")[["quota_cents", "fair_cents"]].sum() / 100
+    rollup = go.Figure()
+    rollup.add_bar(x=teams.index, y=teams["quota_cents"], name="Quota",
+                   marker_color="#1f4e79")
+    rollup.add_bar(x=teams.index, y=teams["fair_cents"], name="Fair share",
+                   marker_color="#c8702a")
+    rollup.update_layout(title="Team roll-up: quota and fair share", barmode="group",
+                         height=380, yaxis={"title": {"text": "USD"}, "tickprefix": "$"},
+                         legend={"orientation": "h", "y": 1.1})
+    left, right = st.columns(2)
+    left.plotly_chart(scatter, config=CHART_CONFIG, width="stretch")
+    right.plotly_chart(attainment, config=CHART_CONFIG, width="stretch")
+    st.plotly_chart(rollup, config=CHART_CONFIG, width="stretch")
+
+
+def override_form(state: dict) -> None:
+    """Set one rep's quota by hand, with a reason (audited); the others rebalance."""
+    inputs: QuotaInputs = state["inputs"]
+    names = dict(zip(inputs.reps["rep_id"], inputs.reps["name"], strict=True))
+    with st.form("quota_override"):
+        st.markdown("**Override a rep's quota** (the others rebalance to keep the total)")
+        left, middle = st.columns(2)
+        rep = left.selectbox("Rep", list(names), format_func=names.get)
+        amount = middle.number_input("New annual quota (USD)", min_value=0.0, value=0.0,
+                                     step=10_000.0, format="%.2f")
+        reason = st.text_input("Reason (recorded in the audit trail)")
+        applied = st.form_submit_button("Apply override", icon=":material/edit:")
+    if applied:
+        before = (state["overrides"], state["result"])
+        try:
+            cents = int(round(amount * 100))
+            checked_reason(reason)
+            state["overrides"] = {**state["overrides"], rep: cents}
+            solve(state)
+            record_override(workspace, rep, cents, reason, actor=user.email, actor_role=role)
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            state["overrides"], state["result"] = before
+            show_failure(exc, "apply the override")
+        else:
+            st.rerun()
+    if state["overrides"]:
+        st.caption("Overrides: " + "; ".join(
+            f"{names.get(rep, rep)} {format_money(cents)}"
+            for rep, cents in state["overrides"].items()))
+
+
+def show_result(state: dict) -> None:
+    inputs: QuotaInputs = state["inputs"]
+    result = state["result"]
+    fairness, capacity = quota_metrics(inputs, result)
+    state["fairness"] = fairness
+    st.success(f"FY{inputs.fiscal_year}: {result.status}. Largest deviation from fair share "
+               f"{result.objective:.1%}; solved in {result.seconds:.2f} s. Potential from "
+               f"{inputs.potential_source}.")
+    cards = st.columns(5)
+    cards[0].metric("Total quota", format_money(result.total_cents), border=True,
+                    help=f"Target {format_money(result.scenario.target_cents)} + "
+                    f"{result.scenario.over_assign:.0%} over-assignment, to the cent.")
+    cards[1].metric("Largest deviation from fair share", f"{result.objective:.1%}",
+                    border=True)
+    cards[2].metric("Reps expected to reach 100%",
+                    percent(fairness.share_expected_to_reach_100), border=True,
+                    help=f"Simulated from the spread of reps' year-on-year bookings "
+                    f"(σ = {fairness.sigma:.2f} on the log scale).")
+    cards[3].metric("Gini of quota ÷ potential", f"{fairness.gini_quota_to_potential:.2f}",
+                    border=True, help="0: every rep carries the same quota per $ of potential.")
+    cards[4].metric("Capacity gap", format_money(int(capacity.gap * 100)), border=True,
+                    help=f"Target against reps × ramp × productivity "
+                    f"({format_money(int(capacity.productivity * 100))} per ramped rep): "
+                    f"{capacity.hires:.1f} hires at a first-year ramp of "
+                    f"{capacity.first_year_ramp:.0%}.")
+    charts(inputs, state)
+    st.subheader("Quota per rep")
+    st.dataframe(rep_table(inputs, state), hide_index=True, width="stretch", column_config={
+        "Quota": st.column_config.NumberColumn(format="dollar"),
+        "Fair share": st.column_config.NumberColumn(format="dollar"),
+        **{c: st.column_config.NumberColumn(format="percent") for c in (
+            "Change vs last year", "Quota ÷ potential", "Ramp", "Chance of 100%")},
+        "Quota ÷ trailing bookings": st.column_config.NumberColumn(format="%.2f×"),
+        "Pipeline coverage": st.column_config.NumberColumn(format="%.2f×"),
+        "Why": st.column_config.TextColumn(width="large"),
+    })
+    if may_solve:
+        override_form(state)
+        if st.button("Save as scenario result", icon=":material/save:", key="quota_save"):
+            try:
+                scenario_id = save_quota_scenario(workspace, inputs, result, state["name"],
+                                                  actor=user.email, actor_role=role)
+                st.success(f"Saved as {scenario_id}.")
+            except Exception as exc:  # noqa: BLE001 - shown in words
+                show_failure(exc, "save the scenario")
+
+
+def show_saved() -> None:
+    rows = saved_quota_scenarios(workspace)
+    if rows.empty:
+        st.info("No quota scenario has been saved in this workspace yet.")
+        return
+    st.dataframe(pd.DataFrame({
+        "Scenario": rows["name"], "Fiscal year": rows["fiscal_year"],
+        "Saved": rows["created_at"], "By": rows["created_by"],
+        "Total": rows["total_cents"] / 100,
+        "Largest deviation": rows["solver"].map(lambda s: s.get("objective")),
+        "Expected to reach 100%": rows["metrics"].map(
+            lambda m: m.get("share_expected_to_reach_100")),
+        "Hash": rows["content_hash"].str[:12],
+    }), hide_index=True, width="stretch", column_config={
+        "Total": st.column_config.NumberColumn(format="dollar"),
+        "Largest deviation": st.column_config.NumberColumn(format="percent"),
+        "Expected to reach 100%": st.column_config.NumberColumn(format="percent"),
+    })
+
+
+new_tab, saved_tab = st.tabs(["New scenario", "Saved scenarios"])
+with new_tab:
+    try:
+        submitted = scenario_form()
+        if submitted is not None:
+            inputs, scenario, name = submitted
+            st.session_state[STATE_KEY] = {"inputs": inputs, "scenario": scenario,
+                                           "name": name, "overrides": {}, "result": None}
+            solve(st.session_state[STATE_KEY])
+    except QuotaInfeasibleError as exc:
+        st.error(f"**No allocation: the limits cannot add up to the total.** {exc}",
+                 icon=":material/block:")
+        st.session_state.pop(STATE_KEY, None)
+    except Exception as exc:  # noqa: BLE001 - shown in words
+        show_failure(exc, "allocate the quotas")
+        st.session_state.pop(STATE_KEY, None)
+    state = st.session_state.get(STATE_KEY)
+    if state is not None and state.get("result") is not None:
+        show_result(state)
+with saved_tab:
+    show_saved()
