@@ -209,56 +209,88 @@ def bounds(reps: pd.DataFrame, scenario: QuotaScenario) -> tuple[np.ndarray, np.
     return low, high, why
 
 
+def _cents_up(amount: np.ndarray) -> np.ndarray:
+    return np.ceil(np.asarray(amount, dtype=float) * 100 - 1e-6)
+
+
+def _cents_down(amount: np.ndarray) -> np.ndarray:
+    values = np.asarray(amount, dtype=float)
+    return np.where(np.isfinite(values), np.floor(values * 100 + 1e-6), np.inf)
+
+
 def _check_feasible(reps: pd.DataFrame, scenario: QuotaScenario, fair: np.ndarray,
                     low: np.ndarray, high: np.ndarray) -> None:
-    """Refuse, naming the binding limits, when they cannot add up to the total."""
-    total = scenario.total_cents / 100
-    groups = [("the company", np.ones(len(reps), dtype=bool), total)]
+    """Refuse, naming the binding limits, when they cannot add up to the total (in whole
+    cents, as the allocation will be)."""
+    ids_all = reps["rep_id"].tolist()
+    crossed = np.flatnonzero(_cents_up(low) > _cents_down(high))
+    if len(crossed):
+        names = [ids_all[k] for k in crossed]
+        first = int(crossed[0])
+        raise QuotaInfeasibleError(
+            f"The lower limit of {len(names)} rep(s) is above their upper limit "
+            f"({', '.join(names[:5])}{' …' if len(names) > 5 else ''}; rep {names[0]}: at "
+            f"least {low[first]:,.2f}, at most {high[first]:,.2f}).",
+            binding=names, shortfall_cents=0)
+    groups = [("the company", np.ones(len(reps), dtype=bool), scenario.total_cents)]
     if scenario.team_totals == "fixed":
         teams = reps["team"].to_numpy()
-        groups += [(f"team {t}", teams == t, float(fair[teams == t].sum()))
+        groups += [(f"team {t}", teams == t, int(round(fair[teams == t].sum() * 100)))
                    for t in sorted(set(teams))]
-    for name, members, amount in groups:
-        top, bottom = float(high[members].sum()), float(low[members].sum())
+    for name, members, amount_cents in groups:
+        top = float(_cents_down(high[members]).sum())
+        bottom = float(_cents_up(low[members]).sum())
         ids = reps.loc[members, "rep_id"].tolist()
-        if top < amount - 0.005:
+        if top < amount_cents:
             capped = [ids[k] for k in np.flatnonzero(np.isfinite(high[members]))]
-            suggestion = _increase_needed(reps[members], scenario, amount)
+            suggestion = _increase_needed(reps[members], scenario, amount_cents)
             raise QuotaInfeasibleError(
-                f"The caps cannot add up to {name}'s total: at most {top:,.2f} against "
-                f"{amount:,.2f}, {amount - top:,.2f} short. Binding: the upper limits of "
-                f"{len(capped)} rep(s) ({', '.join(capped[:5])}"
+                f"The caps cannot add up to {name}'s total: at most {top / 100:,.2f} against "
+                f"{amount_cents / 100:,.2f}, {(amount_cents - top) / 100:,.2f} short. "
+                f"Binding: the upper limits of {len(capped)} rep(s) ({', '.join(capped[:5])}"
                 f"{' …' if len(capped) > 5 else ''}).",
-                binding=capped, shortfall_cents=int(round((amount - top) * 100)),
+                binding=capped, shortfall_cents=int(amount_cents - top),
                 suggestion=suggestion)
-        if bottom > amount + 0.005:
+        if bottom > amount_cents:
             floored = [ids[k] for k in np.flatnonzero(low[members] > 0)]
             raise QuotaInfeasibleError(
-                f"The floors are above {name}'s total: at least {bottom:,.2f} against "
-                f"{amount:,.2f}, {bottom - amount:,.2f} over. Binding: the lower limits of "
-                f"{len(floored)} rep(s) ({', '.join(floored[:5])}"
-                f"{' …' if len(floored) > 5 else ''}).",
-                binding=floored, shortfall_cents=-int(round((bottom - amount) * 100)))
+                f"The floors are above {name}'s total: at least {bottom / 100:,.2f} against "
+                f"{amount_cents / 100:,.2f}, {(bottom - amount_cents) / 100:,.2f} over. "
+                f"Binding: the lower limits of {len(floored)} rep(s) "
+                f"({', '.join(floored[:5])}{' …' if len(floored) > 5 else ''}).",
+                binding=floored, shortfall_cents=-int(bottom - amount_cents))
 
 
-def _increase_needed(reps: pd.DataFrame, scenario: QuotaScenario, amount: float) -> str | None:
-    """The smallest year-over-year cap (0.1 % steps) that reaches `amount`, in words."""
+MAX_SUGGESTED_PER_MILLE = 100_000
+"""Suggested year-over-year caps go up to +10,000 %."""
+
+
+def _increase_needed(reps: pd.DataFrame, scenario: QuotaScenario,
+                     amount_cents: int) -> str | None:
+    """The smallest year-over-year cap, in 0.1 % steps, whose limits reach `amount_cents`."""
     if scenario.max_increase is None or (reps["rep_id"].isin(scenario.overrides)).any():
         return None
     last = reps["last_quota"].to_numpy(dtype=float)
     if np.isnan(last).any():
         return None
     ceiling = np.inf if scenario.ceiling_cents is None else scenario.ceiling_cents / 100
-    if np.minimum(last * 100, ceiling).sum() < amount:
-        return "No year-over-year cap reaches it under the ceiling."
-    low, high = scenario.max_increase, 100.0
-    while high - low > 0.0005:
-        middle = (low + high) / 2
-        if np.minimum(last * (1 + middle), ceiling).sum() >= amount:
+
+    def reaches(per_mille: int) -> bool:
+        top = _cents_down(np.minimum(last * (1 + per_mille / 1000), ceiling)).sum()
+        return bool(top >= amount_cents)
+
+    low = math.ceil(scenario.max_increase * 1000 - 1e-9)
+    high = MAX_SUGGESTED_PER_MILLE
+    if not reaches(high):
+        where = " under the ceiling" if scenario.ceiling_cents is not None else ""
+        return f"No year-over-year cap up to +10,000% reaches it{where}."
+    while low < high:
+        middle = (low + high) // 2
+        if reaches(middle):
             high = middle
         else:
-            low = middle
-    return f"A year-over-year cap of +{math.ceil(high * 1000) / 10:.1f}% would reach it."
+            low = middle + 1
+    return f"A year-over-year cap of +{high / 10:.1f}% would reach it."
 
 
 def solve_quotas(reps: pd.DataFrame, scenario: QuotaScenario) -> QuotaResult:
@@ -402,14 +434,29 @@ def whole_cents(dollars: np.ndarray, total_cents: int, low: np.ndarray, high: np
 
 
 def split_by_quarter(annual_cents: np.ndarray, seasonality: tuple[float, ...]) -> np.ndarray:
-    """Rep × quarter cents by the seasonality shares, each row adding up to its annual."""
+    """Rep × quarter cents by the seasonality shares (renormalised to add up to 1), each row
+    adding up exactly to its annual: floors, then the leftover cents to the largest
+    remainders (or taken from the smallest, should rounding overshoot)."""
     shares = np.asarray(seasonality, dtype=float)
-    exact = annual_cents[:, None] * shares[None, :]
+    shares = shares / shares.sum()
+    annual = np.asarray(annual_cents, dtype=np.int64)
+    exact = annual[:, None] * shares[None, :]
     cents = np.floor(exact).astype(np.int64)
-    left = annual_cents - cents.sum(axis=1)
-    order = np.argsort(-(exact - cents), axis=1, kind="stable")
-    for row in np.flatnonzero(left):
-        cents[row, order[row, : int(left[row])]] += 1
+    remainder = exact - cents
+    for row in range(len(annual)):
+        left = int(annual[row] - cents[row].sum())
+        order = np.argsort(-remainder[row], kind="stable")
+        position = 0
+        while left != 0:
+            quarter = order[position % len(order)] if left > 0 else order[::-1][
+                position % len(order)]
+            if left > 0:
+                cents[row, quarter] += 1
+                left -= 1
+            elif cents[row, quarter] > 0:
+                cents[row, quarter] -= 1
+                left += 1
+            position += 1
     return cents
 
 
