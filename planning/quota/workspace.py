@@ -25,6 +25,7 @@ from planning.quota.model import QuotaResult
 from planning.store import Workspace
 from planning.store import quotas as repo
 from planning.store.kpis import fiscal_year_start_month
+from planning.versions import create_version
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,10 @@ def record_override(workspace: Workspace, rep_id: str, quota_cents: int, reason:
 
 def save_quota_scenario(
     workspace: Workspace, inputs: QuotaInputs, result: QuotaResult, name: str, *,
-    actor: str, actor_role: str | None = None,
+    actor: str, actor_role: str | None = None, parent_id: str | None = None,
 ) -> str:
-    """Store a solved allocation as a scenario result (audited); returns its id."""
+    """Store a solved allocation as a scenario result and its plan version (same id,
+    optionally the child of `parent_id`; audited); returns the id."""
     name = name.strip()
     if not name:
         raise RevPlanError("Give the scenario a name.")
@@ -180,8 +182,19 @@ def save_quota_scenario(
            "metrics": json.dumps(metrics, sort_keys=True, default=str),
            "total_cents": result.total_cents, "content_hash": digest}
 
+    items = pd.DataFrame({
+        "subject": allocation["rep_id"], "amount_cents": allocation["quota_cents"],
+        "detail": [json.dumps({"q1": int(a), "q2": int(b), "q3": int(c), "q4": int(d)})
+                   for a, b, c, d in zip(allocation["q1_cents"], allocation["q2_cents"],
+                                         allocation["q3_cents"], allocation["q4_cents"],
+                                         strict=True)]})
+
     def store(cur) -> None:
         repo.insert_scenario(cur, row, allocation)
+        create_version(cur, kind="quota", name=name, items=items, parameters=parameters,
+                       solver=solver, metrics=metrics, author=actor, actor_role=actor_role,
+                       fiscal_year=inputs.fiscal_year, parent_id=parent_id,
+                       version_id=scenario_id)
         audit.record(cur, actor=actor, actor_role=actor_role, action="quota.save",
                      entity="quota_scenario", entity_id=scenario_id,
                      after={"name": name, "content_hash": digest,

@@ -17,6 +17,7 @@ from planning.store import territories as repo
 from planning.territory.problem import TerritoryProblem
 from planning.territory.solve import TerritoryResult, current_plan_kpis
 from planning.territory.validation import territory_problem
+from planning.versions import create_version
 
 MEASURE_NAMES: dict[str, str] = {
     "accounts": "Accounts (count)",
@@ -100,9 +101,10 @@ def content_hash(parameters: dict, assignment: pd.DataFrame) -> str:
 def save_scenario(
     workspace: Workspace, territory: WorkspaceTerritory, result: TerritoryResult, name: str, *,
     actor: str, actor_role: str | None = None, locked_ids: tuple[str, ...] = (),
-    respect_segments: bool = True,
+    respect_segments: bool = True, parent_id: str | None = None,
 ) -> str:
-    """Store a solved scenario (refused without a plan); returns its id."""
+    """Store a solved scenario (refused without a plan) and its plan version (same id,
+    optionally the child of `parent_id`); returns the id."""
     name = name.strip()
     if not name:
         raise RevPlanError("Give the scenario a name.")
@@ -129,8 +131,14 @@ def save_scenario(
         "kpis": json.dumps(kpis, sort_keys=True, default=str), "content_hash": digest,
     }
 
+    items = pd.DataFrame({"subject": assignment["unit_id"], "assignee": assignment["rep_id"],
+                          "previous": assignment["current_rep_id"]})
+
     def store(cur) -> None:
         repo.insert_scenario(cur, row, assignment)
+        create_version(cur, kind="territory", name=name, items=items, parameters=parameters,
+                       solver=solver, metrics=kpis, author=actor, actor_role=actor_role,
+                       parent_id=parent_id, version_id=scenario_id)
         audit.record(cur, actor=actor, actor_role=actor_role, action="territory.save",
                      entity="territory_scenario", entity_id=scenario_id,
                      after={"name": name, "content_hash": digest, **solver,

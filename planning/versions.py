@@ -1,0 +1,227 @@
+"""Plan versions: every saved territory or quota plan is an immutable, content-hashed version.
+
+A version's content (its items) and parameters are written once; the SHA-256 hash over both is
+stored with it and recomputed whenever the version is approved or published, so a changed row
+is detected and refused. Status moves (draft → submitted → approved → published → superseded)
+and tags are kept beside the content, never in it. Editing a plan saves a child version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from planning import audit
+from planning.errors import RevPlanError
+from planning.store import Workspace
+
+KINDS = ("territory", "quota")
+STATUSES = ("draft", "submitted", "approved", "rejected", "changes_requested", "published",
+            "superseded")
+ITEM_COLUMNS = ("subject", "assignee", "previous", "amount_cents", "detail")
+
+
+class VersionIntegrityError(RevPlanError):
+    """A version's stored content no longer matches its hash."""
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    """A version's header (its items are read separately)."""
+
+    version_id: str
+    kind: str
+    name: str
+    parent_id: str | None
+    fiscal_year: int | None
+    parameters: dict
+    solver: dict
+    metrics: dict
+    content_hash: str
+    author: str
+    created_at: dt.datetime
+    status: str
+    tags: tuple[str, ...] = ()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def content_hash(kind: str, parameters: dict, items: pd.DataFrame) -> str:
+    """SHA-256 over the kind, the parameters and the items (sorted by subject), canonical JSON."""
+    rows = items.loc[:, list(ITEM_COLUMNS)].sort_values("subject", kind="stable")
+    payload = {
+        "kind": kind, "parameters": parameters,
+        "items": [[_primitive(v) for v in row] for row in rows.itertuples(index=False,
+                                                                            name=None)],
+    }
+    return hashlib.sha256(audit.to_json(payload).encode("utf-8")).hexdigest()
+
+
+def _primitive(value: object) -> object:
+    """None, int or str: the same JSON whatever pandas dtype carried the value."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    return int(value)
+
+
+def _normalised_items(items: pd.DataFrame) -> pd.DataFrame:
+    frame = items.copy()
+    for column in ITEM_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame.loc[:, list(ITEM_COLUMNS)]
+    frame["subject"] = frame["subject"].astype(str)
+    if frame["subject"].duplicated().any():
+        raise RevPlanError("A version lists the same subject twice.")
+    frame["amount_cents"] = frame["amount_cents"].astype("Int64")
+    for column in ("assignee", "previous", "detail"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame.reset_index(drop=True)
+
+
+def create_version(
+    cur: duckdb.DuckDBPyConnection, *, kind: str, name: str, items: pd.DataFrame,
+    parameters: dict, solver: dict, metrics: dict, author: str, actor_role: str | None,
+    fiscal_year: int | None = None, parent_id: str | None = None,
+    version_id: str | None = None,
+) -> str:
+    """Write a new version inside the caller's transaction (audited); returns its id."""
+    if kind not in KINDS:
+        raise RevPlanError(f"Unknown version kind {kind!r}.")
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise RevPlanError("A version needs a name of 1 to 120 characters.")
+    if parent_id is not None:
+        parent = cur.execute("SELECT kind FROM plan_versions WHERE version_id = ?",
+                             [parent_id]).fetchone()
+        if parent is None or parent[0] != kind:
+            raise RevPlanError(f"Parent version {parent_id!r} is not a {kind} version.")
+    frame = _normalised_items(items)
+    digest = content_hash(kind, parameters, frame)
+    created = _now()
+    version_id = version_id or f"{kind}-{created:%Y%m%d-%H%M%S%f}-{digest[:8]}"
+    cur.execute(
+        """INSERT INTO plan_versions (version_id, kind, name, parent_id, fiscal_year,
+               parameters, solver, metrics, content_hash, author, created_at, status)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft')""",
+        [version_id, kind, name, parent_id, fiscal_year, audit.to_json(parameters),
+         json.dumps(solver, sort_keys=True, default=str),
+         json.dumps(metrics, sort_keys=True, default=str), digest, author, created])
+    cur.register("version_rows", frame)
+    try:
+        cur.execute("""INSERT INTO plan_version_items
+                       SELECT ?, subject, assignee, previous, amount_cents, detail
+                       FROM version_rows""", [version_id])
+    finally:
+        cur.unregister("version_rows")
+    audit.record(cur, actor=author, actor_role=actor_role, action="version.create",
+                 entity="plan_version", entity_id=version_id,
+                 after={"kind": kind, "name": name, "content_hash": digest,
+                        "parent_id": parent_id, "items": len(frame)})
+    return version_id
+
+
+def _version_from(row: tuple, columns: list[str], tags: tuple[str, ...]) -> PlanVersion:
+    data = dict(zip(columns, row, strict=True))
+    for key in ("parameters", "solver", "metrics"):
+        data[key] = json.loads(data[key])
+    return PlanVersion(**data, tags=tags)
+
+
+def read_version(cur: duckdb.DuckDBPyConnection, version_id: str) -> PlanVersion:
+    """One version's header; RevPlanError when it does not exist."""
+    result = cur.execute("SELECT * FROM plan_versions WHERE version_id = ?", [version_id])
+    row = result.fetchone()
+    if row is None:
+        raise RevPlanError(f"No version {version_id!r}.")
+    columns = [d[0] for d in result.description]
+    tags = tuple(t for (t,) in cur.execute(
+        "SELECT tag FROM plan_version_tags WHERE version_id = ? ORDER BY tag",
+        [version_id]).fetchall())
+    return _version_from(row, columns, tags)
+
+
+def read_items(cur: duckdb.DuckDBPyConnection, version_id: str) -> pd.DataFrame:
+    """A version's items, by subject."""
+    return cur.execute(
+        """SELECT subject, assignee, previous, amount_cents, detail FROM plan_version_items
+           WHERE version_id = ? ORDER BY subject""", [version_id]).df()
+
+
+def verify_version(cur: duckdb.DuckDBPyConnection, version_id: str) -> PlanVersion:
+    """The version, after checking its stored content still hashes to its recorded hash."""
+    version = read_version(cur, version_id)
+    items = _normalised_items(read_items(cur, version_id))
+    if content_hash(version.kind, version.parameters, items) != version.content_hash:
+        raise VersionIntegrityError(
+            f"Version {version_id} was modified after it was saved: its content no longer "
+            "matches its hash. It cannot be approved or published.")
+    return version
+
+
+def list_versions(workspace: Workspace, kind: str | None = None) -> pd.DataFrame:
+    """Versions newest first: id, kind, name, parent, status, author, created, hash, tags."""
+    return workspace.read(lambda cur: cur.execute(
+        """SELECT v.version_id, v.kind, v.name, v.parent_id, v.fiscal_year, v.status,
+                  v.author, v.created_at, v.content_hash,
+                  coalesce(list(t.tag ORDER BY t.tag) FILTER (WHERE t.tag IS NOT NULL), [])
+                      AS tags
+           FROM plan_versions v LEFT JOIN plan_version_tags t USING (version_id)
+           WHERE ?::VARCHAR IS NULL OR v.kind = ?
+           GROUP BY ALL ORDER BY v.created_at DESC, v.version_id""",
+        [kind, kind]).df())
+
+
+def lineage(workspace: Workspace, version_id: str) -> list[str]:
+    """The version and its ancestors, newest first."""
+    chain: list[str] = []
+
+    def read(cur) -> None:
+        current: str | None = version_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            row = cur.execute("SELECT parent_id FROM plan_versions WHERE version_id = ?",
+                              [current]).fetchone()
+            current = row[0] if row else None
+
+    workspace.read(read)
+    return chain
+
+
+def set_status(cur: duckdb.DuckDBPyConnection, version_id: str, status: str, *, actor: str,
+               actor_role: str | None, reason: str | None = None) -> None:
+    """Move a version to `status` (audited), inside the caller's transaction."""
+    if status not in STATUSES:
+        raise RevPlanError(f"Unknown version status {status!r}.")
+    before = read_version(cur, version_id).status
+    cur.execute("UPDATE plan_versions SET status = ? WHERE version_id = ?",
+                [status, version_id])
+    audit.record(cur, actor=actor, actor_role=actor_role, action="version.status",
+                 entity="plan_version", entity_id=version_id, before={"status": before},
+                 after={"status": status}, reason=reason)
+
+
+def tag_version(workspace: Workspace, version_id: str, tag: str, *, actor: str,
+                actor_role: str | None = None) -> None:
+    """Attach a tag ("FY27 plan of record"); audited."""
+    tag = tag.strip()
+    if not tag or len(tag) > 60:
+        raise RevPlanError("A tag has 1 to 60 characters.")
+
+    def write(cur) -> None:
+        read_version(cur, version_id)
+        cur.execute("INSERT OR IGNORE INTO plan_version_tags VALUES (?, ?, ?, ?)",
+                    [version_id, tag, actor, _now()])
+        audit.record(cur, actor=actor, actor_role=actor_role, action="version.tag",
+                     entity="plan_version", entity_id=version_id, after={"tag": tag})
+
+    workspace.write(write)

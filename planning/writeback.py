@@ -1,0 +1,287 @@
+"""CRM-safe writeback: publish an approved version as a batch of field changes in an outbox,
+then deliver them as Data Loader CSV files or signed webhook calls, each exactly once.
+
+Publishing re-verifies the version's hash, diffs it against the CRM state in the workspace
+(account and open-opportunity owners for territories, quota records for quotas), checks the
+publisher may write every field touched, and inserts one outbox item per record and field with
+an idempotency key (SHA-256 of version hash, object, record, field and new value): publishing
+the same content again inserts nothing new. Delivery goes in sequence order; an item is marked
+delivered only after the receiver accepted it, and a failed item is retried with backoff and
+stays visible (failed, with its error) while it keeps failing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from auth.users import User
+from planning import audit
+from planning.errors import RevPlanError
+from planning.store import Workspace
+from planning.versions import read_items, set_status, verify_version
+
+FIELD_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("Account", "OwnerId"): frozenset({"admin", "revops"}),
+    ("Opportunity", "OwnerId"): frozenset({"admin", "revops"}),
+    ("Quota", "QuotaAmount"): frozenset({"admin", "revops", "comp"}),
+}
+"""Which roles may change each CRM field through a publish."""
+SIGNATURE_HEADER = "X-RevPlan-Signature"
+CHANGE_COLUMNS = ["object", "record_id", "field", "old_value", "new_value"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _role_of(user: User) -> str | None:
+    return user.primary_role.value if user.primary_role else None
+
+
+def _territory_changes(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> pd.DataFrame:
+    cur.register("plan_items", items[["subject", "assignee"]])
+    try:
+        return cur.execute(
+            """SELECT 'Account' AS object, a.account_id AS record_id, 'OwnerId' AS field,
+                      a.owner_id AS old_value, p.assignee AS new_value, 0 AS kind_order
+               FROM plan_items p JOIN accounts a ON a.account_id = p.subject
+               WHERE a.owner_id IS DISTINCT FROM p.assignee
+               UNION ALL
+               SELECT 'Opportunity', o.opportunity_id, 'OwnerId', o.owner_id, p.assignee, 1
+               FROM plan_items p JOIN opportunities o ON o.account_id = p.subject
+               WHERE o.status = 'open' AND o.owner_id IS DISTINCT FROM p.assignee
+               ORDER BY kind_order, record_id""").df().drop(columns="kind_order")
+    finally:
+        cur.unregister("plan_items")
+
+
+def _quota_changes(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,
+                   fiscal_year: int) -> pd.DataFrame:
+    current = cur.execute("SELECT rep_id, quota_cents FROM rep_quotas WHERE fiscal_year = ?",
+                          [fiscal_year]).df().set_index("rep_id")["quota_cents"]
+    rows = []
+    for subject, cents in zip(items["subject"], items["amount_cents"], strict=True):
+        old = current.get(subject)
+        if old is None or int(old) != int(cents):
+            rows.append({"object": "Quota", "record_id": f"{subject}-FY{fiscal_year}",
+                         "field": "QuotaAmount",
+                         "old_value": None if old is None else f"{int(old) / 100:.2f}",
+                         "new_value": f"{int(cents) / 100:.2f}"})
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def planned_changes(cur: duckdb.DuckDBPyConnection, version_id: str) -> pd.DataFrame:
+    """The field changes publishing `version_id` would make, in delivery order."""
+    version = verify_version(cur, version_id)
+    items = read_items(cur, version_id)
+    if version.kind == "territory":
+        return _territory_changes(cur, items)
+    if version.fiscal_year is None:
+        raise RevPlanError(f"Quota version {version_id} has no fiscal year.")
+    return _quota_changes(cur, items, version.fiscal_year)
+
+
+def preview(workspace: Workspace, version_id: str) -> pd.DataFrame:
+    """Dry run: the exact changes a publish would send, nothing written."""
+    return workspace.read_snapshot(lambda cur: planned_changes(cur, version_id))
+
+
+def idempotency_key(content_hash: str, change: dict) -> str:
+    text = "\n".join([content_hash, change["object"], change["record_id"], change["field"],
+                      str(change["new_value"])])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """A publish: its batch, how many changes were new, how many were already in the outbox."""
+
+    batch_id: str | None
+    """None when every change was already in the outbox (nothing new to send)."""
+    new_items: int
+    already_queued: int
+    superseded: tuple[str, ...]
+
+
+def publish(workspace: Workspace, version_id: str, user: User) -> PublishResult:
+    """Publish an approved version: outbox items for every change (audited)."""
+    roles = {r.value for r in user.roles}
+
+    def write(cur) -> PublishResult:
+        version = verify_version(cur, version_id)
+        if version.status not in ("approved", "published"):
+            raise RevPlanError(f"Version {version_id} is {version.status}; only an approved "
+                               "version can be published.")
+        approved = cur.execute(
+            "SELECT count(*) FROM approval_requests WHERE version_id = ? AND status = "
+            "'approved' AND content_hash = ?", [version_id, version.content_hash]).fetchone()[0]
+        if not approved:
+            raise RevPlanError(f"Version {version_id} has no approval of its current content.")
+        changes = planned_changes(cur, version_id)
+        fields = set(zip(changes["object"], changes["field"], strict=True))
+        refused = sorted(f"{o}.{f}" for o, f in fields
+                         if not roles & FIELD_PERMISSIONS.get((o, f), frozenset()))
+        if refused:
+            raise RevPlanError(f"Your roles may not write {', '.join(refused)}; ask RevOps to "
+                               "publish.")
+        batch_id = f"batch-{_now():%Y%m%d-%H%M%S%f}"
+        start = cur.execute("SELECT coalesce(max(sequence), 0) FROM writeback_outbox"
+                            ).fetchone()[0]
+        new = 0
+        for change in changes.to_dict("records"):
+            key = idempotency_key(version.content_hash, change)
+            exists = cur.execute("SELECT 1 FROM writeback_outbox WHERE idempotency_key = ?",
+                                 [key]).fetchone()
+            if exists:
+                continue
+            new += 1
+            cur.execute(
+                """INSERT INTO writeback_outbox (idempotency_key, batch_id, sequence, object,
+                       record_id, field, old_value, new_value, status)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')""",
+                [key, batch_id, start + new, change["object"], change["record_id"],
+                 change["field"], change["old_value"], change["new_value"]])
+        if new:
+            cur.execute("INSERT INTO writeback_batches VALUES (?, ?, ?, ?, ?, ?)",
+                        [batch_id, version_id, version.content_hash, user.email, _now(), new])
+        superseded = tuple(v for (v,) in cur.execute(
+            """SELECT version_id FROM plan_versions WHERE kind = ? AND status = 'published'
+               AND version_id <> ? AND fiscal_year IS NOT DISTINCT FROM ?""",
+            [version.kind, version_id, version.fiscal_year]).fetchall())
+        for old in superseded:
+            set_status(cur, old, "superseded", actor=user.email, actor_role=_role_of(user),
+                       reason=f"superseded by {version_id}")
+        if version.status != "published":
+            set_status(cur, version_id, "published", actor=user.email,
+                       actor_role=_role_of(user))
+        audit.record(cur, actor=user.email, actor_role=_role_of(user),
+                     action="writeback.publish", entity="plan_version", entity_id=version_id,
+                     after={"batch_id": batch_id if new else None,
+                            "content_hash": version.content_hash,
+                            "new_items": new, "already_queued": len(changes) - new,
+                            "superseded": list(superseded)})
+        return PublishResult(batch_id=batch_id if new else None, new_items=new,
+                             already_queued=len(changes) - new, superseded=superseded)
+
+    return workspace.write(write)
+
+
+def outbox(workspace: Workspace, batch_id: str | None = None) -> pd.DataFrame:
+    """Outbox items in delivery order (one batch's when given)."""
+    return workspace.read(lambda cur: cur.execute(
+        """SELECT * FROM writeback_outbox WHERE ?::VARCHAR IS NULL OR batch_id = ?
+           ORDER BY sequence""", [batch_id, batch_id]).df())
+
+
+def data_loader_csv(workspace: Workspace, batch_id: str, object_name: str) -> str:
+    """A Salesforce Data Loader / Bulk API update file for one object of a batch
+    (`Id,<Field>`; quota rows carry the rep and fiscal year in the Id)."""
+    items = outbox(workspace, batch_id)
+    items = items[items["object"] == object_name]
+    if items.empty:
+        return ""
+    fields = sorted(items["field"].unique())
+    wide = items.pivot_table(index="record_id", columns="field", values="new_value",
+                             aggfunc="last").reindex(columns=fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Id", *fields])
+    for record_id, row in wide.iterrows():
+        writer.writerow([record_id, *["" if pd.isna(v) else v for v in row]])
+    return buffer.getvalue()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The webhook signature: `sha256=` + hex HMAC-SHA256 of the body with the shared secret."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery run did."""
+
+    delivered: int
+    failed: int
+    attempts: int
+    remaining: int
+
+
+def deliver_webhook(
+    workspace: Workspace, url: str, secret: str, *, max_attempts: int = 5,
+    backoff_seconds: float = 0.5, timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """POST every pending or failed item in sequence order, signed; retry each with
+    exponential backoff up to `max_attempts`; stop at an item that still fails (order is
+    kept), leaving it failed and visible."""
+    if not url.startswith(("http://", "https://")):
+        raise RevPlanError("The webhook URL must start with http:// or https://.")
+    if not secret:
+        raise RevPlanError("A webhook needs a shared secret for its signatures.")
+    waiting = workspace.read(lambda cur: cur.execute(
+        """SELECT * FROM writeback_outbox WHERE status IN ('pending', 'failed')
+           ORDER BY sequence""").df())
+    delivered = failed = attempts = 0
+    for item in waiting.to_dict("records"):
+        body = json.dumps({k: item[k] for k in (
+            "idempotency_key", "batch_id", "sequence", "object", "record_id", "field",
+            "old_value", "new_value")}, default=str, sort_keys=True).encode("utf-8")
+        error = None
+        for attempt in range(max_attempts):
+            attempts += 1
+            error = _post(url, body, secret, item["idempotency_key"], timeout)
+            _record_attempt(workspace, item["idempotency_key"], error)
+            if error is None:
+                break
+            if attempt + 1 < max_attempts:
+                sleep(backoff_seconds * 2**attempt)
+        if error is None:
+            delivered += 1
+        else:
+            failed += 1
+            break
+    remaining = len(waiting) - delivered
+    return DeliveryReport(delivered=delivered, failed=failed, attempts=attempts,
+                          remaining=remaining)
+
+
+def _post(url: str, body: bytes, secret: str, key: str, timeout: float) -> str | None:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", SIGNATURE_HEADER: signature(secret, body),
+        "Idempotency-Key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if 200 <= response.status < 300:
+                return None
+            return f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _record_attempt(workspace: Workspace, key: str, error: str | None) -> None:
+    def write(cur) -> None:
+        if error is None:
+            cur.execute("""UPDATE writeback_outbox SET status = 'delivered',
+                           attempts = attempts + 1, last_error = NULL, delivered_at = ?
+                           WHERE idempotency_key = ?""", [_now(), key])
+        else:
+            cur.execute("""UPDATE writeback_outbox SET status = 'failed',
+                           attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?""",
+                        [error, key])
+
+    workspace.write(write)
