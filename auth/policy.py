@@ -36,6 +36,10 @@ class Action(StrEnum):
     """Solve territory scenarios and save their results."""
     SOLVE_QUOTA = "quota.solve"
     """Solve quota scenarios, override a rep's quota and save results."""
+    SUBMIT_VERSION = "version.submit"
+    """Submit a plan version for approval and tag versions."""
+    PUBLISH_VERSION = "version.publish"
+    """Publish an approved version to the writeback outbox and deliver it."""
     """Act on or dismiss an inbox item addressed to oneself."""
 
 
@@ -58,6 +62,8 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "inbox": EVERYONE,
     "territory": OPERATORS | LEADERS,
     "quota": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    "versions": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    "approvals": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
 }
 """Which roles may open each page (by url_path). A page missing here is open to nobody."""
 
@@ -74,6 +80,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.RESOLVE_INBOX: EVERYONE,
     Action.SOLVE_TERRITORY: OPERATORS | {Role.SALES_LEADER},
     Action.SOLVE_QUOTA: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    Action.SUBMIT_VERSION: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    Action.PUBLISH_VERSION: OPERATORS | {Role.COMP},
 }
 
 

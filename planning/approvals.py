@@ -6,7 +6,9 @@ and a condition: `always`, `rep_change_over` (some rep's quota moves more than `
 against the parent version, or last year's quota when there is no parent; a rep with neither
 counts as a change), `moved_share_over` (more than `threshold` of units change owner),
 `enterprise_moved` (any moved account of the Enterprise segment). A role asked by several
-rules is one step, with every reason.
+rules is one step, with every reason. A rule with `submitter_signs` is signed by the
+submitter when they hold its role (compensation prepares quota versions and signs them by
+submitting); otherwise someone holding the role decides it like any step.
 
 Separation of duties: the submitter decides no step, and nobody decides two steps of one
 request. Decisions run in one serialised transaction that re-reads the step, so two approvers
@@ -32,7 +34,8 @@ from planning.versions import read_items, read_version, set_status, verify_versi
 DEFAULT_RULES: dict[str, list[dict]] = {
     "quota": [
         {"role": "finance", "when": "always", "why": "every quota version needs finance"},
-        {"role": "comp", "when": "always", "why": "every quota version needs compensation"},
+        {"role": "comp", "when": "always", "why": "every quota version needs compensation",
+         "submitter_signs": True},
         {"role": "sales_leader", "when": "rep_change_over", "threshold": 0.10,
          "why": "a rep's quota changes by more than 10%"},
     ],
@@ -60,6 +63,7 @@ class RouteStep:
 
     role: str
     reasons: tuple[str, ...]
+    submitter_signs: bool = False
 
 
 def _now() -> dt.datetime:
@@ -148,6 +152,7 @@ def version_facts(cur: duckdb.DuckDBPyConnection, version_id: str) -> VersionFac
 def route(rules: dict, kind: str, facts: VersionFacts) -> list[RouteStep]:
     """The steps a version's facts call for under `rules`, in rule order, one per role."""
     steps: dict[str, list[str]] = {}
+    signs: set[str] = set()
     for rule in rules.get(kind, []):
         when = rule["when"]
         threshold = float(rule.get("threshold", 0.0))
@@ -157,7 +162,10 @@ def route(rules: dict, kind: str, facts: VersionFacts) -> list[RouteStep]:
                  or (when == "enterprise_moved" and facts.enterprise_moved > 0))
         if fires:
             steps.setdefault(rule["role"], []).append(rule["why"])
-    return [RouteStep(role, tuple(dict.fromkeys(reasons))) for role, reasons in steps.items()]
+            if rule.get("submitter_signs"):
+                signs.add(rule["role"])
+    return [RouteStep(role, tuple(dict.fromkeys(reasons)), role in signs)
+            for role, reasons in steps.items()]
 
 
 def _role_of(user: User) -> str | None:
@@ -181,11 +189,22 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
                     [request_id, version_id, version.content_hash, policy_version,
                      json.dumps([{"role": s.role, "reasons": list(s.reasons)} for s in steps]),
                      user.email, _now()])
+        held = {r.value for r in user.roles}
         for number, step in enumerate(steps, start=1):
+            signed = step.submitter_signs and step.role in held
             cur.execute("""INSERT INTO approval_steps (request_id, step_no, role, reason,
-                               status) VALUES (?, ?, ?, ?, 'pending')""",
-                        [request_id, number, step.role, "; ".join(step.reasons)])
-        set_status(cur, version_id, "submitted", actor=user.email, actor_role=_role_of(user))
+                               status, decided_by, decided_at, comment)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                        [request_id, number, step.role, "; ".join(step.reasons),
+                         "signed" if signed else "pending", user.email if signed else None,
+                         _now() if signed else None,
+                         "signed by the submitter" if signed else None])
+        everyone_signed = all(s.submitter_signs and s.role in held for s in steps)
+        if everyone_signed:
+            cur.execute("UPDATE approval_requests SET status = 'approved' WHERE request_id = ?",
+                        [request_id])
+        set_status(cur, version_id, "approved" if everyone_signed else "submitted",
+                   actor=user.email, actor_role=_role_of(user))
         audit.record(cur, actor=user.email, actor_role=_role_of(user), action="approval.submit",
                      entity="approval_request", entity_id=request_id,
                      after={"version_id": version_id, "content_hash": version.content_hash,

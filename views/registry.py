@@ -86,6 +86,20 @@ PAGES: tuple[PageEntry, ...] = (
         url_path="quota",
     ),
     PageEntry(
+        path="views/versions.py",
+        title="Plan versions",
+        icon=":material/difference:",
+        group="Approvals",
+        url_path="versions",
+    ),
+    PageEntry(
+        path="views/approvals.py",
+        title="Approvals",
+        icon=":material/approval:",
+        group="Approvals",
+        url_path="approvals",
+    ),
+    PageEntry(
         path="views/inbox.py",
         title="Inbox",
         icon=":material/inbox:",

@@ -131,8 +131,11 @@ def save_scenario(
         "kpis": json.dumps(kpis, sort_keys=True, default=str), "content_hash": digest,
     }
 
-    items = pd.DataFrame({"subject": assignment["unit_id"], "assignee": assignment["rep_id"],
-                          "previous": assignment["current_rep_id"]})
+    items = pd.DataFrame({
+        "subject": assignment["unit_id"], "assignee": assignment["rep_id"],
+        "previous": assignment["current_rep_id"],
+        "detail": [json.dumps({"workload": round(float(w), 6), "value": round(float(v), 2)})
+                   for w, v in zip(assignment["workload"], assignment["value"], strict=True)]})
 
     def store(cur) -> None:
         repo.insert_scenario(cur, row, assignment)

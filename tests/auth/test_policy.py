@@ -38,6 +38,8 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
     "inbox": EVERY_ROLE,
     "territory": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER}),
     "quota": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
+    "versions": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
+    "approvals": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
 }
 
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
@@ -53,6 +55,8 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.RESOLVE_INBOX: EVERY_ROLE,
     Action.SOLVE_TERRITORY: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER}),
     Action.SOLVE_QUOTA: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
+    Action.SUBMIT_VERSION: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
+    Action.PUBLISH_VERSION: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}

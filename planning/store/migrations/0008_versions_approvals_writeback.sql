@@ -62,7 +62,7 @@ CREATE TABLE approval_steps (
     role VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,                      -- why the policy asks this role
     status VARCHAR NOT NULL,                      -- pending | approved | rejected |
-                                                  -- changes_requested | skipped
+                                                  -- changes_requested | skipped | signed
     decided_by VARCHAR,
     decided_at TIMESTAMP,
     comment VARCHAR,

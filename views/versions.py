@@ -1,0 +1,200 @@
+"""Plan versions: every saved plan with its lineage and status, two versions side by side,
+meeting mode, submitting for approval, and publishing to the CRM outbox."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from auth.policy import Action
+from planning.approvals import submit_version
+from planning.compare import compare_versions, comparison_figures, report_html
+from planning.versions import lineage, list_versions, tag_version
+from planning.writeback import data_loader_csv, deliver_webhook, outbox, preview, publish
+from views.common import allowed, current_workspace, require_page, show_failure
+
+CHART_CONFIG = {"displaylogo": False}
+KIND_NAMES = {"quota": "Quota plans", "territory": "Territory plans"}
+WEBHOOK_URL = "REVPLAN_WEBHOOK_URL"
+WEBHOOK_SECRET = "REVPLAN_WEBHOOK_SECRET"
+MEETING_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stToolbar"], header {display: none !important;}
+.stMainBlockContainer {max-width: 100% !important; padding-top: 1rem !important;}
+html, body, [data-testid="stMarkdownContainer"] p {font-size: 1.35rem !important;}
+[data-testid="stMetricValue"] {font-size: 2.6rem !important;}
+</style>"""
+
+user = require_page("versions")
+workspace = current_workspace()
+role = user.primary_role.value if user.primary_role else None
+params = st.query_params
+meeting = params.get("meeting") == "1"
+
+
+def version_label(versions: pd.DataFrame) -> dict[str, str]:
+    return {row.version_id: f"{row.name} · {row.status} · {row.created_at:%d %b %H:%M}"
+            for row in versions.itertuples()}
+
+
+def show_comparison(a_id: str, b_id: str, *, read_only: bool) -> None:
+    """KPI cards side by side, the chart, the changes and the exports."""
+    comparison = compare_versions(workspace, a_id, b_id)
+    a, b = comparison.a, comparison.b
+    st.subheader(f"{a.name} (A) → {b.name} (B)")
+    st.caption(f"A {a.version_id} · {a.status} · hash {a.content_hash[:12]}  |  "
+               f"B {b.version_id} · {b.status} · hash {b.content_hash[:12]}")
+    rows = comparison.kpis.to_dict("records")
+    for start in range(0, len(rows), 3):
+        columns = st.columns(3)
+        for column, row in zip(columns, rows[start:start + 3], strict=False):
+            value = row["b"] if row["b"] is not None else row["delta"]
+            shown = "—" if value is None else (f"{value:,.2f}" if isinstance(value, float)
+                                               else f"{value:,}")
+            delta = None if row["delta"] is None or row["b"] is None else (
+                f"{row['delta']:+,.2f} vs A" if isinstance(row["delta"], float)
+                else f"{row['delta']:+,} vs A")
+            column.metric(row["figure"], shown, delta=delta, border=True,
+                          help=None if row["a"] is None else f"A: {row['a']:,}")
+    for figure in comparison_figures(comparison):
+        st.plotly_chart(figure, config=CHART_CONFIG, width="stretch")
+    items = comparison.items
+    if a.kind == "territory":
+        changed = items[items["changed"]]
+        st.markdown(f"**Accounts with a different rep: {len(changed):,}**")
+        st.dataframe(changed, hide_index=True, width="stretch")
+    else:
+        threshold = 10 if read_only else st.slider("Show reps whose quota moved more than (%)",
+                                                   0, 100, 10, key="compare_threshold")
+        moved = items[items["change_share"].abs() > threshold / 100]
+        st.markdown(f"**Reps whose quota moved more than {threshold}%: {len(moved):,}**")
+        st.dataframe(moved, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(format="dollar")
+            for c in ("quota_a", "quota_b", "change")} | {
+            "change_share": st.column_config.NumberColumn(format="percent")})
+    if not read_only:
+        left, right = st.columns(2)
+        left.download_button("Download the comparison (CSV)", items.to_csv(index=False),
+                             file_name=f"{a.version_id}-vs-{b.version_id}.csv",
+                             mime="text/csv", icon=":material/download:")
+        right.download_button("Download the report (HTML, works offline)",
+                              report_html(comparison),
+                              file_name=f"{a.version_id}-vs-{b.version_id}.html",
+                              mime="text/html", icon=":material/description:")
+        st.caption(f"Meeting link: `?a={a.version_id}&b={b.version_id}&meeting=1` on this "
+                   "page.")
+
+
+def show_publish(version_id: str, status: str) -> None:
+    """Dry-run preview, publish, the outbox and its delivery."""
+    st.markdown("#### Publish to the CRM")
+    changes = preview(workspace, version_id)
+    st.caption(f"Dry run: publishing would change {len(changes):,} field(s).")
+    st.dataframe(changes, hide_index=True, width="stretch")
+    may_publish = allowed(user, Action.PUBLISH_VERSION) and status in ("approved", "published")
+    if st.button("Publish", type="primary", icon=":material/publish:", key="version_publish",
+                 disabled=not may_publish,
+                 help="Only an approved version can be published; RevOps and compensation "
+                 "publish."):
+        try:
+            result = publish(workspace, version_id, user)
+            st.success(f"Published: {result.new_items:,} new change(s) in batch "
+                       f"{result.batch_id}; {result.already_queued:,} were already queued."
+                       if result.batch_id else "Nothing new to send: every change of this "
+                       "version is already in the outbox.")
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            show_failure(exc, "publish the version")
+    items = outbox(workspace)
+    if items.empty:
+        return
+    st.markdown("#### Outbox")
+    st.dataframe(items[["sequence", "batch_id", "object", "record_id", "field", "old_value",
+                        "new_value", "status", "attempts", "last_error", "delivered_at"]],
+                 hide_index=True, width="stretch")
+    latest = items["batch_id"].iloc[-1]
+    for object_name in sorted(items.loc[items["batch_id"] == latest, "object"].unique()):
+        st.download_button(f"Data Loader file: {object_name} ({latest})",
+                           data_loader_csv(workspace, latest, object_name),
+                           file_name=f"{latest}-{object_name}.csv", mime="text/csv",
+                           key=f"csv_{object_name}")
+    url, secret = os.environ.get(WEBHOOK_URL), os.environ.get(WEBHOOK_SECRET, "")
+    if url and allowed(user, Action.PUBLISH_VERSION) and st.button(
+            "Deliver pending items to the webhook", icon=":material/send:"):
+        try:
+            with st.spinner("Delivering…"):
+                report = deliver_webhook(workspace, url, secret)
+            st.info(f"Delivered {report.delivered:,}; failed {report.failed:,}; "
+                    f"{report.remaining:,} still waiting ({report.attempts:,} attempts).")
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            show_failure(exc, "deliver the outbox")
+
+
+if meeting and params.get("a") and params.get("b"):
+    st.markdown(MEETING_CSS, unsafe_allow_html=True)
+    try:
+        show_comparison(params["a"], params["b"], read_only=True)
+    except Exception as exc:  # noqa: BLE001 - shown in words
+        show_failure(exc, "show the comparison")
+    st.stop()
+
+st.title("Plan versions")
+st.caption("Every saved territory and quota plan is an immutable version with a content hash. "
+           "Compare any two, present them in meeting mode, submit one for approval, and "
+           "publish an approved one to the CRM.")
+kind = st.segmented_control("Kind", list(KIND_NAMES), format_func=KIND_NAMES.get,
+                            default=params.get("kind", "quota"), key="versions_kind") or "quota"
+versions = list_versions(workspace, kind)
+if versions.empty:
+    st.info("No version of this kind yet: save a scenario on the Territory design or Quota "
+            "design page.")
+    st.stop()
+labels = version_label(versions)
+st.dataframe(pd.DataFrame({
+    "Version": versions["name"], "Status": versions["status"],
+    "Tags": versions["tags"].map(lambda t: ", ".join(t)),
+    "Parent": versions["parent_id"], "Author": versions["author"],
+    "Saved (UTC)": versions["created_at"], "Hash": versions["content_hash"].str[:12],
+    "Id": versions["version_id"]}), hide_index=True, width="stretch")
+
+compare_tab, detail_tab = st.tabs(["Compare", "Version detail"])
+with compare_tab:
+    ids = list(labels)
+    left, right = st.columns(2)
+    a_id = left.selectbox("A", ids, index=min(1, len(ids) - 1), format_func=labels.get,
+                          key="compare_a")
+    b_id = right.selectbox("B", ids, index=0, format_func=labels.get, key="compare_b")
+    if a_id == b_id:
+        st.info("Pick two different versions to compare.")
+    else:
+        try:
+            show_comparison(a_id, b_id, read_only=False)
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            show_failure(exc, "compare the versions")
+with detail_tab:
+    version_id = st.selectbox("Version", list(labels), format_func=labels.get,
+                              key="detail_version")
+    row = versions.set_index("version_id").loc[version_id]
+    st.caption("Lineage (newest first): " + " ← ".join(lineage(workspace, version_id)))
+    st.caption(f"Content hash {row['content_hash']}")
+    if allowed(user, Action.SUBMIT_VERSION):
+        left, right = st.columns(2)
+        if left.button("Submit for approval", icon=":material/send:", key="version_submit",
+                       disabled=row["status"] not in ("draft", "changes_requested")):
+            try:
+                request_id = submit_version(workspace, version_id, user)
+                st.success(f"Submitted as {request_id}; see the Approvals page.")
+            except Exception as exc:  # noqa: BLE001 - shown in words
+                show_failure(exc, "submit the version")
+        with right.form("version_tag"):
+            tag = st.text_input("Tag", placeholder="FY27 plan of record")
+            if st.form_submit_button("Add tag"):
+                try:
+                    tag_version(workspace, version_id, tag, actor=user.email, actor_role=role)
+                    st.rerun()
+                except Exception as exc:  # noqa: BLE001 - shown in words
+                    show_failure(exc, "tag the version")
+    try:
+        show_publish(version_id, str(row["status"]))
+    except Exception as exc:  # noqa: BLE001 - shown in words
+        show_failure(exc, "prepare the publish")
