@@ -334,6 +334,55 @@ def _add_quota_commands(commands: argparse._SubParsersAction) -> None:
     solve.set_defaults(handler=_command_quota_solve)
 
 
+def _command_writeback_deliver(args: argparse.Namespace) -> int:
+    from planning.store import open_workspace
+    from planning.writeback import deliver_webhook
+
+    url = args.url or os.environ.get("REVPLAN_WEBHOOK_URL")
+    secret = os.environ.get("REVPLAN_WEBHOOK_SECRET", "")
+    if not url:
+        raise RevPlanError("No webhook: pass --url or set REVPLAN_WEBHOOK_URL "
+                           "(and REVPLAN_WEBHOOK_SECRET).")
+    workspace = open_workspace(args.workspace or default_workspace())
+    report = deliver_webhook(workspace, url, secret, max_attempts=args.attempts)
+    print(f"Delivered {report.delivered}, failed {report.failed}, {report.remaining} waiting "
+          f"({report.attempts} attempts).")
+    return 0 if report.failed == 0 else 1
+
+
+def _command_writeback_csv(args: argparse.Namespace) -> int:
+    from planning.store import open_workspace
+    from planning.writeback import data_loader_csv
+
+    workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
+    text = data_loader_csv(workspace, args.batch, args.object)
+    if not text:
+        raise RevPlanError(f"Batch {args.batch} has no {args.object} changes.")
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"{args.object} changes of {args.batch} written to {args.out}.")
+    return 0
+
+
+def _add_writeback_commands(commands: argparse._SubParsersAction) -> None:
+    """`revplan writeback deliver|csv`."""
+    writeback = commands.add_parser("writeback", help="Deliver published changes to the CRM.")
+    writeback_commands = writeback.add_subparsers(dest="writeback_command", required=True,
+                                                  metavar="COMMAND")
+    deliver = writeback_commands.add_parser(
+        "deliver", help="POST pending outbox items, signed (HMAC-SHA256), with retries.")
+    deliver.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
+    deliver.add_argument("--url", help="webhook URL (default $REVPLAN_WEBHOOK_URL)")
+    deliver.add_argument("--attempts", type=int, default=5, help="attempts per item")
+    deliver.set_defaults(handler=_command_writeback_deliver)
+    export = writeback_commands.add_parser(
+        "csv", help="Write a batch's Data Loader / Bulk API update file for one object.")
+    export.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
+    export.add_argument("--batch", required=True)
+    export.add_argument("--object", required=True, choices=("Account", "Opportunity", "Quota"))
+    export.add_argument("--out", required=True)
+    export.set_defaults(handler=_command_writeback_csv)
+
+
 def _add_territory_commands(commands: argparse._SubParsersAction) -> None:
     """`revplan territory solve`."""
     territory = commands.add_parser("territory", help="Design balanced territories.")
@@ -490,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_commands(commands)
     _add_territory_commands(commands)
     _add_quota_commands(commands)
+    _add_writeback_commands(commands)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)
