@@ -50,6 +50,8 @@ DEFAULT_RULES: dict[str, list[dict]] = {
     ],
 }
 DECISIONS = ("approved", "rejected", "changes_requested")
+THRESHOLD_SLACK = 1e-9
+"""Shares are ratios of floats: a change of exactly 10 % must not count as more than 10 %."""
 CONDITIONS = ("always", "rep_change_over", "moved_share_over", "enterprise_moved")
 
 
@@ -135,15 +137,10 @@ def version_facts(cur: duckdb.DuckDBPyConnection, version_id: str) -> VersionFac
         return VersionFacts(largest_rep_change=float(change.max()) if len(change) else 0.0,
                             moved_share=0.0, enterprise_moved=0)
     moved = items[items["previous"].notna() & (items["assignee"] != items["previous"])]
-    enterprise = 0
-    if len(moved):
-        cur.register("moved_units", moved[["subject"]])
-        try:
-            enterprise = int(cur.execute(
-                """SELECT count(*) FROM accounts a JOIN moved_units m
-                   ON m.subject = a.account_id WHERE a.segment = 'Enterprise'""").fetchone()[0])
-        finally:
-            cur.unregister("moved_units")
+    enterprise = int(cur.execute(
+        """SELECT count(*) FROM accounts WHERE segment = 'Enterprise'
+           AND account_id IN (SELECT UNNEST(?::VARCHAR[]))""",
+        [moved["subject"].astype(str).tolist()]).fetchall()[0][0]) if len(moved) else 0
     return VersionFacts(largest_rep_change=0.0,
                         moved_share=len(moved) / len(items) if len(items) else 0.0,
                         enterprise_moved=enterprise)
@@ -157,8 +154,10 @@ def route(rules: dict, kind: str, facts: VersionFacts) -> list[RouteStep]:
         when = rule["when"]
         threshold = float(rule.get("threshold", 0.0))
         fires = (when == "always"
-                 or (when == "rep_change_over" and facts.largest_rep_change > threshold)
-                 or (when == "moved_share_over" and facts.moved_share > threshold)
+                 or (when == "rep_change_over"
+                     and facts.largest_rep_change > threshold + THRESHOLD_SLACK)
+                 or (when == "moved_share_over"
+                     and facts.moved_share > threshold + THRESHOLD_SLACK)
                  or (when == "enterprise_moved" and facts.enterprise_moved > 0))
         if fires:
             steps.setdefault(rule["role"], []).append(rule["why"])

@@ -1,9 +1,10 @@
 """Plan versions: every saved territory or quota plan is an immutable, content-hashed version.
 
-A version's content (its items) and parameters are written once; the SHA-256 hash over both is
-stored with it and recomputed whenever the version is approved or published, so a changed row
-is detected and refused. Status moves (draft → submitted → approved → published → superseded)
-and tags are kept beside the content, never in it. Editing a plan saves a child version.
+A version's content (its items), parameters, fiscal year and parent are written once; the
+SHA-256 hash over them is stored with it and recomputed whenever the version is approved or
+published, so a changed row is detected and refused. Status moves (draft → submitted →
+approved → published → superseded) and tags are kept beside the content, never in it.
+Editing a plan saves a child version.
 """
 
 from __future__ import annotations
@@ -53,11 +54,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def content_hash(kind: str, parameters: dict, items: pd.DataFrame) -> str:
-    """SHA-256 over the kind, the parameters and the items (sorted by subject), canonical JSON."""
+def content_hash(kind: str, parameters: dict, items: pd.DataFrame,
+                 fiscal_year: int | None = None, parent_id: str | None = None) -> str:
+    """SHA-256 over the kind, fiscal year, parent, parameters and items (sorted by subject),
+    in canonical JSON: everything that decides what is approved and published."""
     rows = items.loc[:, list(ITEM_COLUMNS)].sort_values("subject", kind="stable")
     payload = {
-        "kind": kind, "parameters": parameters,
+        "kind": kind, "fiscal_year": fiscal_year, "parent_id": parent_id,
+        "parameters": parameters,
         "items": [[_primitive(v) for v in row] for row in rows.itertuples(index=False,
                                                                             name=None)],
     }
@@ -106,7 +110,7 @@ def create_version(
         if parent is None or parent[0] != kind:
             raise RevPlanError(f"Parent version {parent_id!r} is not a {kind} version.")
     frame = _normalised_items(items)
-    digest = content_hash(kind, parameters, frame)
+    digest = content_hash(kind, parameters, frame, fiscal_year, parent_id)
     created = _now()
     version_id = version_id or f"{kind}-{created:%Y%m%d-%H%M%S%f}-{digest[:8]}"
     cur.execute(
@@ -161,7 +165,8 @@ def verify_version(cur: duckdb.DuckDBPyConnection, version_id: str) -> PlanVersi
     """The version, after checking its stored content still hashes to its recorded hash."""
     version = read_version(cur, version_id)
     items = _normalised_items(read_items(cur, version_id))
-    if content_hash(version.kind, version.parameters, items) != version.content_hash:
+    if content_hash(version.kind, version.parameters, items, version.fiscal_year,
+                    version.parent_id) != version.content_hash:
         raise VersionIntegrityError(
             f"Version {version_id} was modified after it was saved: its content no longer "
             "matches its hash. It cannot be approved or published.")

@@ -61,8 +61,11 @@ def _territory_changes(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> p
                WHERE a.owner_id IS DISTINCT FROM p.assignee
                UNION ALL
                SELECT 'Opportunity', o.opportunity_id, 'OwnerId', o.owner_id, p.assignee, 1
-               FROM plan_items p JOIN opportunities o ON o.account_id = p.subject
-               WHERE o.status = 'open' AND o.owner_id IS DISTINCT FROM p.assignee
+               FROM plan_items p
+               JOIN accounts a ON a.account_id = p.subject
+               JOIN opportunities o ON o.account_id = p.subject
+               WHERE a.owner_id IS DISTINCT FROM p.assignee
+                 AND o.status = 'open' AND o.owner_id IS DISTINCT FROM p.assignee
                ORDER BY kind_order, record_id""").df().drop(columns="kind_order")
     finally:
         cur.unregister("plan_items")

@@ -218,10 +218,6 @@ def test_quota_facts_of_a_child_compare_with_the_parent(demo_copy: Workspace) ->
     assert facts_of(demo_copy, child).largest_rep_change == pytest.approx(0.03, abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planning/approvals.py version_facts computes (after / before - 1) in floating point, "
-    "so a quota raised by exactly 10% gives 0.10000000000000009 > 0.10 and is routed to "
-    "sales_leader although the rule says 'more than 10%' (a 10% cut is not)"))
 def test_a_quota_raised_by_exactly_ten_percent_is_not_more_than_ten_percent(
         demo_copy: Workspace) -> None:
     base = demo_quotas(demo_copy, 2026)
@@ -430,6 +426,32 @@ def test_a_tampered_draft_cannot_be_submitted(workspace: Workspace) -> None:
     with pytest.raises(VersionIntegrityError):
         submit_version(workspace, version_id, PLANNER)
     assert status_of(workspace, version_id) == "draft"
+
+
+def test_a_compensation_submitter_signs_the_comp_step(demo_copy: Workspace) -> None:
+    base = demo_quotas(demo_copy, 2026)
+    items = pd.DataFrame({"subject": base["rep_id"],
+                          "amount_cents": [int(q) * 105 // 100 for q in base["quota_cents"]]})
+    version_id = quota_version(demo_copy, items, author=COMP.email)
+    request_id = submit_version(demo_copy, version_id, COMP)
+    steps = steps_of(demo_copy, request_id)
+    assert [(s["role"], s["status"]) for s in steps] == [
+        ("finance", "pending"), ("comp", "signed")]
+    assert steps[1]["decided_by"] == COMP.email
+    assert pd.isna(steps[0]["decided_by"])
+    assert request_row(demo_copy, request_id)["status"] == "pending"
+    assert status_of(demo_copy, version_id) == "submitted"
+    with pytest.raises(DecisionError):
+        decide(demo_copy, request_id, 2, user("carla@example.com", Role.COMP), "approved")
+    assert decide(demo_copy, request_id, 1, FINANCE, "approved") == "approved"
+    assert status_of(demo_copy, version_id) == "approved"
+
+
+def test_a_submitter_without_the_role_does_not_sign(workspace: Workspace) -> None:
+    request_id = submit_version(workspace, simple_quota(workspace), FINANCE)
+    assert step_statuses(workspace, request_id) == ["pending", "pending", "pending"]
+    with pytest.raises(DecisionError, match="submitted"):
+        decide(workspace, request_id, 1, FINANCE, "approved")
 
 
 # ----------------------------------------------------------------------------- policies
