@@ -49,12 +49,14 @@ def compare_versions(workspace: Workspace, a_id: str, b_id: str) -> Comparison:
             raise RevPlanError(f"{a_id} is a {a.kind} version and {b_id} a {b.kind} version; "
                                "compare versions of one kind.")
         reps = cur.execute("SELECT rep_id, name, team FROM reps").df()
-        return a, b, read_items(cur, a_id), read_items(cur, b_id), reps
+        places = (cur.execute("SELECT account_id AS subject, name AS account, lat, lon "
+                              "FROM accounts").df() if a.kind == "territory" else None)
+        return a, b, read_items(cur, a_id), read_items(cur, b_id), reps, places
 
-    a, b, items_a, items_b, reps = workspace.read_snapshot(read)
+    a, b, items_a, items_b, reps, places = workspace.read_snapshot(read)
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     if a.kind == "territory":
-        return _compare_territory(a, b, items_a, items_b, names)
+        return _compare_territory(a, b, items_a, items_b, names, places)
     teams = dict(zip(reps["rep_id"], reps["team"], strict=True))
     return _compare_quota(a, b, items_a, items_b, names, teams)
 
@@ -69,7 +71,7 @@ def _kpi_rows(a: PlanVersion, b: PlanVersion, keys: dict[str, str]) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def _compare_territory(a, b, items_a, items_b, names) -> Comparison:
+def _compare_territory(a, b, items_a, items_b, names, places) -> Comparison:
     merged = items_a.merge(items_b, on="subject", how="outer", suffixes=("_a", "_b"))
     merged["workload"] = [_detail(x, "workload") or _detail(y, "workload")
                           for x, y in zip(merged["detail_a"], merged["detail_b"], strict=True)]
@@ -80,6 +82,9 @@ def _compare_territory(a, b, items_a, items_b, names) -> Comparison:
         "rep_b": merged["assignee_b"], "workload": merged["workload"],
         "value": merged["value"]})
     items["changed"] = items["rep_a"].ne(items["rep_b"])
+    items = items.merge(places, on="subject", how="left")
+    items["rep_a_name"] = items["rep_a"].map(names)
+    items["rep_b_name"] = items["rep_b"].map(names)
     load_a = items.groupby("rep_a")["workload"].sum()
     load_b = items.groupby("rep_b")["workload"].sum()
     reps = sorted(set(load_a.index) | set(load_b.index))
@@ -132,7 +137,7 @@ def comparison_figures(comparison: Comparison) -> list[go.Figure]:
         figure.update_layout(title="Workload per rep, A and B", barmode="group", height=420,
                              yaxis={"title": {"text": "Workload"}}, xaxis={"tickangle": -45},
                              legend={"orientation": "h", "y": 1.1})
-        return [figure]
+        return [figure, change_map(comparison.items)]
     teams = comparison.by_rep
     start, end = float(teams["quota_a"].sum()), float(teams["quota_b"].sum())
     waterfall = go.Figure(go.Waterfall(
@@ -142,6 +147,28 @@ def comparison_figures(comparison: Comparison) -> list[go.Figure]:
     waterfall.update_layout(title=f"Quota total from A ({a}) to B ({b}) by team", height=420,
                             yaxis={"title": {"text": "USD"}, "tickprefix": "$"})
     return [waterfall]
+
+
+def change_map(items: pd.DataFrame) -> go.Figure:
+    """Accounts on plain lon/lat axes (no map tiles): unchanged in grey, those whose rep
+    differs between A and B in colour, with both reps on hover."""
+    figure = go.Figure()
+    same = items[~items["changed"]]
+    moved = items[items["changed"]]
+    figure.add_scattergl(x=same["lon"], y=same["lat"], mode="markers", name="Same rep",
+                         marker={"size": 4, "color": "#c7c7c7"}, hoverinfo="skip")
+    figure.add_scatter(
+        x=moved["lon"], y=moved["lat"], mode="markers", name="Different rep (A → B)",
+        marker={"size": 9, "color": "#d62728", "line": {"width": 1, "color": "black"}},
+        text=[f"{acc}: {ra} → {rb}" for acc, ra, rb in zip(
+            moved["account"], moved["rep_a_name"], moved["rep_b_name"], strict=True)],
+        hovertemplate="%{text}<extra></extra>")
+    figure.update_layout(title=f"Accounts whose rep differs between A and B ({len(moved):,})",
+                         height=520, xaxis={"title": {"text": "Longitude (°)"}},
+                         yaxis={"title": {"text": "Latitude (°)"}, "scaleanchor": "x",
+                                "scaleratio": 1.3},
+                         legend={"orientation": "h", "y": 1.05})
+    return figure
 
 
 def report_html(comparison: Comparison, moved_over: float = 0.10) -> str:
