@@ -70,3 +70,15 @@ def show_failure(exc: Exception, doing: str) -> None:
     else:
         st.error(f"Could not {doing} because of an unexpected error ({type(exc).__name__}). "
                  "Nothing was changed; the details are in the server log.")
+
+
+def parent_picker(kind: str, key: str) -> str | None:
+    """An optional earlier version of `kind` the plan being saved revises (its parent)."""
+    from planning.versions import list_versions
+
+    versions = list_versions(current_workspace(), kind)
+    labels = {None: "None: a new line of versions"} | {
+        row.version_id: f"{row.name} · {row.status} · {row.created_at:%d %b %H:%M}"
+        for row in versions.itertuples()}
+    return st.selectbox("Revises version (optional)", list(labels), format_func=labels.get,
+                        key=key)

@@ -23,7 +23,13 @@ from planning.quota.workspace import (
     saved_quota_scenarios,
 )
 from planning.territory.workspace import saved_scenarios
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import (
+    allowed,
+    current_workspace,
+    parent_picker,
+    require_page,
+    show_failure,
+)
 
 STATE_KEY = "quota_state"
 CHART_CONFIG = {"displaylogo": False}
@@ -234,11 +240,13 @@ def show_result(state: dict) -> None:
     })
     if may_solve:
         override_form(state)
-        if st.button("Save as scenario result", icon=":material/save:", key="quota_save"):
+        parent = parent_picker("quota", "quota_parent")
+        if st.button("Save as plan version", icon=":material/save:", key="quota_save"):
             try:
                 scenario_id = save_quota_scenario(workspace, inputs, result, state["name"],
-                                                  actor=user.email, actor_role=role)
-                st.success(f"Saved as {scenario_id}.")
+                                                  actor=user.email, actor_role=role,
+                                                  parent_id=parent)
+                st.success(f"Saved as version {scenario_id}.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "save the scenario")
 

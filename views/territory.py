@@ -24,7 +24,13 @@ from planning.territory.workspace import (
     saved_scenarios,
     workspace_territory,
 )
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import (
+    allowed,
+    current_workspace,
+    parent_picker,
+    require_page,
+    show_failure,
+)
 
 JOB_KEY = "territory_job"
 PALETTE = plotly.colors.qualitative.Dark24
@@ -251,16 +257,19 @@ def show_result(job: SolveJob) -> None:
         hide_index=True, width="stretch",
         column_config={"Revenue": st.column_config.NumberColumn(format="dollar")},
     )
-    if allowed(user, Action.SOLVE_TERRITORY) and st.button(
-            "Save as scenario result", icon=":material/save:", key="territory_save"):
-            try:
-                scenario_id = save_scenario(
-                    workspace, job.territory, result, job.name, actor=user.email,
-                    actor_role=user.primary_role.value if user.primary_role else None,
-                    locked_ids=job.locked, respect_segments=job.respect_segments)
-                st.success(f"Saved as {scenario_id}.")
-            except Exception as exc:  # noqa: BLE001 - shown in words
-                show_failure(exc, "save the scenario")
+    if not allowed(user, Action.SOLVE_TERRITORY):
+        return
+    parent = parent_picker("territory", "territory_parent")
+    if st.button("Save as plan version", icon=":material/save:", key="territory_save"):
+        try:
+            scenario_id = save_scenario(
+                workspace, job.territory, result, job.name, actor=user.email,
+                actor_role=user.primary_role.value if user.primary_role else None,
+                locked_ids=job.locked, respect_segments=job.respect_segments,
+                parent_id=parent)
+            st.success(f"Saved as version {scenario_id}.")
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            show_failure(exc, "save the scenario")
 
 
 def show_saved() -> None:

@@ -31,8 +31,8 @@ def test_comp_allocates_and_saves_quotas(
             timeout=RENDER_TIMEOUT_MS)
         expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=RENDER_TIMEOUT_MS)
         expect(page.get_by_text("Reps expected to reach 100%", exact=True)).to_be_visible()
-        page.get_by_role("button", name="Save as scenario result").click()
-        expect(page.get_by_text("Saved as quota-", exact=False)).to_be_visible(
+        page.get_by_role("button", name="Save as plan version").click()
+        expect(page.get_by_text("Saved as version quota-", exact=False)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         page.set_viewport_size({"width": 1600, "height": 2600})
         page.wait_for_timeout(1_000)

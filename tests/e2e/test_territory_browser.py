@@ -33,8 +33,8 @@ def test_sales_leader_solves_and_saves_a_territory_scenario(
         expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=RENDER_TIMEOUT_MS)
         expect(page.get_by_text("Max balance deviation")).to_be_visible()
         expect(page.get_by_text("Accounts moved (", exact=False)).to_be_visible()
-        page.get_by_role("button", name="Save as scenario result").click()
-        expect(page.get_by_text("Saved as territory-", exact=False)).to_be_visible(
+        page.get_by_role("button", name="Save as plan version").click()
+        expect(page.get_by_text("Saved as version territory-", exact=False)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         page.set_viewport_size({"width": 1600, "height": 2400})
         page.wait_for_timeout(1_000)
