@@ -98,8 +98,19 @@ def planned_changes(cur: duckdb.DuckDBPyConnection, version_id: str) -> pd.DataF
 
 
 def preview(workspace: Workspace, version_id: str) -> pd.DataFrame:
-    """Dry run: the exact changes a publish would send, nothing written."""
-    return workspace.read_snapshot(lambda cur: planned_changes(cur, version_id))
+    """Dry run: the exact changes a publish would send, nothing written; `queued` marks the
+    ones already in the outbox (publishing again would not send them twice)."""
+
+    def read(cur) -> pd.DataFrame:
+        changes = planned_changes(cur, version_id)
+        digest = verify_version(cur, version_id).content_hash
+        keys = [idempotency_key(digest, change) for change in changes.to_dict("records")]
+        queued = {k for (k,) in cur.execute(
+            "SELECT idempotency_key FROM writeback_outbox WHERE idempotency_key IN "
+            "(SELECT UNNEST(?::VARCHAR[]))", [keys]).fetchall()}
+        return changes.assign(queued=[key in queued for key in keys])
+
+    return workspace.read_snapshot(read)
 
 
 def idempotency_key(content_hash: str, change: dict) -> str:

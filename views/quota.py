@@ -123,7 +123,7 @@ def rep_table(inputs: QuotaInputs, state: dict) -> pd.DataFrame:
         "Rep": frame["name"], "Team": frame["team"], "Quota": frame["quota_cents"] / 100,
         "Fair share": frame["fair_cents"] / 100,
         "Change vs last year": np.where(last > 0, frame["quota_cents"] / last - 1, np.nan),
-        "Quota ÷ potential": frame["quota_to_potential"],
+        "Quota per $1,000 of potential": frame["quota_to_potential"] * 1000,
         "Quota ÷ trailing bookings": frame["quota_to_history"],
         "Pipeline coverage": frame["coverage"], "Ramp": frame["ramp"],
         "Chance of 100%": frame["chance_of_100"], "Why": frame["explanation"],
@@ -233,7 +233,8 @@ def show_result(state: dict) -> None:
         "Quota": st.column_config.NumberColumn(format="dollar"),
         "Fair share": st.column_config.NumberColumn(format="dollar"),
         **{c: st.column_config.NumberColumn(format="percent") for c in (
-            "Change vs last year", "Quota ÷ potential", "Ramp", "Chance of 100%")},
+            "Change vs last year", "Ramp", "Chance of 100%")},
+        "Quota per $1,000 of potential": st.column_config.NumberColumn(format="$%.2f"),
         "Quota ÷ trailing bookings": st.column_config.NumberColumn(format="%.2f×"),
         "Pipeline coverage": st.column_config.NumberColumn(format="%.2f×"),
         "Why": st.column_config.TextColumn(width="large"),

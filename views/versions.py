@@ -16,6 +16,11 @@ from planning.writeback import data_loader_csv, deliver_webhook, outbox, preview
 from views.common import allowed, current_workspace, require_page, show_failure
 
 CHART_CONFIG = {"displaylogo": False}
+CHANGE_HEADERS = {"object": "Object", "record_id": "Record", "field": "Field",
+                  "old_value": "Now in the CRM", "new_value": "New value",
+                  "queued": "Already queued", "sequence": "#", "batch_id": "Batch",
+                  "status": "Status", "attempts": "Attempts", "last_error": "Last error",
+                  "delivered_at": "Delivered (UTC)"}
 KIND_NAMES = {"quota": "Quota plans", "territory": "Territory plans"}
 WEBHOOK_URL = "REVPLAN_WEBHOOK_URL"
 WEBHOOK_SECRET = "REVPLAN_WEBHOOK_SECRET"
@@ -90,8 +95,10 @@ def show_publish(version_id: str, status: str) -> None:
     """Dry-run preview, publish, the outbox and its delivery."""
     st.markdown("#### Publish to the CRM")
     changes = preview(workspace, version_id)
-    st.caption(f"Dry run: publishing would change {len(changes):,} field(s).")
-    st.dataframe(changes, hide_index=True, width="stretch")
+    queued = int(changes["queued"].sum())
+    st.caption(f"Dry run: the version changes {len(changes):,} CRM field(s); {queued:,} of "
+               "them are already in the outbox and would not be sent again.")
+    st.dataframe(changes.rename(columns=CHANGE_HEADERS), hide_index=True, width="stretch")
     may_publish = allowed(user, Action.PUBLISH_VERSION) and status in ("approved", "published")
     if st.button("Publish", type="primary", icon=":material/publish:", key="version_publish",
                  disabled=not may_publish,
@@ -110,8 +117,8 @@ def show_publish(version_id: str, status: str) -> None:
         return
     st.markdown("#### Outbox")
     st.dataframe(items[["sequence", "batch_id", "object", "record_id", "field", "old_value",
-                        "new_value", "status", "attempts", "last_error", "delivered_at"]],
-                 hide_index=True, width="stretch")
+                        "new_value", "status", "attempts", "last_error", "delivered_at"]]
+                 .rename(columns=CHANGE_HEADERS), hide_index=True, width="stretch")
     latest = items["batch_id"].iloc[-1]
     for object_name in sorted(items.loc[items["batch_id"] == latest, "object"].unique()):
         st.download_button(f"Data Loader file: {object_name} ({latest})",

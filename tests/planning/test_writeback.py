@@ -160,7 +160,9 @@ def test_preview_lists_the_moved_accounts_and_their_open_deals(demo_copy: Worksp
     version_id = territory_version(demo_copy, move)
     changes = preview(demo_copy, version_id)
 
-    assert list(changes.columns) == ["object", "record_id", "field", "old_value", "new_value"]
+    assert list(changes.columns) == ["object", "record_id", "field", "old_value", "new_value",
+                                     "queued"]
+    assert not changes["queued"].any()
     account_rows = changes[changes["object"] == "Account"]
     owners = dict(zip(accounts(demo_copy)["account_id"], accounts(demo_copy)["owner_id"],
                       strict=True))
@@ -208,7 +210,8 @@ def test_quota_preview_diffs_against_the_crm_quotas(demo_copy: Workspace) -> Non
     version_id = quota_version(demo_copy, percent=100, fiscal_year=2026,
                                changed={rep_a: cents_a + 12_345, rep_b: cents_b - 100})
     changes = preview(demo_copy, version_id)
-    assert changes.to_dict("records") == [
+    assert not changes["queued"].any()
+    assert changes.drop(columns="queued").to_dict("records") == [
         {"object": "Quota", "record_id": f"{rep_a}-FY2026", "field": "QuotaAmount",
          "old_value": f"{cents_a / 100:.2f}", "new_value": f"{(cents_a + 12_345) / 100:.2f}"},
         {"object": "Quota", "record_id": f"{rep_b}-FY2026", "field": "QuotaAmount",
@@ -285,6 +288,7 @@ def test_publish_queues_one_item_per_change_once(demo_copy: Workspace, kind: str
     result = publish(demo_copy, version_id, PUBLISHER)
     assert isinstance(result, PublishResult)
     assert result.new_items == len(expected)
+    assert preview(demo_copy, version_id)["queued"].all()
     assert result.already_queued == 0
     assert result.batch_id is not None
     assert result.superseded == ()
@@ -298,7 +302,7 @@ def test_publish_queues_one_item_per_change_once(demo_copy: Workspace, kind: str
     assert set(items["status"]) == {"pending"}
     assert (items["attempts"] == 0).all()
     queued = items[["object", "record_id", "field", "old_value", "new_value"]]
-    assert queued.to_dict("records") == expected.to_dict("records")
+    assert queued.to_dict("records") == expected.drop(columns="queued").to_dict("records")
     content_hash = hash_of(demo_copy, version_id)
     assert [expected_key(content_hash, r) for r in items.to_dict("records")] == list(
         items["idempotency_key"])
