@@ -92,6 +92,20 @@ def _normalised_items(items: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def checked_name(name: str) -> str:
+    """A version name, trimmed; RevPlanError unless it has 1 to 120 characters."""
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise RevPlanError("A plan version needs a name of 1 to 120 characters.")
+    return name
+
+
+def version_digest(kind: str, parameters: dict, items: pd.DataFrame,
+                   fiscal_year: int | None = None, parent_id: str | None = None) -> str:
+    """The hash `create_version` will record for this content (to name things after it)."""
+    return content_hash(kind, parameters, _normalised_items(items), fiscal_year, parent_id)
+
+
 def create_version(
     cur: duckdb.DuckDBPyConnection, *, kind: str, name: str, items: pd.DataFrame,
     parameters: dict, solver: dict, metrics: dict, author: str, actor_role: str | None,
@@ -101,9 +115,7 @@ def create_version(
     """Write a new version inside the caller's transaction (audited); returns its id."""
     if kind not in KINDS:
         raise RevPlanError(f"Unknown version kind {kind!r}.")
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise RevPlanError("A version needs a name of 1 to 120 characters.")
+    name = checked_name(name)
     if parent_id is not None:
         parent = cur.execute("SELECT kind FROM plan_versions WHERE version_id = ?",
                              [parent_id]).fetchone()

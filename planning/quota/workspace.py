@@ -4,7 +4,6 @@ saved with settings, statistics, fairness figures and a content hash; overrides 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from planning.quota.model import QuotaResult
 from planning.store import Workspace
 from planning.store import quotas as repo
 from planning.store.kpis import fiscal_year_start_month
-from planning.versions import create_version
+from planning.versions import checked_name, create_version, version_digest
 
 
 @dataclass(frozen=True)
@@ -154,11 +153,7 @@ def save_quota_scenario(
 ) -> str:
     """Store a solved allocation as a scenario result and its plan version (same id,
     optionally the child of `parent_id`; audited); returns the id."""
-    name = name.strip()
-    if not name:
-        raise RevPlanError("Give the scenario a name.")
-    if len(name) > 120:
-        raise RevPlanError("Scenario names are at most 120 characters.")
+    name = checked_name(name)
     fairness, capacity = quota_metrics(inputs, result)
     report = result.report()
     parameters = {**report["scenario"], "fiscal_year": inputs.fiscal_year,
@@ -169,10 +164,13 @@ def save_quota_scenario(
                "share_expected_to_reach_100": fairness.share_expected_to_reach_100,
                "capacity_gap": capacity.gap, "hires_needed": capacity.hires}
     allocation = result.allocation
-    digest = hashlib.sha256(audit.to_json({
-        "parameters": parameters,
-        "allocation": sorted(zip(allocation["rep_id"], allocation["quota_cents"].astype(int),
-                                 strict=True))}).encode("utf-8")).hexdigest()
+    items = pd.DataFrame({
+        "subject": allocation["rep_id"], "amount_cents": allocation["quota_cents"],
+        "detail": [json.dumps({"q1": int(a), "q2": int(b), "q3": int(c), "q4": int(d)})
+                   for a, b, c, d in zip(allocation["q1_cents"], allocation["q2_cents"],
+                                         allocation["q3_cents"], allocation["q4_cents"],
+                                         strict=True)]})
+    digest = version_digest("quota", parameters, items, inputs.fiscal_year, parent_id)
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     scenario_id = f"quota-{created:%Y%m%d-%H%M%S}-{digest[:8]}"
     row = {"scenario_id": scenario_id, "name": name, "fiscal_year": inputs.fiscal_year,
@@ -181,13 +179,6 @@ def save_quota_scenario(
            "solver": json.dumps(solver, sort_keys=True, default=str),
            "metrics": json.dumps(metrics, sort_keys=True, default=str),
            "total_cents": result.total_cents, "content_hash": digest}
-
-    items = pd.DataFrame({
-        "subject": allocation["rep_id"], "amount_cents": allocation["quota_cents"],
-        "detail": [json.dumps({"q1": int(a), "q2": int(b), "q3": int(c), "q4": int(d)})
-                   for a, b, c, d in zip(allocation["q1_cents"], allocation["q2_cents"],
-                                         allocation["q3_cents"], allocation["q4_cents"],
-                                         strict=True)]})
 
     def store(cur) -> None:
         repo.insert_scenario(cur, row, allocation)

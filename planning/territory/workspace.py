@@ -4,7 +4,6 @@ their settings, solver statistics and a content hash (audited)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from planning.store import territories as repo
 from planning.territory.problem import TerritoryProblem
 from planning.territory.solve import TerritoryResult, current_plan_kpis
 from planning.territory.validation import territory_problem
-from planning.versions import create_version
+from planning.versions import checked_name, create_version, version_digest
 
 MEASURE_NAMES: dict[str, str] = {
     "accounts": "Accounts (count)",
@@ -90,14 +89,6 @@ def lockable_accounts(workspace: Workspace) -> dict[str, str]:
             for row in units.itertuples()}
 
 
-def content_hash(parameters: dict, assignment: pd.DataFrame) -> str:
-    """SHA-256 over the canonical JSON of the parameters and the sorted assignment."""
-    pairs = sorted(zip(assignment["unit_id"].astype(str), assignment["rep_id"].astype(str),
-                       strict=True))
-    text = audit.to_json({"parameters": parameters, "assignment": pairs})
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def save_scenario(
     workspace: Workspace, territory: WorkspaceTerritory, result: TerritoryResult, name: str, *,
     actor: str, actor_role: str | None = None, locked_ids: tuple[str, ...] = (),
@@ -105,11 +96,7 @@ def save_scenario(
 ) -> str:
     """Store a solved scenario (refused without a plan) and its plan version (same id,
     optionally the child of `parent_id`); returns the id."""
-    name = name.strip()
-    if not name:
-        raise RevPlanError("Give the scenario a name.")
-    if len(name) > 120:
-        raise RevPlanError("Scenario names are at most 120 characters.")
+    name = checked_name(name)
     if not result.has_plan:
         raise RevPlanError("Only a scenario with a plan can be saved.")
     report = result.report()
@@ -120,7 +107,12 @@ def save_scenario(
     kpis = {**result.kpis(), "current": current_plan_kpis(territory.problem)}
     assignment = result.assignment[["unit_id", "rep_id", "current_rep_id", "workload",
                                     "value"]]
-    digest = content_hash(parameters, assignment)
+    items = pd.DataFrame({
+        "subject": assignment["unit_id"], "assignee": assignment["rep_id"],
+        "previous": assignment["current_rep_id"],
+        "detail": [json.dumps({"workload": round(float(w), 6), "value": round(float(v), 2)})
+                   for w, v in zip(assignment["workload"], assignment["value"], strict=True)]})
+    digest = version_digest("territory", parameters, items, parent_id=parent_id)
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     scenario_id = f"territory-{created:%Y%m%d-%H%M%S}-{digest[:8]}"
     row = {
@@ -130,12 +122,6 @@ def save_scenario(
         "solver": json.dumps(solver, sort_keys=True, default=str),
         "kpis": json.dumps(kpis, sort_keys=True, default=str), "content_hash": digest,
     }
-
-    items = pd.DataFrame({
-        "subject": assignment["unit_id"], "assignee": assignment["rep_id"],
-        "previous": assignment["current_rep_id"],
-        "detail": [json.dumps({"workload": round(float(w), 6), "value": round(float(v), 2)})
-                   for w, v in zip(assignment["workload"], assignment["value"], strict=True)]})
 
     def store(cur) -> None:
         repo.insert_scenario(cur, row, assignment)
