@@ -313,3 +313,45 @@ def full_problem_bound(
         bound += float((nu * np.maximum(owned - scenario.max_moves_per_rep, 0)).sum())
     bound += float(np.minimum(reduced, 0.0)[problem.eligible].sum())
     return bound, reduced
+
+
+def balance_lagrangian_bound(
+    problem: TerritoryProblem, scenario: TerritoryScenario, upper: float, seconds: float,
+    iterations: int = 2_000,
+) -> tuple[float, int, np.ndarray]:
+    """A lower bound for the full problem from relaxing only the balance rows, maximised over
+    their multipliers by subgradient ascent with Polyak steps towards `upper` (a known plan's
+    cost). Each bound is valid whatever the multipliers (weak duality), so the best one seen
+    is returned, with the iterations run and the assignment that minimised it (each unit at
+    its cheapest rep after the multipliers: nearly balanced, a start for repair). Needs no
+    model: numpy passes over the unit × rep costs, for books too large for the LP."""
+    started = time.perf_counter()
+    cost = np.where(problem.eligible, problem.cost(scenario.disruption_weight), np.inf)
+    w = problem.workload
+    low, high = problem.band(scenario.tolerance)
+    mu = np.zeros(problem.rep_count)
+    best = -np.inf
+    best_choice = np.zeros(problem.unit_count, dtype=np.int64)
+    theta = 1.0
+    stalled = 0
+    rows = np.arange(problem.unit_count)
+    done = 0
+    while done < iterations:
+        done += 1
+        reduced = cost - w[:, None] * mu[None, :]
+        choice = np.argmin(reduced, axis=1)
+        value = float(reduced[rows, choice].sum()
+                      + (np.maximum(mu, 0) * low + np.minimum(mu, 0) * high).sum())
+        if not np.isfinite(best) or value > best + 1e-9 * max(abs(best), 1.0):
+            best, stalled, best_choice = value, 0, choice
+        else:
+            stalled += 1
+            if stalled >= 5:
+                theta, stalled = theta / 2, 0
+        load = np.bincount(choice, weights=w, minlength=problem.rep_count)
+        gradient = np.where(load < low, low - load, np.where(load > high, high - load, 0.0))
+        norm = float((gradient ** 2).sum())
+        if norm == 0 or time.perf_counter() - started >= seconds or theta < 1e-4:
+            break
+        mu = mu + theta * max(upper - value, 0.0) / norm * gradient
+    return best, done, best_choice

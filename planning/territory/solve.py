@@ -22,6 +22,7 @@ from planning.territory.check import plan_violations
 from planning.territory.diagnose import Infeasibility, diagnose, smallest_feasible_tolerance
 from planning.territory.heuristic import heuristic_plan
 from planning.territory.model import (
+    balance_lagrangian_bound,
     build_model,
     candidate_pairs,
     full_problem_bound,
@@ -37,10 +38,8 @@ the time limit on this class of machine: the heuristic's local search runs inste
 the nearest-rep bound."""
 
 
-def nearest_rep_bound(problem: TerritoryProblem, scenario: TerritoryScenario) -> float:
-    """Every unit at its cheapest eligible rep, balance ignored: a valid, weak lower bound."""
-    cost = np.where(problem.eligible, problem.cost(scenario.disruption_weight), np.inf)
-    return float(cost.min(axis=1).sum())
+LAGRANGIAN_SHARE = 0.3
+"""Share of the time limit given to the balance-Lagrangian bound on books too large for the LP."""
 
 
 @dataclass(frozen=True)
@@ -212,15 +211,23 @@ def solve_territories(
                        first.feasible_seconds, None, details)
 
     if owner is not None and problem.unit_count * scenario.candidates > MAX_MODEL_PAIRS:
-        progress(0.2, "Improving the plan (local search; too large for the MIP)")
-        better = heuristic_plan(problem, scenario, seconds=clock.left(), start=owner)
-        if better.feasible:
-            owner = better.owner
-            objective = float(cost[np.arange(problem.unit_count), owner].sum())
-        details["model_pairs_needed"] = problem.unit_count * scenario.candidates
-        return _finish(problem, scenario, clock, owner, objective,
-                       nearest_rep_bound(problem, scenario), "heuristic (local search)",
-                       None, first.feasible_seconds, None, details)
+        progress(0.2, "Proving a bound (balance Lagrangian)")
+        bound, rounds, choice = balance_lagrangian_bound(
+            problem, scenario, objective, seconds=LAGRANGIAN_SHARE * scenario.time_limit)
+        details.update(model_pairs_needed=problem.unit_count * scenario.candidates,
+                       lagrangian_iterations=rounds, heuristic_objective=objective)
+        progress(0.5, "Improving the plan (Lagrangian start, repair, local search)")
+        method = "heuristic"
+        starts = ((choice, "Lagrangian heuristic"), (owner, "heuristic (local search)"))
+        for left, (start, name) in zip((2, 1), starts, strict=True):
+            better = heuristic_plan(problem, scenario, seconds=max(clock.left() / left, 0.5),
+                                    start=start)
+            if better.feasible:
+                value = float(cost[np.arange(problem.unit_count), better.owner].sum())
+                if value < objective - 1e-9:
+                    owner, objective, method = better.owner, value, name
+        return _finish(problem, scenario, clock, owner, objective, bound,
+                       method, None, first.feasible_seconds, None, details)
     progress(0.1, "Proving a bound (LP relaxation over the nearest reps)")
     per_unit = scenario.candidates
     bound = None

@@ -128,3 +128,37 @@ def test_a_time_limited_solve_is_never_called_optimal() -> None:
     assert result.status != "optimal"
     if result.has_plan:
         assert result.gap is None or result.gap > 0 or result.status == "within_gap"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_balance_lagrangian_never_exceeds_the_optimum(seed: int) -> None:
+    from planning.territory.model import balance_lagrangian_bound
+
+    problem = tiny_problem(seed)
+    scenario = TerritoryScenario(tolerance=0.25, rel_gap=0.0, time_limit=30)
+    optimum = brute_force_optimum(problem, scenario)
+    cost = problem.cost(0.0)
+    nearest = float(np.where(problem.eligible, cost, np.inf).min(axis=1).sum())
+    bound, rounds, choice = balance_lagrangian_bound(problem, scenario, optimum * 1.05,
+                                                     seconds=5)
+    assert nearest - 1e-6 <= bound <= optimum + 1e-6
+    assert rounds >= 1 and len(choice) == problem.unit_count
+
+
+def test_a_book_too_large_for_the_model_gets_a_valid_plan_and_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from planning.territory import solve as territory_solve
+
+    monkeypatch.setattr(territory_solve, "MAX_MODEL_PAIRS", 100)
+    problem = us_territory_problem(500, 12, seed=10)
+    result = solve_territories(problem, TerritoryScenario(tolerance=0.05, time_limit=6))
+    assert result.has_plan
+    assert result.method in ("Lagrangian heuristic", "heuristic (local search)", "heuristic")
+    assert result.details["lagrangian_iterations"] >= 1
+    assert result.bound <= result.objective
+    exact = solve_territories(problem, TerritoryScenario(tolerance=0.05, time_limit=60,
+                                                         rel_gap=0.0))
+    assert result.bound <= exact.objective + 1e-6
+    assert not plan_violations(problem, result.scenario,
+                               result.assignment.set_index("unit_id")["rep_id"])
