@@ -266,7 +266,9 @@ def show_forecast(forecast: QuarterForecast) -> None:
     st.caption(
         f"{forecast.draws:,} simulated outcomes of {forecast.simulated_deals:,} open deals "
         f"({model}; {forecast.fallback_deals:,} deals without a score use their stage's win "
-        f"rate) in {seconds_text(forecast.seconds)}. {range_text(forecast)}"
+        f"rate) in {seconds_text(forecast.seconds)}, with a shared win-rate shock of "
+        f"σ = {forecast.shock_sigma:.2f} (logit scale, from the last eight quarters). "
+        f"{range_text(forecast)}"
     )
 
 

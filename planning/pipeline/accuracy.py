@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,11 @@ from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import model as dm
 from planning.pipeline.calibration import CALIBRATION_QUARTERS, interval_margin, widen_range
-from planning.pipeline.forecast import in_quarter_probability, monte_carlo_totals
+from planning.pipeline.forecast import (
+    in_quarter_probability,
+    shocked_totals,
+    win_rate_shock_sigma,
+)
 from planning.pipeline.training import fit_models_as_of
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
@@ -38,7 +41,6 @@ from planning.store.kpis import fiscal_year_start_month
 
 WITHIN = 0.10
 """A forecast within ±10 % of the actual counts as accurate."""
-SHOCK_LEVELS = 20
 LOOKBACK_QUARTERS = 4
 RATE_QUARTERS = 8
 WARMUP_QUARTERS = 2
@@ -69,46 +71,16 @@ def calibrate_backtest(raw: pd.DataFrame, reported: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def win_rate_shock_sigma(counts: list[tuple[int, int]]) -> float:
-    """Standard deviation of the quarter-to-quarter swing in win rate, on the logit scale.
-
-    The spread of past quarters' win rates beyond what binomial noise explains: a shared
-    factor that moves every deal of a quarter together, which independent draws would miss.
-    """
-    rates = [(won / closed, closed) for won, closed in counts if closed >= 20 and 0 < won < closed]
-    if len(rates) < 3:
-        return 0.0
-    logits = np.array([np.log(r / (1 - r)) for r, _ in rates])
-    noise = np.mean([1.0 / (n * r * (1 - r)) for r, n in rates])
-    return float(np.sqrt(max(np.var(logits, ddof=1) - noise, 0.0)))
-
-
 def simulate_quarter_total(
     amount_cents: np.ndarray, probability: np.ndarray, closed_cents: int,
     yet_to_create: list[int], shock_sigma: float, draws: int, seed: int,
 ) -> np.ndarray:
-    """Simulated quarter bookings in cents, one value per draw.
-
-    Closed-won to date, plus open deals closing won (each with its probability, all shifted
-    together by a shared win-rate shock drawn at SHOCK_LEVELS quantiles of N(0, shock_sigma)
-    on the logit scale), plus bookings from deals not created yet, drawn from what the same
-    point of recent quarters went on to book.
-    """
+    """Simulated quarter bookings in cents, one value per draw: closed-won to date, open deals
+    closing won under a shared win-rate shock (`shocked_totals`), plus bookings from deals not
+    created yet, drawn from what the same point of recent quarters went on to book."""
     rng = np.random.default_rng(seed)
-    per_level = max(draws // SHOCK_LEVELS, 1)
-    quantiles = (np.arange(SHOCK_LEVELS) + 0.5) / SHOCK_LEVELS
-    shocks = [shock_sigma * NormalDist().inv_cdf(float(q)) for q in quantiles]
-    p = np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)
-    inner = (p > 0) & (p < 1)
-    logit = np.log(p[inner] / (1 - p[inner]))
-    group = np.zeros(len(p), dtype=np.int64)
-    totals = []
-    for level, shock in enumerate(shocks):
-        shifted = p.copy()
-        shifted[inner] = 1 / (1 + np.exp(-(logit + shock)))
-        totals.append(monte_carlo_totals(amount_cents, shifted, group, 1, per_level,
-                                         seed * 1_000 + level)[0])
-    simulated = np.concatenate(totals) + closed_cents
+    simulated = shocked_totals(amount_cents, probability, np.zeros(len(probability), np.int64),
+                               1, shock_sigma, draws, seed)[0] + closed_cents
     if yet_to_create:
         simulated = simulated + rng.choice(np.asarray(yet_to_create, dtype=np.int64),
                                            size=simulated.size)

@@ -3,11 +3,12 @@ their overrides (immutable snapshots), and what changed in the pipeline over a w
 
 The forecast of a quarter for a subject (the company, a team or a rep) is the closed-won amount
 to date plus the simulated amount of open deals that close won inside the quarter. Each open
-deal closes won in the quarter independently, with a probability from its scores and close date
-(see `in_quarter_probability`); deals without scores use the win rate of their stage among
-closed deals (see `stage_fallback`). P10/P50/P90 are quantiles of the simulated totals, the
-P10-P90 range widened by the margin the newest accuracy backtest measured (see
-`planning.pipeline.calibration`): the raw simulation is over-confident.
+deal closes won in the quarter with a probability from its scores and close date (see
+`in_quarter_probability`), all of them moved together by a win-rate shock whose spread is
+measured on past quarters (see `shocked_totals`); deals without scores use the win rate of
+their stage among closed deals (see `stage_fallback`). P10/P50/P90 are quantiles of the
+simulated totals, the P10-P90 range widened by the margin the newest accuracy backtest
+measured (see `planning.pipeline.calibration`): the raw simulation is over-confident.
 
 Calls (commit and best case) are rows of `forecast_snapshots` that are only ever inserted: an
 override is a new row pointing at the call it overrides, with the manager's reason, so every
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -34,7 +36,7 @@ from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline.calibration import RangeCalibration, calibration_of, widen_range
 from planning.store import Workspace
 from planning.store import forecasts as repo
-from planning.store.forecast_accuracy import latest_backtest
+from planning.store.forecast_accuracy import latest_backtest, quarterly_win_rates
 from planning.store.kpis import fiscal_year_start_month
 
 Level = Literal["company", "team", "rep"]
@@ -62,8 +64,50 @@ SPARSE_BLOCK_EVENTS = 1 << 19
 """Outcome gaps drawn at once for rare outcomes (about 30 MB of buffers)."""
 RARE_CHUNK_DEALS = 1 << 16
 """Deals with rare outcomes prepared at once (a few MB of per-deal arrays)."""
+SHOCK_LEVELS = 20
+"""Quantiles of the shared win-rate shock the draws are spread over."""
+SHOCK_QUARTERS = 8
+"""Past quarters whose win rates measure the shock's spread."""
 EXACT_LIMIT = 2**62
 """Largest sum of absolute amounts (cents) accepted, so that no total can overflow int64."""
+
+
+def win_rate_shock_sigma(counts: list[tuple[int, int]]) -> float:
+    """Standard deviation of the quarter-to-quarter swing in win rate, on the logit scale.
+
+    The spread of past quarters' win rates beyond what binomial noise explains: a shared
+    factor that moves every deal of a quarter together, which independent draws would miss.
+    """
+    rates = [(won / closed, closed) for won, closed in counts if closed >= 20 and 0 < won < closed]
+    if len(rates) < 3:
+        return 0.0
+    logits = np.array([np.log(r / (1 - r)) for r, _ in rates])
+    noise = np.mean([1.0 / (n * r * (1 - r)) for r, n in rates])
+    return float(np.sqrt(max(np.var(logits, ddof=1) - noise, 0.0)))
+
+
+def shocked_totals(
+    amount_cents: np.ndarray, probability: np.ndarray, group: np.ndarray, groups: int,
+    shock_sigma: float, draws: int, seed: int,
+) -> np.ndarray:
+    """`monte_carlo_totals` with a shared win-rate shock: the draws are split over
+    SHOCK_LEVELS quantiles of N(0, shock_sigma), and in each every deal's probability moves by
+    that shock on the logit scale, so a good or bad quarter lifts or sinks every deal together
+    (which independent draws miss). Groups still add up to the same company total per draw."""
+    if shock_sigma <= 0:
+        return monte_carlo_totals(amount_cents, probability, group, groups, draws, seed)
+    per_level = max(draws // SHOCK_LEVELS, 1)
+    quantiles = (np.arange(SHOCK_LEVELS) + 0.5) / SHOCK_LEVELS
+    p = np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)
+    inner = (p > 0) & (p < 1)
+    logit = np.log(p[inner] / (1 - p[inner]))
+    levels = []
+    for level, q in enumerate(quantiles):
+        shifted = p.copy()
+        shifted[inner] = 1 / (1 + np.exp(-(logit + shock_sigma * NormalDist().inv_cdf(float(q)))))
+        levels.append(monte_carlo_totals(amount_cents, shifted, group, groups, per_level,
+                                         seed * 1_000 + level))
+    return np.concatenate(levels, axis=1)
 
 
 def monte_carlo_totals(
@@ -325,6 +369,8 @@ class QuarterForecast:
     subjects: tuple[SubjectForecast, ...]
     calibration: RangeCalibration = RangeCalibration(margin=0.0, forecasts=0, quarters=0,
                                                      run_id=None)
+    shock_sigma: float = 0.0
+    """Spread (logit scale) of the shared win-rate shock the draws include."""
     """How the P10-P90 ranges were widened (margin 0 when no backtest has run)."""
 
     def subject(self, subject_id: str) -> SubjectForecast:
@@ -441,6 +487,8 @@ class _Inputs:
     closed: tuple[int, int]
     backtest: pd.DataFrame
     """The newest accuracy backtest, whose margin widens the ranges."""
+    win_rates: list[tuple[int, int]]
+    """(won, closed) of the past SHOCK_QUARTERS quarters, for the shared shock."""
 
 
 def _read_inputs(
@@ -465,6 +513,8 @@ def _read_inputs(
             rates=repo.stage_win_rates(cur, first, moment) if unscored else None,
             closed=repo.closed_totals(cur, first, moment) if unscored else (0, 0),
             backtest=latest_backtest(cur),
+            win_rates=quarterly_win_rates(cur, [(q.start, q.end) for q in (
+                quarter.shifted(-i) for i in range(SHOCK_QUARTERS, 0, -1))], moment),
         )
 
     return workspace.read_snapshot(read)
@@ -530,8 +580,9 @@ def quarter_forecast(
     group = np.array([index[owner_subject[o]] for o in deals["owner_id"]], dtype=np.int64)
     started = time.perf_counter()
     keep = (probability > 0) & (amounts != 0)
-    totals = monte_carlo_totals(amounts[keep], probability[keep], group[keep],
-                                len(subject_ids), draws, seed)
+    sigma = win_rate_shock_sigma(inputs.win_rates)
+    totals = shocked_totals(amounts[keep], probability[keep], group[keep], len(subject_ids),
+                            sigma, draws, seed)
     seconds = time.perf_counter() - started
 
     closed_cents = np.zeros(len(subject_ids), dtype=np.int64)
@@ -568,7 +619,7 @@ def quarter_forecast(
         quarter=quarter, level=level, today=today, draws=draws, seed=seed,
         model_id=inputs.model_id if scored.any() else None, scored_deals=int(scored.sum()),
         fallback_deals=fallback, simulated_deals=int(keep.sum()), seconds=seconds,
-        subjects=subjects, calibration=calibration,
+        subjects=subjects, calibration=calibration, shock_sigma=sigma,
     )
 
 

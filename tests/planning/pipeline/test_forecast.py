@@ -615,3 +615,17 @@ def test_ranges_widen_by_the_latest_backtest_margin(scored_demo_copy: Workspace)
         assert after.p50_cents == before.p50_cents
         assert after.p90_cents == before.p90_cents + 2 * width
         assert after.p10_cents == max(before.p10_cents - 2 * width, before.closed_won_cents)
+
+
+def test_a_shared_shock_widens_the_spread_and_keeps_groups_consistent() -> None:
+    rng = np.random.default_rng(3)
+    amounts = rng.integers(1_000_00, 50_000_00, 400)
+    probability = rng.uniform(0.1, 0.9, 400)
+    group = rng.integers(0, 4, 400)
+    calm = fc.shocked_totals(amounts, probability, group, 4, 0.0, 4_000, 11).sum(axis=0)
+    shocked = fc.shocked_totals(amounts, probability, group, 4, 0.6, 4_000, 11)
+    company = fc.shocked_totals(amounts, probability, np.zeros(400, np.int64), 1, 0.6,
+                                4_000, 11)[0]
+    assert (shocked.sum(axis=0) == company).all()
+    assert company.std() > 1.5 * calm.std()
+    assert abs(company.mean() - calm.mean()) < 0.05 * calm.mean()
