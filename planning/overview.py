@@ -213,6 +213,19 @@ def _three_digits(value: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def format_quantity(value: float) -> str:
+    """A large plain number for cards: "830", "12.4K", "6.89M", "68.9T"."""
+    sign = "-" if value < 0 else ""
+    amount = abs(float(value))
+    if amount < 999.5:
+        return f"{sign}{amount:,.0f}"
+    for threshold, suffix in ((1e3, "K"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
+        text = _three_digits(amount / threshold)
+        if float(text) < 1000 or suffix == "T":
+            return f"{sign}{text}{suffix}"
+    raise AssertionError("unreachable")
+
+
 def format_money(cents: int, *, compact: bool = True) -> str:
     """Dollars for display: "$1.24M", "$830K", "$950" (compact) or "$1,240,000" (full)."""
     sign = "-" if cents < 0 else ""

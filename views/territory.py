@@ -14,6 +14,7 @@ import streamlit as st
 
 from auth.policy import Action
 from planning import telemetry
+from planning.overview import format_quantity
 from planning.territory.problem import TerritoryScenario
 from planning.territory.solve import TerritoryResult, current_plan_kpis, solve_territories
 from planning.territory.workspace import (
@@ -223,19 +224,21 @@ def show_result(job: SolveJob) -> None:
     kpis = result.kpis()
     today = current_plan_kpis(job.territory.problem)
     cards = st.columns(4)
+    points = (None if today is None else
+              100 * (kpis["max_balance_deviation"] - today["max_balance_deviation"]))
     cards[0].metric("Max balance deviation", f"{kpis['max_balance_deviation']:+.1%}",
-                    delta=(None if today is None else
-                           f"{kpis['max_balance_deviation'] - today['max_balance_deviation']:+.1%}"
-                           " vs today"), delta_color="inverse", border=True,
+                    delta=None if points is None else f"{points:+.1f} pts vs today",
+                    delta_color="inverse", border=True,
                     help="Largest |workload ÷ capacity share − 1| over reps.")
     cards[1].metric("Accounts moved", f"{kpis['moved_units']:,}", border=True,
                     help=f"Revenue of moved accounts: ${kpis['moved_value']:,.0f}.")
     distance_change = (None if today is None else
                        kpis["weighted_distance_km"] / today["weighted_distance_km"] - 1)
-    cards[2].metric("Weighted distance", f"{kpis['weighted_distance_km']:,.0f}",
+    cards[2].metric("Weighted distance", format_quantity(kpis["weighted_distance_km"]),
                     delta=(None if distance_change is None else
                            f"{distance_change:+.1%} vs today"), delta_color="inverse", border=True,
-                    help="Σ workload × km from the rep's home.")
+                    help=f"Σ workload × km from the rep's home: "
+                    f"{kpis['weighted_distance_km']:,.0f}.")
     cards[3].metric("Gap to best bound", "not proven" if result.gap is None else
                     f"{result.gap:.2%}", border=True,
                     help=f"Objective {result.objective:,.0f}; bound "

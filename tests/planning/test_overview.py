@@ -250,3 +250,13 @@ def test_percent_and_change_helpers() -> None:
     assert format_percent(None) == "n/a"
     assert relative_change(150, 100) == pytest.approx(0.5)
     assert relative_change(5, 0) is None
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (0, "0"), (830.4, "830"), (12_400, "12.4K"), (6_890_000, "6.89M"),
+    (68_908_438_025_000, "68.9T"), (-2_500_000_000, "-2.5B"),
+])
+def test_large_quantities_read_at_a_glance(value: float, shown: str) -> None:
+    from planning.overview import format_quantity
+
+    assert format_quantity(value) == shown
