@@ -118,6 +118,10 @@ def tolerance_lower_bound(
                     reps=(str(rep_ids[r]),), tolerance_needed=needed))
                 break
 
+    whole = whole_unit_bands(problem, scenario)
+    if whole is not None:
+        found.append(whole)
+
     relaxed, binding = fractional_minimum_tolerance(problem)
     if relaxed > scenario.tolerance + 1e-9:
         found.append(Infeasibility(
@@ -126,6 +130,33 @@ def tolerance_lower_bound(
             f"for rep(s) {_names(rep_ids[binding])} (needs at least ±{relaxed:.1%}).",
             reps=tuple(rep_ids[binding][:NAMED]), tolerance_needed=relaxed))
     return found
+
+
+def whole_unit_bands(
+    problem: TerritoryProblem, scenario: TerritoryScenario
+) -> Infeasibility | None:
+    """Reps whose eligible units all weigh the same (e.g. an account count) need a whole
+    number of them inside their band; name the reps whose band holds none."""
+    w = problem.workload
+    target = problem.target
+    needed = np.zeros(problem.rep_count)
+    for r in range(problem.rep_count):
+        weights = w[problem.eligible[:, r]]
+        if len(weights) == 0 or weights.max() - weights.min() > 1e-12 or weights[0] <= 0:
+            continue
+        unit = float(weights[0])
+        nearest = np.array([np.floor(target[r] / unit), np.ceil(target[r] / unit)]) * unit
+        needed[r] = float(np.min(np.abs(nearest - target[r]))) / target[r]
+    short = np.flatnonzero(needed > scenario.tolerance + 1e-12)
+    if not len(short):
+        return None
+    rep_ids = problem.reps["rep_id"].to_numpy()
+    worst = int(short[np.argmax(needed[short])])
+    return Infeasibility(
+        "whole_units", f"The band of rep(s) {_names(rep_ids[short])} holds no whole number of "
+        f"their units (rep {rep_ids[worst]}: share {target[worst]:,.2f} of units weighing "
+        f"{w[problem.eligible[:, worst]][0]:,.2f} each, ±{scenario.tolerance:.1%}).",
+        reps=tuple(rep_ids[short][:NAMED]), tolerance_needed=float(needed.max()))
 
 
 def fractional_minimum_tolerance(problem: TerritoryProblem) -> tuple[float, np.ndarray]:

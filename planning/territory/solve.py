@@ -399,9 +399,12 @@ def _finish(
     seconds = clock.elapsed()
     if owner is None or (owner < 0).any():
         status = "infeasible" if status == "infeasible" else "no_plan"
+        searched = ("among each unit's nearest reps"
+                    if details.get("mip_termination") == "infeasible" else
+                    "within the time limit")
         message = ("No plan exists for these settings." if status == "infeasible" else
-                   "No plan was found within the time limit; the scenario was not proven "
-                   "infeasible. Allow more time or a wider tolerance.")
+                   f"No plan was found {searched}; the scenario was not proven infeasible. "
+                   "Allow more time or a wider tolerance.")
         return TerritoryResult(status=status, method=method, objective=None, bound=bound,
                                gap=None, seconds=seconds, first_feasible_seconds=None,
                                target_gap_seconds=None, scenario=scenario, message=message,

@@ -200,3 +200,19 @@ def test_the_scenario_accepts_edge_settings(settings: dict) -> None:
     scenario = TerritoryScenario(**settings)
     for name, value in settings.items():
         assert getattr(scenario, name) == value
+
+
+def test_a_band_holding_no_whole_number_of_equal_units_is_named() -> None:
+    from planning.territory.diagnose import whole_unit_bands
+
+    # Three accounts of weight 1 over two reps: each share is 1.5 accounts.
+    problem = grid_problem([1.0, 1.0, 1.0], [(40.0, -99.0), (40.0, -98.0)])
+    found = whole_unit_bands(problem, TerritoryScenario(tolerance=0.2))
+    assert found is not None and found.constraint == "whole_units"
+    assert set(found.reps) == {"R0", "R1"}
+    assert found.tolerance_needed == pytest.approx(1 / 3)
+    assert whole_unit_bands(problem, TerritoryScenario(tolerance=0.34)) is None
+    result = solve_territories(problem, TerritoryScenario(tolerance=0.2, time_limit=10))
+    assert result.status == "infeasible"
+    assert result.infeasibility.constraint == "whole_units"
+    assert result.infeasibility.suggested_tolerance == pytest.approx(0.334)
