@@ -100,9 +100,9 @@ class CapacityCheck:
     """Can the team carry the target? Ramp-adjusted capacity against it, and the gap."""
 
     productivity: float
-    """Median trailing annual bookings of fully ramped reps, dollars."""
+    """A typical rep's annual bookings (median over reps with their own record), dollars."""
     ramped_capacity: float
-    """Σ ramp × productivity over reps, dollars."""
+    """Σ ramp × each rep's productivity (own record, else typical), dollars."""
     target: float
     gap: float
     """target − capacity (positive: short), dollars."""
@@ -112,11 +112,21 @@ class CapacityCheck:
 
 
 def capacity_check(inputs: pd.DataFrame, target: float, first_year_ramp: float) -> CapacityCheck:
-    """Reps × ramp-adjusted productivity against the target, the gap in dollars and hires."""
-    ramped = inputs[(inputs["ramp"] >= 0.999) & (inputs["history"] > 0)]
-    productivity = float(ramped["history"].median()) if len(ramped) else float(
-        inputs["history"].median())
-    capacity = float((inputs["ramp"] * productivity).sum())
+    """Reps × ramp-adjusted productivity against the target, the gap in dollars and hires.
+
+    A rep's productivity is their own trailing bookings per productive year (bookings ÷ how
+    ramped they were over that year) when they were at least half ramped and booked anything;
+    the others, and every hire, count at the median of those (a typical rep): a book's big
+    sellers are not averaged away, and nobody's first months set their pace.
+    """
+    prior = (inputs["prior_ramp"] if "prior_ramp" in inputs.columns
+             else pd.Series(1.0, index=inputs.index)).to_numpy(dtype=float)
+    history = inputs["history"].to_numpy(dtype=float)
+    known = (prior >= 0.5) & (history > 0)
+    own = np.where(known, history / np.maximum(prior, 0.5), np.nan)
+    productivity = float(np.median(own[known])) if known.any() else float(np.median(history))
+    per_rep = np.where(known, own, productivity)
+    capacity = float((inputs["ramp"].to_numpy(dtype=float) * per_rep).sum())
     gap = target - capacity
     per_hire = productivity * max(first_year_ramp, 0.05)
     return CapacityCheck(productivity=productivity, ramped_capacity=capacity, target=target,

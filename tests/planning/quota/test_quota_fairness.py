@@ -181,26 +181,30 @@ CAPACITY_TABLE = pd.DataFrame({
 
 def test_capacity_gap_and_hires_by_hand() -> None:
     check = capacity_check(CAPACITY_TABLE, 2_000.0, 0.4)
-    # productivity: median history of fully ramped reps with bookings (a, b, e) = 200
-    assert check.productivity == 200.0
-    assert check.ramped_capacity == pytest.approx((1 + 1 + 1 + 0.5 + 1) * 200)  # 900
+    # Own records (booked, at least half ramped): a 100, b 300, d 1000, e 200; typical rep =
+    # their median, 250, also counted for c (no bookings).
+    assert check.productivity == 250.0
+    assert check.ramped_capacity == pytest.approx(100 + 300 + 250 + 0.5 * 1000 + 200)  # 1350
     assert check.target == 2_000.0
-    assert check.gap == pytest.approx(1_100.0)
-    assert check.hires == pytest.approx(1_100 / (200 * 0.4))  # 13.75
+    assert check.gap == pytest.approx(650.0)
+    assert check.hires == pytest.approx(650 / (250 * 0.4))  # 6.5
     assert check.first_year_ramp == 0.4
 
 
 def test_capacity_above_the_target_needs_no_hires() -> None:
     check = capacity_check(CAPACITY_TABLE, 500.0, 0.4)
-    assert check.gap == pytest.approx(-400.0)
+    assert check.gap == pytest.approx(-850.0)
     assert check.hires == 0.0
 
 
-def test_capacity_with_a_tiny_first_year_ramp_and_no_ramped_reps() -> None:
+def test_capacity_counts_ramping_years_and_a_tiny_first_year_ramp() -> None:
     check = capacity_check(CAPACITY_TABLE, 2_000.0, 0.01)
-    assert check.hires == pytest.approx(1_100 / (200 * 0.05))  # ramp floored at 5 %
-    ramping = CAPACITY_TABLE.assign(ramp=[0.5, 0.5, 0.5, 0.5, 0.9])
+    assert check.hires == pytest.approx(650 / (250 * 0.05))  # ramp floored at 5 %
+    ramping = CAPACITY_TABLE.assign(ramp=[0.5, 0.5, 0.5, 0.5, 0.9],
+                                    prior_ramp=[1.0, 0.5, 1.0, 0.25, 1.0])
     check = capacity_check(ramping, 2_000.0, 0.5)
-    assert check.productivity == 200.0  # median of all histories: 0, 100, 200, 300, 1000
-    assert check.ramped_capacity == pytest.approx(2.9 * 200)
-    assert check.hires == pytest.approx((2_000 - 580) / 100)
+    # Own records: a 100, b 300 ÷ 0.5 = 600, e 200 (d was a quarter ramped: typical); median
+    # 200 for c and d.
+    assert check.productivity == 200.0
+    assert check.ramped_capacity == pytest.approx(0.5 * (100 + 600 + 200 + 200) + 0.9 * 200)
+    assert check.hires == pytest.approx((2_000 - 730) / 100)
