@@ -6,11 +6,12 @@ Amounts stay integer cents here; `format_money` turns them into dollars for disp
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from auth.policy import readable_owner_ids
 from auth.users import User
+from planning.asof import AsOf, describe_span, read_as_of
 from planning.periods import (
     FiscalQuarter,
     fiscal_quarter_of,
@@ -18,6 +19,7 @@ from planning.periods import (
     same_point_in_quarter,
 )
 from planning.store import Workspace
+from planning.store import asof as asof_queries
 from planning.store import kpis as kpi_queries
 
 if TYPE_CHECKING:
@@ -52,6 +54,9 @@ class WorkspaceKpis:
     Bookings count won deals by close date. "Same point" values cover the previous quarter up
     to the same day position as today holds in the current quarter, for a fair comparison.
     Win rates are by deal count over deals won or lost with a close date in the quarter.
+    `today` is the workspace's as-of day (see `planning.asof`), described by `as_of`.
+    `data_as_of` is when data were last imported; `newest_record_at` is the newest moment a
+    CRM record carries, and `record_age` how long before now that was (the data's freshness).
     """
 
     workspace: str
@@ -77,6 +82,9 @@ class WorkspaceKpis:
     data_age: dt.timedelta | None
     bookings_by_quarter: tuple[QuarterBookings, ...]
     pipeline_by_stage: tuple[StagePipeline, ...]
+    as_of: AsOf | None = None
+    newest_record_at: dt.datetime | None = None
+    record_age: dt.timedelta | None = None
 
     @property
     def day_of_quarter(self) -> int:
@@ -86,7 +94,7 @@ class WorkspaceKpis:
     @property
     def has_data(self) -> bool:
         """True once any CRM record has been imported."""
-        return self.data_as_of is not None
+        return self.data_as_of is not None or self.newest_record_at is not None
 
     @property
     def bookings_qtd_change(self) -> float | None:
@@ -126,30 +134,42 @@ def _utc_now() -> dt.datetime:
 
 def workspace_kpis(
     workspace: Workspace, today: dt.date | None = None, *, now: dt.datetime | None = None,
-    viewer: User | None = None,
+    viewer: User | None = None, as_of: AsOf | None = None,
 ) -> WorkspaceKpis:
-    """Compute the Home KPIs of a workspace as of `today` (UTC date of `now` by default).
+    """Compute the Home KPIs of a workspace as of a day.
 
+    The day is `today` when given, else the `as_of` given, else the UTC date of an explicit
+    `now`, else the workspace's own as-of day (its setting or its newest record, see
+    `planning.asof`), so an export that ended years ago still shows its own quarters.
     `now` (UTC; naive values are read as UTC) sets the clock for the data's age; it defaults
     to the current time. With a `viewer`, deal figures, accounts and reps cover only what that
     user may read (a manager's team, a rep's own book); without one, the whole workspace (the
     command line and system jobs). Everything is read in one transaction so the numbers agree
     with each other even while an import is writing.
     """
+    clock_given = now is not None
     now = _utc_now() if now is None else _as_utc(now)
-    today = now.date() if today is None else today
     owners = readable_owner_ids(viewer, workspace.name)
 
     def read(cur: DuckDBPyConnection) -> WorkspaceKpis:
-        return _compute(cur, workspace.name, today, now, owners)
+        if today is not None:
+            resolved = read_as_of(cur, today, now.date())
+        elif as_of is not None:
+            resolved = as_of
+        else:
+            resolved = read_as_of(cur, None, now.date())
+            if clock_given:
+                resolved = replace(resolved, day=now.date(), source="clock")
+        return _compute(cur, workspace.name, resolved, now, owners)
 
     return workspace.read_snapshot(read)
 
 
 def _compute(
-    cur: DuckDBPyConnection, name: str, today: dt.date, now: dt.datetime,
+    cur: DuckDBPyConnection, name: str, as_of: AsOf, now: dt.datetime,
     owners: kpi_queries.OwnerScope,
 ) -> WorkspaceKpis:
+    today = as_of.day
     start_month = kpi_queries.fiscal_year_start_month(cur)
     current = fiscal_quarter_of(today, start_month)
     last = current.previous()
@@ -172,8 +192,11 @@ def _compute(
         for s in kpi_queries.open_pipeline_by_stage(cur, owners)
     )
     loaded = kpi_queries.latest_loaded_at(cur)
-    as_of = None if loaded is None else _as_utc(loaded)
-    age = None if as_of is None else max(now - as_of, dt.timedelta(0))
+    loaded_at = None if loaded is None else _as_utc(loaded)
+    age = None if loaded_at is None else max(now - loaded_at, dt.timedelta(0))
+    newest = asof_queries.newest_record_at(cur, now.date())
+    newest_at = None if newest is None else _as_utc(newest)
+    record_age = None if newest_at is None else max(now - newest_at, dt.timedelta(0))
     return WorkspaceKpis(
         workspace=name,
         today=today,
@@ -194,10 +217,13 @@ def _compute(
         win_rate_quarter_before=win_rate(*before_result),
         accounts=kpi_queries.account_count(cur, owners),
         active_reps=kpi_queries.active_rep_count(cur, owners),
-        data_as_of=as_of,
+        data_as_of=loaded_at,
         data_age=age,
         bookings_by_quarter=by_quarter,
         pipeline_by_stage=stages,
+        as_of=as_of,
+        newest_record_at=newest_at,
+        record_age=record_age,
     )
 
 
@@ -247,8 +273,10 @@ def format_percent(fraction: float | None, *, signed: bool = False) -> str:
 
 
 def describe_age(age: dt.timedelta) -> str:
-    """How long ago, in words: "just now", "5 minutes ago", "3 hours ago", "2 days ago"."""
+    """How long ago, in words: "just now", "5 minutes ago", "2 days ago", "2 years 1 month ago"."""
     seconds = int(age.total_seconds())
+    if age.days >= 31:
+        return f"{describe_span(age.days)} ago"
     if seconds < 60:
         return "just now"
     for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
