@@ -87,6 +87,17 @@ def _command_workspaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_workspace_create(args: argparse.Namespace) -> int:
+    from planning.workspaces import create_workspace
+
+    create_workspace(args.name, args.admin, os.environ.get("USER", "cli"),
+                     currency=args.currency,
+                     fiscal_year_start_month=args.fiscal_year_start_month)
+    print(f"Workspace {args.name!r} created; {args.admin.strip().lower()} is its admin. "
+          f"Next: revplan import --workspace {args.name} --mapping MAPPING.toml FILE.csv ...")
+    return 0
+
+
 def _command_audit_verify(args: argparse.Namespace) -> int:
     from planning.audit import verify_chain
     from planning.store import open_workspace
@@ -543,6 +554,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)
+    workspace = commands.add_parser("workspace", help="Create workspaces.")
+    workspace_commands = workspace.add_subparsers(dest="workspace_command", required=True,
+                                                  metavar="COMMAND")
+    create = workspace_commands.add_parser(
+        "create", help="Create an empty workspace for your own CRM data, with its first admin.",
+        description="Create an empty workspace (one DuckDB file in the data folder) with its "
+        "currency and fiscal-year start month, and grant its first admin. Then import your CRM "
+        "export into it with `revplan import --workspace NAME`.",
+    )
+    create.add_argument("name", metavar="NAME", help="workspace name (letters, digits, - and _)")
+    create.add_argument("--admin", required=True, metavar="EMAIL",
+                        help="e-mail of the first admin")
+    create.add_argument("--currency", default="USD", help="ISO currency code (default USD)")
+    create.add_argument("--fiscal-year-start-month", type=int, default=1, metavar="MONTH",
+                        help="month (1-12) that starts the fiscal year (default 1)")
+    create.set_defaults(handler=_command_workspace_create)
     return parser
 
 
