@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from auth.policy import AccessDeniedError
+from auth.policy import AccessDeniedError, Action, can
+from planning.errors import RevPlanError
 from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary
 from planning.store import Workspace
 from planning.telemetry import timed
-from views.common import current_workspace, require_page, show_failure
+from planning.workspaces import create_workspace
+from views.common import USER_KEY, WORKSPACE_KEY, current_workspace, require_page, show_failure
 
 RUN_KEY = "import_run_id"
+CREATED_KEY = "import_workspace_created"
+NEW_NAME_KEY = "new_workspace_name"
+NEW_ADMIN_KEY = "new_workspace_admin"
+NEW_CURRENCY_KEY = "new_workspace_currency"
+NEW_MONTH_KEY = "new_workspace_fiscal_start"
 REJECTS_SHOWN = 1_000
 
 
@@ -43,6 +50,46 @@ def show_summary(workspace: Workspace, summary: ImportSummary) -> None:
                        file_name=f"import-run-{summary.run_id}-rejects.csv", mime="text/csv")
 
 
+def create_workspace_from_form() -> None:
+    """Create the workspace the form names and switch to it (runs before the page redraws)."""
+    form_user = st.session_state[USER_KEY]
+    name = st.session_state.get(NEW_NAME_KEY, "").strip()
+    try:
+        create_workspace(name, st.session_state.get(NEW_ADMIN_KEY, ""), form_user,
+                         currency=st.session_state.get(NEW_CURRENCY_KEY, "USD"),
+                         fiscal_year_start_month=st.session_state.get(NEW_MONTH_KEY, 1))
+    except RevPlanError as exc:
+        st.session_state[CREATED_KEY] = ("error", str(exc))
+        return
+    admin = st.session_state.get(NEW_ADMIN_KEY, "").strip().lower()
+    if admin != form_user.email:
+        st.session_state[CREATED_KEY] = (
+            "success", f"Workspace {name!r} created with {admin} as its admin; they can open "
+            "it and import the CRM files.")
+        return
+    st.session_state[CREATED_KEY] = (
+        "success", f"Workspace {name!r} created and opened. Import your CRM files into it below.")
+    st.session_state[WORKSPACE_KEY] = name
+    st.session_state.pop(RUN_KEY, None)
+
+
+def create_workspace_form(admin_email: str) -> None:
+    """A small form that creates an empty workspace for the company's own CRM data."""
+    outcome = st.session_state.pop(CREATED_KEY, None)
+    if outcome is not None:
+        (st.success if outcome[0] == "success" else st.error)(outcome[1])
+    with st.expander("Create a workspace for your own CRM data", expanded=outcome is not None
+                     and outcome[0] == "error"), st.form("create_workspace"):
+        st.text_input("Workspace name", key=NEW_NAME_KEY,
+                      help="Letters, digits, '-' and '_'; it names the workspace's file.")
+        st.text_input("First admin (e-mail)", value=admin_email, key=NEW_ADMIN_KEY)
+        left, right = st.columns(2)
+        left.text_input("Currency", value="USD", max_chars=3, key=NEW_CURRENCY_KEY)
+        right.number_input("Fiscal year starts in month", min_value=1, max_value=12,
+                           value=1, step=1, key=NEW_MONTH_KEY)
+        st.form_submit_button("Create workspace", on_click=create_workspace_from_form)
+
+
 user = require_page("import")
 st.title("Import CRM data")
 st.caption("Salesforce exports (User, Account, Opportunity, OpportunityFieldHistory) and HubSpot "
@@ -50,7 +97,10 @@ st.caption("Salesforce exports (User, Account, Opportunity, OpportunityFieldHist
            "CRM, add a column-mapping file (TOML; see docs/IMPORT.md). Valid rows are added or "
            "updated by CRM id in one transaction; rejected rows are kept with file, line, "
            "column and reason.")
+if can(user, Action.MANAGE_ACCESS):
+    create_workspace_form(user.email)
 workspace = current_workspace()
+st.caption(f"Importing into workspace **{workspace.name}**.")
 
 uploads = st.file_uploader("CRM export files (CSV)", type=["csv"], accept_multiple_files=True,
                            key="import_files")

@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from planning.ingest import import_files
-from planning.store import Workspace
+from planning.store import Workspace, open_workspace
 from tests.views.test_pages import workspace_admin
 from views.common import USER_KEY, WORKSPACE_KEY
 
@@ -29,8 +29,8 @@ def test_empty_workspace_shows_the_uploaders_and_no_runs(workspace: Workspace) -
 
     assert not app.exception and not app.error
     assert app.title[0].value == "Import CRM data"
-    assert [b.label for b in app.button] == ["Import"]
-    assert app.button[0].disabled
+    assert [b.label for b in app.button] == ["Create workspace", "Import"]
+    assert app.button[1].disabled
     assert [i.value for i in app.info] == ["No imports have run in this workspace yet."]
     assert not app.metric
 
@@ -54,3 +54,22 @@ def test_a_run_shows_counts_rejects_and_history(workspace: Workspace) -> None:
     assert rejects["line"].tolist() == list(range(7, 27))
     assert runs["run_id"].tolist() == [second.run_id, first.run_id]
     assert [b.label for b in app.get("download_button")] == ["Download rejected rows (CSV)"]
+
+
+def test_an_admin_creates_a_workspace_and_switches_to_it(workspace: Workspace) -> None:
+    app = run_page(workspace)
+    app.text_input(key="new_workspace_name").input("acme")
+    app.text_input(key="new_workspace_currency").input("EUR")
+    app.button[0].click().run()
+
+    assert not app.exception and not app.error
+    assert app.session_state[WORKSPACE_KEY] == "acme"
+    assert "created and opened" in app.success[0].value
+    created = open_workspace("acme")
+    assert created.read(lambda cur: cur.execute(
+        "SELECT value FROM workspace_settings WHERE key = 'currency'").fetchone()[0]) == "EUR"
+
+    app.text_input(key="new_workspace_name").input("acme")
+    app.button[0].click().run()
+    assert not app.exception
+    assert "already exists" in app.error[0].value
