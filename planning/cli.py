@@ -187,7 +187,8 @@ def _command_pipeline_train(args: argparse.Namespace) -> int:
     if report is not None:
         _write_report(args.report, {
             "win_model_id": report.win_model_id, "slip_model_id": report.slip_model_id,
-            "win": card_dict(report.win), "slip": card_dict(report.slip),
+            "win": card_dict(report.win),
+            "slip": None if report.slip is None else card_dict(report.slip),
             "snapshots": report.snapshots, "seconds": report.seconds,
             "scored_deals": result.scored_deals, "alerts": result.alerts,
         })

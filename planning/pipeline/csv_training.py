@@ -7,11 +7,13 @@ are sorted by close date; the model trains on the older 75 % and is evaluated on
 25 %.
 
 A flat export has no history, so every feature is something known when the deal was created:
-its amount (against the median of deals created before it), the owner's and the account's
-record on deals whose outcome was known before it was created, when it was created, and its
-type and product when mapped. Nothing about the deal's own stage, close date or cycle length
-goes in; its status is only the label. A deal's outcome counts as known from the end of its
-close date (or from `closed_at` when the export has it).
+its amount when mapped (against the median of deals created before it), the owner's and the
+account's record on deals whose outcome was known before it was created, when it was created,
+and its type and product when mapped. Nothing about the deal's own stage, close date or cycle
+length goes in; its status is only the label. A deal's outcome counts as known from the end of
+its close date (or from `closed_at` when the export has it). Before fitting, the leakage guard
+(`planning.pipeline.leakage`) leaves out any feature that gives the outcome away on the
+training deals, such as a booked value that is 0 on every lost deal.
 """
 
 from __future__ import annotations
@@ -36,14 +38,17 @@ from planning.ingest.formats import FileBinding, binding_for, detect_format
 from planning.ingest.mapping import MappingFile, load_mapping
 from planning.ingest.normalize import Context, prepare
 from planning.ingest.run import refuse_repeated_columns
+from planning.pipeline.leakage import without_leaks
 from planning.progress import ProgressCallback, no_progress
 
 TEST_SHARE = 0.25
 MIN_CLOSED_DEALS = 100
 PRIOR_DEALS = 4.0
 """Strength of the pull of an owner's or account's win rate toward the company's rate so far."""
+AMOUNT_FEATURES = ("amount", "log_amount", "amount_vs_median", "amount_vs_owner_median")
+"""Features built from the amount: absent when the export maps no amount."""
 NUMERIC_FEATURES = (
-    "amount", "log_amount", "amount_vs_median", "amount_vs_owner_median", "owner_win_rate",
+    *AMOUNT_FEATURES, "owner_win_rate",
     "owner_closed_before", "account_win_rate", "account_closed_before", "created_month",
     "created_weekday",
 )
@@ -65,6 +70,8 @@ class CsvDeals:
     rows_rejected: int
     rejected_by_reason: dict[str, int]
     categorical: tuple[str, ...]
+    has_amount: bool = True
+    """False when the export maps no amount: the amount features are then absent."""
 
 
 def _opportunity_binding(raw: RawFile, mapping: MappingFile | None) -> FileBinding:
@@ -95,8 +102,7 @@ def _opportunity_binding(raw: RawFile, mapping: MappingFile | None) -> FileBindi
 
 
 def _check_columns(raw: RawFile, binding: FileBinding) -> None:
-    missing = [name for name in (*OPPORTUNITIES.required, "amount")
-               if name not in binding.columns]
+    missing = [name for name in OPPORTUNITIES.required if name not in binding.columns]
     if missing:
         raise fail(raw.name, f"read as {binding.label} but no column gives "
                              f"{', '.join(missing)}; a deal model needs them")
@@ -132,12 +138,14 @@ def read_opportunity_csv(csv_path: Path, mapping_path: Path | None = None, *,
 
     values = prepared.values
     categorical = tuple(c for c in OPTIONAL_CATEGORICAL if c in binding.columns)
+    has_amount = "amount" in binding.columns
+    amount = values["amount"] if has_amount else pa.nulls(prepared.size, pa.int64())
     closed_at = (values["closed_at"] if "closed_at" in binding.columns
                  else pa.nulls(prepared.size, pa.timestamp("us")))
     table = pa.table({
         "opportunity_id": values["opportunity_id"], "account_id": values["account_id"],
         "owner_id": values["owner_id"], "stage": values["stage"], "status": values["status"],
-        "amount_cents": values["amount"], "created_at": values["created_at"],
+        "amount_cents": amount, "created_at": values["created_at"],
         "close_date": values["close_date"], "closed_at": closed_at,
         **{c: values[c] for c in categorical},
     }).filter(pa.array(~rejected_rows))
@@ -147,7 +155,8 @@ def read_opportunity_csv(csv_path: Path, mapping_path: Path | None = None, *,
     frame["amount_cents"] = frame["amount_cents"].astype("Int64")
     return CsvDeals(frame=frame, file=raw.name, read_as=binding.label,
                     rows_read=raw.records, rows_rejected=int(rejected_rows.sum())
-                    + len(raw.ragged), rejected_by_reason=counts, categorical=categorical)
+                    + len(raw.ragged), rejected_by_reason=counts, categorical=categorical,
+                    has_amount=has_amount)
 
 
 def outcome_known_at(deals: pd.DataFrame) -> pd.Series:
@@ -209,22 +218,25 @@ def _median_before(deals: pd.DataFrame, key: str | None = None) -> np.ndarray:
     return out
 
 
-def creation_features(deals: pd.DataFrame, categorical: tuple[str, ...] = ()) -> pd.DataFrame:
+def creation_features(deals: pd.DataFrame, categorical: tuple[str, ...] = (),
+                      with_amount: bool = True) -> pd.DataFrame:
     """The model inputs of every deal, from what was known when it was created.
 
-    Reads the deals' ids, owners, accounts, amounts, creation times, the mapped categoricals,
-    and for the history of other deals their status and when it became known.
+    Reads the deals' ids, owners, accounts, amounts (unless `with_amount` is False: then the
+    amount features are absent), creation times, the mapped categoricals, and for the history
+    of other deals their status and when it became known.
     """
     known_at = outcome_known_at(deals)
     company_count, company_wins = _record_before(deals, known_at, None)
     company_rate = (company_wins + 1.0) / (company_count + 2.0)
     amount = deals["amount_cents"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) / 100
-    features = pd.DataFrame({
-        "amount": amount,
-        "log_amount": np.log1p(np.clip(amount, 0, None)),
-        "amount_vs_median": amount * 100 / _median_before(deals),
-        "amount_vs_owner_median": amount * 100 / _median_before(deals, "owner_id"),
-    }, index=deals.index)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        features = pd.DataFrame({
+            "amount": amount,
+            "log_amount": np.log1p(np.clip(amount, 0, None)),
+            "amount_vs_median": amount * 100 / _median_before(deals),
+            "amount_vs_owner_median": amount * 100 / _median_before(deals, "owner_id"),
+        }, index=deals.index)
     for key, prefix in (("owner_id", "owner"), ("account_id", "account")):
         count, wins = _record_before(deals, known_at, key)
         features[f"{prefix}_win_rate"] = ((wins + PRIOR_DEALS * company_rate)
@@ -232,7 +244,8 @@ def creation_features(deals: pd.DataFrame, categorical: tuple[str, ...] = ()) ->
         features[f"{prefix}_closed_before"] = count
     features["created_month"] = deals["created_at"].dt.month.astype(float).to_numpy()
     features["created_weekday"] = deals["created_at"].dt.day_of_week.astype(float).to_numpy()
-    features = features[list(NUMERIC_FEATURES)].replace([np.inf, -np.inf], np.nan)
+    numeric = [c for c in NUMERIC_FEATURES if with_amount or c not in AMOUNT_FEATURES]
+    features = features[numeric].replace([np.inf, -np.inf], np.nan)
     for column in categorical:
         features[column] = deals[column].fillna("").astype(str).to_numpy()
     return features
@@ -262,6 +275,10 @@ class CsvTrainingReport:
     features: list[str]
     importance: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    dropped_features: list[str] = field(default_factory=list)
+    """Features the leakage guard left out."""
+    leaks: list[dict[str, object]] = field(default_factory=list)
+    """Each left-out feature with the rule it broke, its AUC and the evidence in words."""
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready values."""
@@ -282,6 +299,7 @@ class CsvTrainingReport:
             f"{self.base_rate_brier:.4f}).",
             "Features known at creation: " + ", ".join(self.features) + ".",
         ]
+        lines += [f"Warning: {leak['message']}." for leak in self.leaks]
         return "\n".join(lines)
 
 
@@ -318,7 +336,7 @@ def train_from_csv(csv_path: Path, mapping_path: Path | None = None, *, currency
     deals = read_opportunity_csv(csv_path, mapping_path, currency=currency)
     frame = deals.frame
     progress(0.3, "building features known at deal creation")
-    features = creation_features(frame, deals.categorical)
+    features = creation_features(frame, deals.categorical, with_amount=deals.has_amount)
     closed = frame["status"].isin(["won", "lost"]).to_numpy()
     if closed.sum() < MIN_CLOSED_DEALS:
         raise RevPlanError(f"The export has {int(closed.sum())} valid closed deals; at least "
@@ -332,8 +350,10 @@ def train_from_csv(csv_path: Path, mapping_path: Path | None = None, *, currency
     if y_train.min() == y_train.max() or y_test.min() == y_test.max():
         raise RevPlanError("The training or the test deals all have the same outcome; a win "
                            "model needs both won and lost deals in each.")
+    kept, leaks = without_leaks(features.loc[train_index], y_train)
+    features = features[list(kept.columns)]
     categories = {c: sorted(features.loc[train_index, c].unique().tolist())
-                  for c in deals.categorical}
+                  for c in deals.categorical if c in features.columns}
     x_train = _categorised(features.loc[train_index], categories)
     x_test = _categorised(features.loc[test_index], categories)
 
@@ -366,4 +386,6 @@ def train_from_csv(csv_path: Path, mapping_path: Path | None = None, *, currency
                               4),
         features=list(features.columns), importance=importance,
         seconds=round(time.perf_counter() - started, 2),
+        dropped_features=[leak.feature for leak in leaks],
+        leaks=[leak.to_dict() for leak in leaks],
     )

@@ -5,7 +5,8 @@ Training rows are past moments in the life of closed deals (see
 model is a gradient-boosted tree ensemble with isotonic calibration on the newest training
 rows. Evaluation holds out the newest quarter of closed deals by close date and compares the
 Brier score with the classic stage-probability baseline (the win rate of each stage in the
-training rows).
+training rows). Before fitting, the leakage guard (`planning.pipeline.leakage`) leaves out any
+feature that gives the outcome away on the training rows; the model keeps the features it used.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from planning.pipeline.leakage import Leak, without_leaks
 
 NUMERIC_FEATURES = (
     "stage_age_days", "days_to_close", "pushes", "log_amount", "amount_change_ratio",
@@ -82,9 +85,14 @@ def model_matrix(facts: pd.DataFrame, start_month: int) -> pd.DataFrame:
 
 def _categorise(matrix: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
     out = matrix.copy()
-    for column in CATEGORICAL_FEATURES:
-        out[column] = pd.Categorical(out[column], categories=categories[column])
+    for column, known in categories.items():
+        if column in out.columns:
+            out[column] = pd.Categorical(out[column], categories=known)
     return out
+
+
+def _is_categorical(column: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
 
 
 @dataclass
@@ -97,13 +105,20 @@ class DealModel:
     reference: dict[str, object]
     """Typical value per feature (median or most common in training), for explanations."""
     classifier: CalibratedClassifierCV
+    features: tuple[str, ...] = FEATURES
+    """The inputs the classifier uses, in order: the matrix's columns less any leaks."""
+    leaks: tuple[Leak, ...] = ()
+    """Features the leakage guard left out, with the evidence."""
+    basis: str = "history"
+    """"history": point-in-time rows from field history (`model_matrix`); "creation": what was
+    known when each deal was created (`planning.pipeline.creation_model`)."""
 
     def predict(self, matrix: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of the target for each row."""
         if matrix.empty:
             return np.zeros(0)
         return self.classifier.predict_proba(_categorise(matrix, self.categories)[
-            list(FEATURES)])[:, 1]
+            list(self.features)])[:, 1]
 
     def effects(self, matrix: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
         """How much each feature's actual value moves each row's probability against its
@@ -111,6 +126,8 @@ class DealModel:
         base = self.predict(matrix)
         out = {}
         for feature in features:
+            if feature not in self.features:
+                continue
             typical = matrix.copy()
             typical[feature] = self.reference[feature]
             out[feature] = base - self.predict(typical)
@@ -143,22 +160,37 @@ class ModelCard:
     metrics: dict[str, float]
     reliability: dict[str, list[float]]
     importance: dict[str, float] = field(default_factory=dict)
+    leaks: list[dict[str, object]] = field(default_factory=list)
+    """Features the leakage guard left out: feature, rule, AUC and the evidence in words."""
+    note: str = ""
+    """What the model was trained on, when it is not point-in-time field history."""
+
+
+LEAK_CLASSES = {"win": ("won", "lost"), "slip": ("slipped", "on-time")}
+"""How the leakage guard names each target's positive and negative rows."""
 
 
 def fit(
     matrix: pd.DataFrame, labels: np.ndarray, weights: np.ndarray, closed_at: pd.Series,
-    target: str, start_month: int, seed: int,
+    target: str, start_month: int, seed: int, groups: np.ndarray | None = None,
+    basis: str = "history",
 ) -> DealModel:
     """Fit the gradient-boosted classifier on the older rows and calibrate it on the newest.
 
-    The newest CALIBRATION_SHARE of the training rows by close time calibrate the
-    probabilities (isotonic), so calibration reflects the most recent behaviour and is fitted
-    on rows the trees never saw.
+    The leakage guard first leaves out features that give the label away on these rows
+    (`groups`, e.g. deal ids, keep a deal's rows together in its folds). The newest
+    CALIBRATION_SHARE of the training rows by close time calibrate the probabilities
+    (isotonic), so calibration reflects the most recent behaviour and is fitted on rows the
+    trees never saw.
     """
-    categories = {
-        c: sorted(matrix[c].astype(str).unique().tolist()) for c in CATEGORICAL_FEATURES
-    }
-    data = _categorise(matrix, categories)[list(FEATURES)]
+    kept, leaks = without_leaks(
+        matrix, labels, weights=weights, groups=groups,
+        classes=LEAK_CLASSES.get(target, (target, f"not {target}")),
+        noun="won deals" if target == "slip" else "deals")
+    features = tuple(kept.columns)
+    categorical = [c for c in matrix.columns if _is_categorical(matrix[c])]
+    categories = {c: sorted(matrix[c].astype(str).unique().tolist()) for c in categorical}
+    data = _categorise(matrix, categories)[list(features)]
     cut = closed_at.quantile(1 - CALIBRATION_SHARE)
     calibrate = (closed_at >= cut).to_numpy()
     if calibrate.all() or not calibrate.any() or len(np.unique(labels[calibrate])) < 2:
@@ -173,10 +205,11 @@ def fit(
         warnings.filterwarnings("ignore", message="Since FrozenEstimator")
         classifier.fit(data[calibrate], labels[calibrate], sample_weight=weights[calibrate])
     reference: dict[str, object] = {
-        c: float(matrix[c].median()) for c in NUMERIC_FEATURES
+        c: float(matrix[c].median()) for c in matrix.columns if c not in categories
     }
-    reference.update({c: matrix[c].mode().iat[0] for c in CATEGORICAL_FEATURES})
-    return DealModel(target, start_month, categories, reference, classifier)
+    reference.update({c: matrix[c].mode().iat[0] for c in categorical})
+    return DealModel(target, start_month, categories, reference, classifier, features,
+                     tuple(leaks), basis)
 
 
 def evaluate(
@@ -227,7 +260,7 @@ def permutation_importance(model: DealModel, matrix: pd.DataFrame, labels: np.nd
         return {}
     base = roc_auc_score(y, model.predict(sample))
     importance = {}
-    for feature in FEATURES:
+    for feature in model.features:
         shuffled = sample.copy()
         shuffled[feature] = rng.permutation(shuffled[feature].to_numpy())
         importance[feature] = round(float(base - roc_auc_score(y, model.predict(shuffled))), 4)

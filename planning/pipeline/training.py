@@ -4,6 +4,10 @@
 newest quarter of closed deals, stores each with its model card and makes them active, all in
 one audited transaction. `score_open_deals` scores every open deal as of a moment and stores
 the probabilities with the reasons behind them, worded from the model's own sensitivities.
+
+A workspace without enough closed deals with field history (a flat export's import) gets a win
+model trained on what was known when each deal was created (`planning.pipeline.creation_model`)
+and no slip model; its card says so.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pandas as pd
 
 from planning import audit
 from planning.errors import RevPlanError
+from planning.pipeline import creation_model as cm
 from planning.pipeline import model as dm
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
@@ -43,25 +48,34 @@ class TrainingReport:
     """Both model cards and how long training took."""
 
     win: dm.ModelCard
-    slip: dm.ModelCard
+    slip: dm.ModelCard | None
+    """None when the workspace has no field history to learn slips from."""
     win_model_id: str
-    slip_model_id: str
+    slip_model_id: str | None
     seconds: float
     snapshots: int
 
     def to_text(self) -> str:
         """A few lines for people."""
-        lines = [f"Trained on {self.snapshots:,} point-in-time snapshots in "
-                 f"{self.seconds:.1f} s."]
+        if self.win.note:
+            lines = [f"Win model {self.win.note}; no slip model without it "
+                     f"({self.snapshots:,} deals, {self.seconds:.1f} s)."]
+        else:
+            lines = [f"Trained on {self.snapshots:,} point-in-time snapshots in "
+                     f"{self.seconds:.1f} s."]
         for label, card, model_id in (("Win probability", self.win, self.win_model_id),
                                       ("Slip risk", self.slip, self.slip_model_id)):
+            if card is None:
+                continue
             m = card.metrics
+            baseline = "base-rate" if card.note else "stage"
             lines.append(
                 f"{label} ({model_id}): held-out AUC {m['auc']:.3f}, Brier {m['brier']:.4f} "
-                f"(stage baseline {m['baseline_brier']:.4f}); trained on "
+                f"({baseline} baseline {m['baseline_brier']:.4f}); trained on "
                 f"{card.rows_train:,} rows closing {card.train_from}..{card.train_to}, "
                 f"tested on {card.rows_test:,} rows closing {card.test_from}..{card.test_to}."
             )
+            lines += [f"Warning ({label.lower()}): {leak['message']}." for leak in card.leaks]
         return "\n".join(lines)
 
 
@@ -73,7 +87,7 @@ def _split(facts: pd.DataFrame) -> pd.Series:
 
 
 def _card(target: str, facts: pd.DataFrame, test: pd.Series, metrics: dict,
-          reliability: dict, importance: dict) -> dm.ModelCard:
+          reliability: dict, importance: dict, fitted: dm.DealModel) -> dm.ModelCard:
     def span(rows: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
         if rows.empty:
             return None, None
@@ -84,13 +98,16 @@ def _card(target: str, facts: pd.DataFrame, test: pd.Series, metrics: dict,
     return dm.ModelCard(
         target=target, train_from=train_from, train_to=train_to, test_from=test_from,
         test_to=test_to, rows_train=int((~test).sum()), rows_test=int(test.sum()),
-        features=list(dm.FEATURES), metrics={k: dm.finite(v) for k, v in metrics.items()},
+        features=list(fitted.features), metrics={k: dm.finite(v) for k, v in metrics.items()},
         reliability=reliability, importance=importance,
+        leaks=[leak.to_dict() for leak in fitted.leaks],
+        note=cm.NOTE if fitted.basis == "creation" else "",
     )
 
 
 def _train_one(target: str, facts: pd.DataFrame, matrix: pd.DataFrame, labels: np.ndarray,
-               start_month: int, seed: int) -> tuple[dm.DealModel, dm.ModelCard]:
+               start_month: int, seed: int, basis: str = "history"
+               ) -> tuple[dm.DealModel, dm.ModelCard]:
     test = _split(facts)
     if labels[~test.to_numpy()].min() == labels[~test.to_numpy()].max():
         raise RevPlanError(f"The {target} training rows all have the same outcome.")
@@ -98,14 +115,18 @@ def _train_one(target: str, facts: pd.DataFrame, matrix: pd.DataFrame, labels: n
     train_rows, test_rows = ~test.to_numpy(), test.to_numpy()
     fitted = dm.fit(matrix[train_rows], labels[train_rows], weights[train_rows],
                     pd.to_datetime(facts.loc[train_rows, "closed_at"]), target, start_month,
-                    seed)
-    baseline = dm.stage_baseline(matrix.loc[train_rows, "stage"], labels[train_rows],
-                                 matrix.loc[test_rows, "stage"])
+                    seed, groups=facts.loc[train_rows, "opportunity_id"].to_numpy(),
+                    basis=basis)
+    if "stage" in matrix.columns:
+        baseline = dm.stage_baseline(matrix.loc[train_rows, "stage"], labels[train_rows],
+                                     matrix.loc[test_rows, "stage"])
+    else:
+        baseline = np.full(int(test_rows.sum()), labels[train_rows].mean())
     metrics, reliability = dm.evaluate(fitted, matrix[test_rows], labels[test_rows],
                                        weights[test_rows], baseline)
     importance = dm.permutation_importance(fitted, matrix[test_rows].reset_index(drop=True),
                                            labels[test_rows], seed)
-    return fitted, _card(target, facts, test, metrics, reliability, importance)
+    return fitted, _card(target, facts, test, metrics, reliability, importance, fitted)
 
 
 def build_training_rows(
@@ -188,43 +209,56 @@ def train_deal_models(
     as_of = as_of or _now()
     progress(0.05, "building point-in-time training rows")
     facts, start_month = build_training_rows(workspace, as_of, per_deal, max_deals, seed)
+    slip_model = slip_card = None
     if facts["opportunity_id"].nunique() < MIN_TRAINING_DEALS:
-        raise RevPlanError(
-            f"Only {facts['opportunity_id'].nunique()} closed deals with stage history; "
-            f"at least {MIN_TRAINING_DEALS} are needed to train a deal risk model."
-        )
-    matrix = dm.model_matrix(facts, start_month)
-    progress(0.35, "training the win-probability model")
-    win_labels = (facts["status"] == "won").to_numpy(dtype=int)
-    win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed)
+        progress(0.2, "no field history: building what was known at each deal's creation")
+        deals, matrix = cm.creation_rows(workspace, as_of)
+        cm.check_trainable(deals, facts["opportunity_id"].nunique(), MIN_TRAINING_DEALS, as_of)
+        closed = deals["status"].isin(["won", "lost"]).to_numpy()
+        facts = deals[closed].reset_index(drop=True)
+        progress(0.35, "training the win-probability model on creation-time features")
+        win_model, win_card = _train_one(
+            "win", facts, matrix[closed].reset_index(drop=True),
+            (facts["status"] == "won").to_numpy(dtype=int), start_month, seed, "creation")
+    else:
+        matrix = dm.model_matrix(facts, start_month)
+        progress(0.35, "training the win-probability model")
+        win_labels = (facts["status"] == "won").to_numpy(dtype=int)
+        win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed)
 
-    progress(0.65, "training the slip-risk model")
-    slip_facts, slip_matrix, slip_labels = slip_rows(facts, matrix, as_of, start_month)
-    slip_model, slip_card = _train_one("slip", slip_facts, slip_matrix, slip_labels,
-                                       start_month, seed)
+        progress(0.65, "training the slip-risk model")
+        slip_facts, slip_matrix, slip_labels = slip_rows(facts, matrix, as_of, start_month)
+        slip_model, slip_card = _train_one("slip", slip_facts, slip_matrix, slip_labels,
+                                           start_month, seed)
 
     progress(0.9, "storing the models")
     trained_at = _now()
     stamp = trained_at.strftime("%Y%m%d-%H%M%S")
-    ids = {"win": f"win-{stamp}", "slip": f"slip-{stamp}"}
+    ids = {"win": f"win-{stamp}", "slip": f"slip-{stamp}" if slip_model else None}
 
     def store(cur) -> None:
+        if slip_model is None:
+            repo.deactivate_models(cur, "slip")
         for target, fitted, card in (("win", win_model, win_card),
                                      ("slip", slip_model, slip_card)):
+            if fitted is None:
+                continue
             repo.insert_model_version(cur, {
                 "model_id": ids[target], "target": target, "trained_at": trained_at,
                 "trained_by": actor, "train_from": card.train_from, "train_to": card.train_to,
                 "test_from": card.test_from, "test_to": card.test_to,
                 "rows_train": card.rows_train, "rows_test": card.rows_test,
                 "features": card.features,
-                "metrics_json": json.dumps({**card.metrics, "importance": card.importance}),
+                "metrics_json": json.dumps({**card.metrics, "importance": card.importance,
+                                            "leaks": card.leaks, "note": card.note}),
                 "reliability_json": json.dumps(card.reliability),
                 "model_blob": fitted.to_bytes(),
             })
         audit.record(
             cur, actor=actor, actor_role=actor_role, action="model.train",
             entity="model_version", entity_id=ids["win"],
-            after={"models": ids, "win": win_card.metrics, "slip": slip_card.metrics,
+            after={"models": ids, "win": win_card.metrics,
+                   "slip": None if slip_card is None else slip_card.metrics,
                    "as_of": as_of.isoformat()},
         )
 
@@ -252,6 +286,10 @@ REASON_TEMPLATES = {
     "owner_win_rate": lambda v, f: f"owner's win rate {100 * v:.0f}% over the last year",
     "deal_age_days": lambda v, f: f"open for {v:.0f} days",
     "forecast_category": lambda v, f: f"forecast category {v}",
+    "amount_vs_median": lambda v, f: f"{v:.1f}x the typical deal size when created",
+    "amount_vs_owner_median": lambda v, f: f"{v:.1f}x the owner's typical deal size",
+    "account_win_rate": lambda v, f: f"account's win rate {100 * v:.0f}% on earlier deals",
+    "owner_closed_before": lambda v, f: f"owner had closed {v:.0f} deals when it was created",
 }
 
 
@@ -266,7 +304,7 @@ def reasons_json(matrix: pd.DataFrame, effects: pd.DataFrame, top: int = 3) -> l
     names = list(effects.columns)
     values = effects.to_numpy()
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top]
-    records = matrix[names + ["stage"]].to_dict("records")
+    records = matrix[names + [c for c in ("stage",) if c in matrix.columns]].to_dict("records")
     out = []
     for i, row in enumerate(records):
         reasons = []
@@ -309,14 +347,22 @@ def score_open_deals(
     slip_model = dm.DealModel.from_bytes(slip_entry[1]) if slip_entry else None
     moment = as_of or _now()
     progress(0.1, "reading open deals as of now")
-    facts = workspace.read_snapshot(
-        lambda cur: pf.snapshot_features(cur, pf.open_deal_snapshots(cur, moment)))
-    matrix = dm.model_matrix(facts, start_month) if not facts.empty else pd.DataFrame()
+    explained = EXPLAINED_FEATURES
+    if win_model.basis == "creation":
+        deals, matrix = cm.creation_rows(workspace, moment)
+        facts = deals.loc[deals["open_now"].astype(bool), ["opportunity_id"]]
+        matrix = matrix.loc[facts.index].reset_index(drop=True)
+        facts = facts.reset_index(drop=True)
+        slip_model, explained = None, cm.EXPLAINED_FEATURES
+    else:
+        facts = workspace.read_snapshot(
+            lambda cur: pf.snapshot_features(cur, pf.open_deal_snapshots(cur, moment)))
+        matrix = dm.model_matrix(facts, start_month) if not facts.empty else pd.DataFrame()
     progress(0.4, "scoring")
     win = win_model.predict(matrix)
     slip = slip_model.predict(matrix) if slip_model is not None else np.full(len(facts), np.nan)
     progress(0.6, "explaining")
-    effects = win_model.effects(matrix, EXPLAINED_FEATURES) if len(facts) else pd.DataFrame()
+    effects = win_model.effects(matrix, explained) if len(facts) else pd.DataFrame()
     reasons = reasons_json(matrix, effects)
     scores = pd.DataFrame({
         "model_id": win_entry[0], "opportunity_id": facts.get("opportunity_id", []),

@@ -23,6 +23,12 @@ def insert_model_version(cur: duckdb.DuckDBPyConnection, row: dict[str, object])
     )
 
 
+def deactivate_models(cur: duckdb.DuckDBPyConnection, target: str) -> None:
+    """Leave no model of a target active (e.g. slip risk when there is nothing to learn it
+    from)."""
+    cur.execute("UPDATE model_versions SET is_active = FALSE WHERE target = ?", [target])
+
+
 def active_model(cur: duckdb.DuckDBPyConnection, target: str) -> tuple[str, bytes] | None:
     """The active model's id and serialised form for a target, if any."""
     row = cur.execute(

@@ -245,3 +245,24 @@ def open_deal_snapshots(
     ).df()
     rows.insert(0, "snapshot_id", range(1, len(rows) + 1))
     return rows
+
+
+def creation_deals(cur: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> pd.DataFrame:
+    """Every deal as a flat export gives it, with its status as known at `as_of`.
+
+    Columns as `planning.pipeline.csv_training.creation_features` reads them: a deal counts as
+    won or lost (with its `closed_at`) only when it closed before `as_of`, else as open;
+    `open_now` says whether it is open in the workspace today.
+    """
+    return cur.execute(
+        """SELECT opportunity_id, account_id, owner_id, stage,
+                  CASE WHEN status IN ('won', 'lost') AND closed_at < ? THEN status
+                       ELSE 'open' END AS status,
+                  amount_cents, created_at, CAST(close_date AS TIMESTAMP) AS close_date,
+                  CASE WHEN status IN ('won', 'lost') AND closed_at < ? THEN closed_at
+                  END AS closed_at,
+                  type, product_id, status = 'open' AS open_now
+           FROM opportunities WHERE created_at IS NOT NULL
+           ORDER BY created_at, opportunity_id""",
+        [as_of, as_of],
+    ).df()

@@ -110,3 +110,12 @@ def test_every_open_deal_is_scored_with_reasons_that_match_its_data(trained) -> 
                 checked += 1
     assert with_reasons / len(scored) > 0.8
     assert checked > 50
+
+
+def test_the_leakage_guard_drops_no_feature_of_the_healthy_demo(trained) -> None:
+    workspace, report = trained
+    assert report.win.leaks == [] and report.slip.leaks == []
+    assert len(report.win.features) == len(report.slip.features) == 21
+    stored = workspace.read(lambda cur: cur.execute(
+        "SELECT metrics_json FROM model_versions WHERE is_active").fetchall())
+    assert [json.loads(row[0])["leaks"] for row in stored] == [[], []]
