@@ -28,7 +28,7 @@ from planning import telemetry
 from planning.errors import RevPlanError
 from planning.settings import default_workspace
 from planning.store import list_workspaces, open_workspace
-from views.common import USER_KEY, WORKSPACE_KEY, show_refusal
+from views.common import USER_KEY, WORKSPACE_KEY, as_of_sidebar, show_refusal
 from views.registry import PAGES, PageEntry, grouped_pages
 
 logger = logging.getLogger(__name__)
@@ -203,6 +203,7 @@ def main() -> None:
             telemetry.record_event(open_workspace(name), "login", identity.method,
                                    user_email=user.email)
         st.session_state[USER_KEY] = user
+    as_of_sidebar(open_workspace(name))
     pages = {
         entry.url_path: st.Page(entry.file, title=entry.title, icon=entry.icon,
                                 url_path=entry.url_path, default=entry.default)

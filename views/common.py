@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from auth.policy import AccessDeniedError, Action, can, require
 from auth.users import User
 from planning import telemetry
+from planning.asof import AsOf, resolve_as_of
 from planning.errors import RevPlanError
 from planning.store import Workspace, open_workspace
 
 USER_KEY = "user"
 WORKSPACE_KEY = "workspace_name"
+AS_OF_KEY = "plan_as_of"
+"""Session state: {workspace name: the date this session plans as of}, set in the sidebar."""
 
 
 def current_user() -> User:
@@ -82,3 +87,55 @@ def parent_picker(kind: str, key: str) -> str | None:
         for row in versions.itertuples()}
     return st.selectbox("Revises version (optional)", list(labels), format_func=labels.get,
                         key=key)
+
+
+def session_as_of(workspace_name: str) -> dt.date | None:
+    """The date this session plans the workspace as of, or None for the workspace default."""
+    chosen = st.session_state.get(AS_OF_KEY, {})
+    day = chosen.get(workspace_name) if isinstance(chosen, dict) else None
+    return day if isinstance(day, dt.date) else None
+
+
+def set_session_as_of(workspace_name: str, day: dt.date | None) -> None:
+    """Plan the workspace as of `day` in this session, or back to its default with None."""
+    chosen = dict(st.session_state.get(AS_OF_KEY) or {})
+    if day is None:
+        chosen.pop(workspace_name, None)
+    else:
+        chosen[workspace_name] = day
+    st.session_state[AS_OF_KEY] = chosen
+
+
+def page_as_of(workspace: Workspace) -> AsOf:
+    """The day this page measures periods from: the session's choice, else the workspace's."""
+    try:
+        return resolve_as_of(workspace, session_as_of(workspace.name))
+    except RevPlanError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise
+
+
+def as_of_sidebar(workspace: Workspace) -> None:
+    """The sidebar's *Plan as of* date, with a way back to the workspace's own date."""
+    chosen = session_as_of(workspace.name)
+    try:
+        default = resolve_as_of(workspace)
+    except RevPlanError as exc:
+        st.sidebar.error(str(exc))
+        return
+    shown = chosen or default.day
+    picked = st.sidebar.date_input(
+        "Plan as of", value=shown, key=f"plan_as_of_{workspace.name}_{shown.isoformat()}",
+        min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31), format="YYYY-MM-DD",
+        help="Every page measures quarters, bookings and forecasts from this day. By default "
+        f"it is the workspace's {default.source_text}: {default.day:%d %b %Y}.",
+    )
+    if isinstance(picked, dt.date) and picked != shown:
+        set_session_as_of(workspace.name, picked)
+        st.rerun()
+    if chosen is not None:
+        st.sidebar.caption(f"Workspace default: {default.day:%d %b %Y} ({default.source_text}).")
+        if st.sidebar.button("Back to the workspace date", icon=":material/undo:"):
+            set_session_as_of(workspace.name, None)
+            st.rerun()

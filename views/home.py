@@ -10,6 +10,7 @@ import streamlit as st
 
 from auth.policy import Action
 from auth.users import User
+from planning.asof import describe_span, format_day
 from planning.overview import (
     WorkspaceKpis,
     describe_age,
@@ -17,7 +18,7 @@ from planning.overview import (
     format_percent,
     workspace_kpis,
 )
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
 from views.registry import page_by_path
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ CLOSED_COLOR = "#1f4e79"
 CURRENT_COLOR = "#7fa7d1"
 PIPELINE_COLOR = "#2e7d6b"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Data whose newest record is older than this many days get a plain notice on Home.
+OLD_DATA_DAYS = 30
 
 
 def money_ticks(largest_cents: int, target: int = 5) -> dict[str, list]:
@@ -60,11 +63,32 @@ def metric_delta(change: float | None, text: str, description: str) -> dict[str,
 
 
 def freshness_text(kpis: WorkspaceKpis) -> str:
-    """Freshness line such as "Data as of 3 hours ago (23 Nov 2026, 08:00 UTC)"."""
-    if kpis.data_as_of is None or kpis.data_age is None:
+    """Freshness line such as "Data as of 3 hours ago (23 Nov 2026, 08:00 UTC)".
+
+    Freshness is the newest date a CRM record carries, not when it was imported.
+    """
+    if kpis.newest_record_at is None or kpis.record_age is None:
+        if kpis.data_as_of is not None:
+            return "No dated CRM records yet"
         return "No CRM data imported yet"
-    stamp = kpis.data_as_of.strftime("%d %b %Y, %H:%M UTC")
-    return f"Data as of {describe_age(kpis.data_age)} ({stamp})"
+    stamp = kpis.newest_record_at.strftime("%d %b %Y, %H:%M UTC")
+    return f"Data as of {describe_age(kpis.record_age)} ({stamp})"
+
+
+def old_data_notice(kpis: WorkspaceKpis) -> str | None:
+    """A plain sentence when the newest record is old, saying which day the figures use."""
+    if kpis.newest_record_at is None or kpis.record_age is None:
+        return None
+    if kpis.record_age.days <= OLD_DATA_DAYS:
+        return None
+    newest = kpis.newest_record_at.date()
+    text = (f"The newest record in this workspace is from {format_day(newest)} "
+            f"({describe_span(kpis.record_age.days)} ago)")
+    if kpis.as_of is not None and kpis.as_of.newest_close not in (None, newest):
+        text += f"; the newest deal closed {format_day(kpis.as_of.newest_close)}"
+    when = "that date" if kpis.today == newest else format_day(kpis.today)
+    return (f"{text}; every figure is as of {when}. "
+            "Change it under *Plan as of* in the sidebar.")
 
 
 def scope_text(user: User) -> str:
@@ -135,11 +159,13 @@ def show_counts(kpis: WorkspaceKpis) -> None:
     accounts.metric("Accounts", f"{kpis.accounts:,}", border=True)
     reps.metric("Active reps", f"{kpis.active_reps:,}", border=True)
     deals.metric("Open deals", f"{kpis.open_pipeline_deals:,}", border=True)
+    imported = ("" if kpis.data_as_of is None
+                else f" Last import {kpis.data_as_of:%d %b %Y, %H:%M UTC}.")
     fresh.metric(
         "Data as of",
-        describe_age(kpis.data_age) if kpis.data_age is not None else "never",
-        help=f"{freshness_text(kpis)}: the newest record loaded into reps, accounts, "
-        "opportunities, their history or activities.",
+        describe_age(kpis.record_age) if kpis.record_age is not None else "never",
+        help=f"{freshness_text(kpis)}: the newest date on a deal (created or closed), its "
+        f"history, an activity or an account.{imported}",
         border=True,
     )
 
@@ -241,15 +267,17 @@ def main() -> None:
     user = require_page("home")
     workspace = current_workspace()
     st.title(f"RevPlan — {workspace.name}")
+    as_of = page_as_of(workspace)
     try:
-        kpis = workspace_kpis(workspace, viewer=user)
+        kpis = workspace_kpis(workspace, viewer=user, as_of=as_of)
     except Exception as exc:
         logger.exception("Home KPIs failed for workspace %s", workspace.name)
         show_failure(exc, "compute the workspace KPIs")
         return
     quarter = kpis.current_quarter
     st.caption(
-        f"{scope_text(user)} · {freshness_text(kpis)} · {quarter.label}, "
+        f"{scope_text(user)} · {freshness_text(kpis)} · figures as of "
+        f"{format_day(as_of.day)} ({as_of.source_text}) · {quarter.label}, "
         f"day {kpis.day_of_quarter} of {quarter.days} "
         f"({quarter.start:%d %b} – {quarter.end:%d %b %Y}) · amounts in USD"
     )
@@ -262,6 +290,9 @@ def main() -> None:
         else:
             hint = "Ask your RevOps team to import the CRM data."
         st.info(f"This workspace has no CRM data yet, so every figure below is zero. {hint}")
+    notice = old_data_notice(kpis)
+    if notice is not None:
+        st.info(notice, icon=":material/history:")
     show_headline(kpis)
     show_counts(kpis)
     show_charts(kpis)
