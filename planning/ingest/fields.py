@@ -172,6 +172,8 @@ ACCOUNTS = EntitySpec(
         FieldSpec("city", "text", "City.", "Cambridge"),
         FieldSpec("state", "text", "State or region.", "MA"),
         FieldSpec("county", "text", "County.", "Middlesex"),
+        FieldSpec("country", "text", "Country name or ISO code; used for geocoding accounts "
+                  "without lat/lon.", "United States"),
         FieldSpec("lat", "float", "Latitude (-90 to 90).", "42.3736", minimum=-90, maximum=90),
         FieldSpec("lon", "float", "Longitude (-180 to 180).", "-71.1097", minimum=-180,
                   maximum=180),

@@ -117,6 +117,7 @@ FORMATS: tuple[FormatSpec, ...] = (
             "account_id": ("Id",), "name": ("Name",), "industry": ("Industry",),
             "zip": ("BillingPostalCode",), "city": ("BillingCity",),
             "state": ("BillingState", "BillingStateCode"),
+            "country": ("BillingCountry", "BillingCountryCode"),
             "lat": ("BillingLatitude",), "lon": ("BillingLongitude",),
             "employees": ("NumberOfEmployees",), "annual_revenue": ("AnnualRevenue",),
             "owner_id": ("OwnerId",), "created_at": ("CreatedDate",),
@@ -173,7 +174,8 @@ FORMATS: tuple[FormatSpec, ...] = (
         columns={
             "account_id": ("Record ID", "Company ID"), "name": ("Company name",),
             "owner_id": ("Company owner", "HubSpot Owner"), "zip": ("Postal Code",),
-            "city": ("City",), "state": ("State/Region",), "industry": ("Industry",),
+            "city": ("City",), "state": ("State/Region",), "country": ("Country/Region",),
+            "industry": ("Industry",),
             "employees": ("Number of Employees",), "annual_revenue": ("Annual Revenue",),
             "created_at": ("Create Date",), "currency": ("Currency",),
         },

@@ -21,6 +21,7 @@ from auth.users import User
 from planning import audit
 from planning.errors import RevPlanError
 from planning.ingest.csvfile import RawFile, fail, read_csv_file
+from planning.ingest.derive import derive_after_load
 from planning.ingest.errors import ImportFileError
 from planning.ingest.fields import ENTITIES
 from planning.ingest.formats import (
@@ -174,16 +175,18 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
             summaries.append(summary)
             rejects.append(rejected)
             loaded += weight
+        derived = derive_after_load(cur, order)
         progress(CHECK_SHARE + (1 - CHECK_SHARE) * 0.95, "Saving rejected rows")
         repo.insert_rejects(cur, pa.concat_tables(rejects))
         result = ImportSummary(run_id=run_id, started_at=started_at, finished_at=_utc_now(),
-                               actor=actor, files=summaries)
+                               actor=actor, files=summaries, derived=derived.as_dict())
         repo.finish_run(cur, run_id, result.finished_at, result.status,
                         result.totals.as_dict(), result.to_json())
         audit.record(
             cur, actor=actor or "unknown", actor_role=actor_role, action="import.run",
             entity="import_run", entity_id=str(run_id),
-            after={"files": names, "status": result.status, **result.totals.as_dict()},
+            after={"files": names, "status": result.status, **result.totals.as_dict(),
+                   "derived": result.derived},
         )
         return result
 

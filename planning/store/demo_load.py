@@ -48,6 +48,8 @@ LOAD_STATEMENTS: dict[str, str] = {
         SELECT crm_id('001', account_no) AS account_id, name, industry,
                list_extract($segments, segment_code + 1) AS segment, employees,
                annual_revenue_cents, zip, city, state, county, lat, lon,
+               CASE WHEN lat IS NOT NULL AND lon IS NOT NULL THEN 'given' END
+                   AS geo_precision,
                crm_id('005', owner_no) AS owner_id, created_at, 'demo' AS source,
                $loaded_at AS loaded_at
         FROM frame ORDER BY account_no""",

@@ -33,7 +33,7 @@ TABLES: dict[str, TableDef] = {
         "is_active"})),
     "accounts": TableDef("account_id", frozenset({
         "account_id", "name", "industry", "segment", "employees", "annual_revenue_cents", "zip",
-        "city", "state", "county", "lat", "lon", "owner_id", "created_at"})),
+        "city", "state", "county", "country", "lat", "lon", "owner_id", "created_at"})),
     "opportunities": TableDef("opportunity_id", frozenset({
         "opportunity_id", "account_id", "owner_id", "name", "type", "product_id", "stage",
         "status", "amount_cents", "close_date", "created_at", "closed_at", "forecast_category",
