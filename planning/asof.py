@@ -150,21 +150,26 @@ def resolve_as_of(workspace: Workspace, override: dt.date | None = None) -> AsOf
     return workspace.read_snapshot(lambda cur: read_as_of(cur, override))
 
 
-def set_workspace_as_of(workspace: Workspace, actor: User, day: dt.date | None) -> AsOf:
+def set_workspace_as_of(workspace: Workspace, actor: User | str, day: dt.date | None) -> AsOf:
     """Store (or with None clear) the workspace's as-of date, audited in the same transaction.
 
-    Only admins and RevOps may change it, as they own the workspace's data. Returns the as-of
-    that now applies.
+    A signed-in user must be an admin or RevOps (they own the workspace's data: the import
+    right); a plain name is the command line's operator, who holds the file itself, recorded
+    with the role "operator" as imports do. Returns the as-of that now applies.
     """
-    require(actor, Action.OPEN_WORKSPACE, workspace.name)
-    require(actor, Action.RUN_IMPORT)
+    if isinstance(actor, User):
+        require(actor, Action.OPEN_WORKSPACE, workspace.name)
+        require(actor, Action.RUN_IMPORT)
+        role = actor.primary_role
+        name, role_name = actor.email, None if role is None else role.value
+    else:
+        name, role_name = actor, "operator"
 
     def work(cur: duckdb.DuckDBPyConnection) -> None:
         before = asof_queries.stored_as_of(cur)
         after = None if day is None else day.isoformat()
         asof_queries.store_as_of(cur, day)
-        role = actor.primary_role
-        audit.record(cur, actor=actor.email, actor_role=None if role is None else role.value,
+        audit.record(cur, actor=name, actor_role=role_name,
                      action="workspace.set_as_of" if day else "workspace.clear_as_of",
                      entity="workspace_settings", entity_id=asof_queries.AS_OF_KEY,
                      before=before, after=after)
@@ -202,3 +207,16 @@ def fiscal_years_with_data(workspace: Workspace, as_of: dt.date) -> list[int]:
     quarters = quarters_with_data(workspace, as_of)
     years = sorted({q.fiscal_year for q in quarters} | {quarters[0].fiscal_year + 1})
     return years[::-1]
+
+
+def as_of_moment(workspace: Workspace, now: dt.datetime | None = None) -> dt.datetime:
+    """The moment (UTC, naive) models train and score at by default: the as-of day's end.
+
+    When the as-of day is today or later, the current time instead, so nothing recorded later
+    today is treated as known.
+    """
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    day = resolve_as_of(workspace).day
+    if day >= now.date():
+        return now
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())

@@ -284,7 +284,8 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
     from planning.store import open_workspace
 
     workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
-    inputs = quota_inputs(workspace, args.fiscal_year, territory_scenario=args.territory_version)
+    inputs = quota_inputs(workspace, args.fiscal_year, territory_scenario=args.territory_version,
+                          today=_as_of_day(args.as_of))
     scenario = QuotaScenario(
         target_cents=int(round(args.target * 100)), blend=_blend(args.blend),
         over_assign=args.over_assign, max_increase=args.max_increase,
@@ -343,6 +344,8 @@ def _add_quota_commands(commands: argparse._SubParsersAction) -> None:
                        help="keep each team's total at its reps' fair shares")
     solve.add_argument("--out", help="write quotas.csv (rep_id, quota, one column per quarter)")
     solve.add_argument("--report", help="write report.json")
+    solve.add_argument("--as-of", help="plan as of this date (YYYY-MM-DD): trailing bookings "
+                       "and last year's quota end there (default: the workspace's as-of date)")
     solve.set_defaults(handler=_command_quota_solve)
 
 
@@ -444,7 +447,8 @@ def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
     train.add_argument("--as-of", help="train and score as of the end of this date "
-                       "(YYYY-MM-DD, UTC) or this ISO date-time; default now")
+                       "(YYYY-MM-DD, UTC) or this ISO date-time; default: the end of the "
+                       "workspace's as-of date (see `revplan as-of`)")
     train.add_argument("--csv", metavar="FILE", help="an opportunity export to train on, "
                        "instead of a workspace")
     train.add_argument("--mapping", metavar="FILE", help="TOML column mapping for --csv "
@@ -456,7 +460,7 @@ def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         "score", help="Score open deals with the active models and raise risk alerts.")
     score.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
     score.add_argument("--as-of", help="score as of the end of this date (YYYY-MM-DD, UTC) or "
-                       "this ISO date-time; default now")
+                       "this ISO date-time; default: the end of the workspace's as-of date")
     score.set_defaults(handler=_command_pipeline_score)
     backtest = pipeline_commands.add_parser(
         "backtest", help="Forecast past quarters week by week from what was known then.",
@@ -467,8 +471,70 @@ def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
     )
     backtest.add_argument("--workspace", help=f"workspace name (default {default_workspace()!r})")
     backtest.add_argument("--quarters", type=int, default=6, help="closed quarters to test")
-    backtest.add_argument("--as-of", help="backtest the quarters closed before this date")
+    backtest.add_argument("--as-of", help="backtest the quarters closed before this date "
+                          "(default: the workspace's as-of date)")
     backtest.set_defaults(handler=_command_pipeline_backtest)
+
+
+def _as_of_day(text: str | None) -> dt.date | None:
+    """--as-of DATE for commands that plan by day."""
+    from planning.asof import parse_day
+
+    return None if text is None else parse_day(text)
+
+
+def _command_as_of(args: argparse.Namespace) -> int:
+    from planning.asof import parse_day, resolve_as_of, set_workspace_as_of
+    from planning.store import open_workspace
+
+    workspace = open_workspace(args.workspace)
+    if args.set is not None or args.clear:
+        as_of = set_workspace_as_of(workspace, os.environ.get("USER", "cli"),
+                                    None if args.clear else parse_day(args.set))
+    else:
+        as_of = resolve_as_of(workspace)
+    print(f"{as_of.day.isoformat()} ({as_of.source_text})")
+    print(as_of.sentence + ".")
+    return 0
+
+
+def _command_summary(args: argparse.Namespace) -> int:
+    from planning.store import open_workspace
+    from planning.summary import workspace_summary
+
+    workspace = open_workspace(args.workspace, read_only=True)
+    summary = workspace_summary(workspace, _as_of_day(args.as_of))
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(summary.to_text())
+    return 0
+
+
+def _add_as_of_commands(commands: argparse._SubParsersAction) -> None:
+    """`revplan as-of` and `revplan summary`."""
+    as_of = commands.add_parser(
+        "as-of", help="Show or set the date the workspace is planned as of.",
+        description="Every page and command measures quarters from the workspace's as-of date: "
+        "its setting when one is stored, else the date of its newest CRM record, else today. "
+        "Setting it is audited and needs the admin or revops role.")
+    as_of.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    change = as_of.add_mutually_exclusive_group()
+    change.add_argument("--set", metavar="DATE", help="store this date (YYYY-MM-DD)")
+    change.add_argument("--clear", action="store_true",
+                        help="remove the stored date: back to the newest record's date")
+    as_of.set_defaults(handler=_command_as_of)
+    summary = commands.add_parser(
+        "summary", help="Print the Home KPIs of a workspace.",
+        description="Open pipeline, bookings per fiscal quarter (every quarter with deals up to "
+        "the as-of date, at least eight), win rate, accounts, reps, the data date and accounts "
+        "by location precision.")
+    summary.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    summary.add_argument("--as-of", metavar="DATE",
+                         help="summarise as of this date (default: the workspace's as-of date)")
+    summary.add_argument("--json", action="store_true",
+                         help="print JSON (money in cents and dollars, dates ISO)")
+    summary.set_defaults(handler=_command_summary)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -552,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_territory_commands(commands)
     _add_quota_commands(commands)
     _add_writeback_commands(commands)
+    _add_as_of_commands(commands)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)

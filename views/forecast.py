@@ -15,6 +15,7 @@ import streamlit as st
 from auth.policy import Action
 from auth.users import User
 from planning import telemetry
+from planning.asof import quarters_with_data
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter
@@ -38,7 +39,7 @@ from planning.pipeline.forecast import (
     submit_call,
 )
 from planning.store import Workspace, open_workspace
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,6 @@ P50_COLOR = "#0b2c4a"
 REP_COLOR = "#2e7d6b"
 MANAGER_COLOR = "#8a5a00"
 OVERRIDE_COLOR = "#c62828"
-
-
-def utc_today() -> dt.date:
-    """Today's date in UTC, the day the forecast is made on."""
-    return dt.datetime.now(dt.UTC).date()
 
 
 def scope_key(user: User) -> tuple[object, ...]:
@@ -95,7 +91,7 @@ def load_changes(
 
 def quarter_text(quarter: FiscalQuarter, current: FiscalQuarter) -> str:
     """A quarter for the selector, e.g. "FY2026 Q4 (current: 1 Oct – 31 Dec 2026)"."""
-    which = "current" if quarter == current else "next"
+    which = "current" if quarter == current else "next" if quarter > current else "closed"
     return (f"{quarter.label} ({which}: {quarter.start.day} {quarter.start:%b} – "
             f"{quarter.end.day} {quarter.end:%b %Y})")
 
@@ -456,21 +452,23 @@ def main() -> None:
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
-    today = utc_today()
+    as_of = page_as_of(workspace)
+    today = as_of.day
     try:
-        quarters = forecast_quarters(workspace, today)
+        current, following = forecast_quarters(workspace, today)
+        quarters = [following, *quarters_with_data(workspace, today)]
     except Exception as exc:
         logger.exception("Fiscal quarters failed for workspace %s", workspace.name)
         show_failure(exc, "read the fiscal calendar")
         return
     levels = list(forecast_levels(user))
     left, right = st.columns(2)
-    quarter = left.selectbox("Fiscal quarter", quarters, key="forecast_quarter",
-                             format_func=lambda q: quarter_text(q, quarters[0]))
+    quarter = left.selectbox("Fiscal quarter", quarters, key="forecast_quarter", index=1,
+                             format_func=lambda q: quarter_text(q, current))
     level = right.selectbox("Level", levels, index=levels.index(natural_level(user)),
                             format_func=LEVEL_NAMES.get, key="forecast_level")
-    st.caption(f"{scope_text(user)} · {quarter.label} · as of {today:%d %b %Y} (UTC) · "
-               "amounts in USD")
+    st.caption(f"{scope_text(user)} · {quarter.label} · as of {today:%d %b %Y} "
+               f"({as_of.source_text}) · amounts in USD")
     try:
         version = forecast_data_version(workspace)
         with st.spinner(f"Simulating {DEFAULT_DRAWS:,} outcomes of {quarter.label}…"):

@@ -33,7 +33,7 @@ from planning.pipeline.inspection import (
     pipeline_waterfall,
 )
 from planning.store import Workspace
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +407,8 @@ def main() -> None:
     user = require_page("inspection")
     workspace = current_workspace()
     st.title("Deal inspection")
-    today = dt.datetime.now(dt.UTC).date()
+    as_of = page_as_of(workspace)
+    today = as_of.day
     try:
         version = data_version(workspace)
         facts = cached_facts(str(workspace.path), version, workspace)
@@ -416,7 +417,8 @@ def main() -> None:
         logger.exception("Deal inspection failed for workspace %s", workspace.name)
         show_failure(exc, "read the open deals")
         return
-    st.caption(f"{scope_text(user)} · open deals as of {today:%d %b %Y} (UTC) · amounts in USD · "
+    st.caption(f"{scope_text(user)} · open deals as of {today:%d %b %Y} ({as_of.source_text}) · "
+               "amounts in USD · "
                f"stale means no activity for more than {facts.stale_after_days} days")
     if not facts.has_model:
         st.info("No deal risk model is trained yet, so win probability, slip risk and reasons "

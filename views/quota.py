@@ -9,13 +9,13 @@ import streamlit as st
 
 from auth.policy import Action
 from planning import telemetry
+from planning.asof import fiscal_years_with_data
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.quota.model import QuotaInfeasibleError, QuotaScenario, solve_quotas
 from planning.quota.workspace import (
     QuotaInputs,
     checked_reason,
-    planning_years,
     quota_inputs,
     quota_metrics,
     record_override,
@@ -26,6 +26,7 @@ from planning.territory.workspace import saved_scenarios
 from views.common import (
     allowed,
     current_workspace,
+    page_as_of,
     parent_picker,
     require_page,
     show_failure,
@@ -36,6 +37,7 @@ CHART_CONFIG = {"displaylogo": False}
 
 user = require_page("quota")
 workspace = current_workspace()
+as_of = page_as_of(workspace)
 may_solve = allowed(user, Action.SOLVE_QUOTA)
 role = user.primary_role.value if user.primary_role else None
 
@@ -61,9 +63,11 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
         row.scenario_id: f"Territory scenario: {row.name}" for row in territories.itertuples()}
     with st.form("quota_scenario"):
         left, middle, right = st.columns(3)
-        current, upcoming = planning_years(workspace)
-        fiscal_year = left.selectbox("Fiscal year", [upcoming, current],
-                                     format_func=lambda y: f"FY{y}")
+        fiscal_year = left.selectbox(
+            "Fiscal year", fiscal_years_with_data(workspace, as_of.day),
+            format_func=lambda y: f"FY{y}",
+            help=f"Every fiscal year with deals, up to the year after {as_of.day:%d %b %Y} "
+            f"(the plan's as-of day, {as_of.source_text}).")
         target = middle.number_input("Company bookings target (USD)", min_value=1.0,
                                      value=50_000_000.0, step=1_000_000.0, format="%.2f")
         source = right.selectbox("Potential from", list(sources), format_func=sources.get)
@@ -91,7 +95,7 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
         return None
     if potential + history + pipeline != 100:
         raise RevPlanError(f"The blend adds up to {potential + history + pipeline}%, not 100%.")
-    inputs = quota_inputs(workspace, fiscal_year, territory_scenario=source)
+    inputs = quota_inputs(workspace, fiscal_year, territory_scenario=source, today=as_of.day)
     scenario = QuotaScenario(
         target_cents=int(round(target * 100)),
         blend={"potential": potential / 100, "history": history / 100,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from planning import audit
+from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import model as dm
@@ -207,13 +208,13 @@ def backtest_forecasts(
     warmup: int = WARMUP_QUARTERS, actor: str = "system", actor_role: str | None = None,
     progress: ProgressCallback = no_progress,
 ) -> tuple[pd.DataFrame, AccuracySummary]:
-    """Backtest the last closed quarters before `as_of`, store the run and return it.
+    """Backtest the last closed quarters before `as_of` (the workspace's as-of day by default).
 
     `warmup` earlier quarters are backtested too, only to calibrate the first reported
     quarters' ranges; quarters without enough earlier closed deals to train on are skipped.
     """
     started = time.perf_counter()
-    as_of = as_of or _now().date()
+    as_of = as_of or resolve_as_of(workspace).day
     start_month = workspace.read(fiscal_year_start_month)
     last_closed = fiscal_quarter_of(as_of, start_month).previous()
     chosen = [last_closed.shifted(-i) for i in reversed(range(quarters + warmup))]

@@ -30,6 +30,7 @@ from auth.policy import AccessDeniedError, Action, readable_owner_ids, require
 from auth.roles import Role
 from auth.users import User
 from planning import audit
+from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of
@@ -426,8 +427,9 @@ class DealChanges:
     moved_back: int
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def _as_of_day(workspace: Workspace) -> dt.date:
+    """The workspace's as-of day, the default "today" of forecasts (see `planning.asof`)."""
+    return resolve_as_of(workspace).day
 
 
 def _now() -> dt.datetime:
@@ -461,7 +463,7 @@ def forecast_quarters(
 ) -> tuple[FiscalQuarter, FiscalQuarter]:
     """The current and the next fiscal quarter, by the workspace's fiscal calendar."""
     start_month = workspace.read(fiscal_year_start_month)
-    current = fiscal_quarter_of(today or _today(), start_month)
+    current = fiscal_quarter_of(today or _as_of_day(workspace), start_month)
     return current, current.next()
 
 
@@ -553,11 +555,12 @@ def quarter_forecast(
 ) -> QuarterForecast:
     """The forecast of every subject at `level` within the viewer's scope for `quarter`.
 
-    Closed-won counts won deals with a close date in the quarter up to `today` (UTC today by
-    default); the open deals are simulated `draws` times. Deals are simulated in opportunity-id
-    order, so with one seed the team or rep totals of a draw add up to the company total.
+    Closed-won counts won deals with a close date in the quarter up to `today` (the
+    workspace's as-of day by default); the open deals are simulated `draws` times. Deals are
+    simulated in opportunity-id order, so with one seed the team or rep totals of a draw add
+    up to the company total.
     """
-    today = today or _today()
+    today = today or _as_of_day(workspace)
     level = _check_level(viewer, level)
     owners = readable_owner_ids(viewer, workspace.name)
     inputs = _read_inputs(workspace, owners, quarter, today)
@@ -795,7 +798,7 @@ def submit_call(
     moment, and an audit event is written in the same transaction.
     """
     require(user, Action.SUBMIT_CALL)
-    today = today or _today()
+    today = today or _as_of_day(workspace)
     _check_open_quarter(quarter, today)
     commit, best = _checked_money(commit_cents, best_case_cents)
     allowed = {(t.level, t.subject_id) for t in call_targets(workspace, user)}
@@ -860,7 +863,7 @@ def override_call(
     model's view at this moment, and an audit event in the same transaction.
     """
     require(manager, Action.OVERRIDE_CALL)
-    today = today or _today()
+    today = today or _as_of_day(workspace)
     reason_text = (reason or "").strip()
     if not reason_text:
         raise RevPlanError("Say why you override the call: a reason is required.")

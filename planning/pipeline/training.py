@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from planning import audit
+from planning.asof import as_of_moment
 from planning.errors import RevPlanError
 from planning.pipeline import creation_model as cm
 from planning.pipeline import model as dm
@@ -204,9 +205,12 @@ def train_deal_models(
     as_of: dt.datetime | None = None, per_deal: int = 4, max_deals: int | None = 60_000,
     seed: int = 7, progress: ProgressCallback = no_progress,
 ) -> TrainingReport:
-    """Train the win and slip models on deals closed before `as_of` and make them active."""
+    """Train the win and slip models on deals closed before `as_of` and make them active.
+
+    `as_of` defaults to the end of the workspace's as-of day (see `planning.asof.as_of_moment`).
+    """
     started = time.perf_counter()
-    as_of = as_of or _now()
+    as_of = as_of or as_of_moment(workspace)
     progress(0.05, "building point-in-time training rows")
     facts, start_month = build_training_rows(workspace, as_of, per_deal, max_deals, seed)
     slip_model = slip_card = None
@@ -333,7 +337,10 @@ def score_open_deals(
     workspace: Workspace, *, as_of: dt.datetime | None = None,
     progress: ProgressCallback = no_progress,
 ) -> ScoringReport:
-    """Score every open deal with the active models, store probabilities and reasons."""
+    """Score every open deal with the active models, store probabilities and reasons.
+
+    `as_of` defaults to the end of the workspace's as-of day, like training.
+    """
     started = time.perf_counter()
 
     def load(cur):
@@ -345,7 +352,7 @@ def score_open_deals(
         raise RevPlanError("No deal risk model is trained yet: train one first.")
     win_model = dm.DealModel.from_bytes(win_entry[1])
     slip_model = dm.DealModel.from_bytes(slip_entry[1]) if slip_entry else None
-    moment = as_of or _now()
+    moment = as_of or as_of_moment(workspace)
     progress(0.1, "reading open deals as of now")
     explained = EXPLAINED_FEATURES
     if win_model.basis == "creation":
