@@ -50,10 +50,10 @@ def check_trainable(deals: pd.DataFrame, history_deals: int, minimum: int,
     closed = deals["status"].isin(["won", "lost"])
     won = int((deals["status"] == "won").sum())
     count = int(closed.sum())
-    before = f"closed before {as_of:%Y-%m-%d}"
+    before = f"closed by {as_of - dt.timedelta(microseconds=1):%Y-%m-%d}"
     if count < minimum:
         raise NotEnoughDealsError(
-            f"Only {count} closed deals {before} (need {minimum}) and {history_deals} with "
+            f"Only {count} deals {before} (need {minimum}), {history_deals} of them with "
             f"stage history: import more closed deals, or {HISTORY_EXPORT}.")
     if won in (0, count):
         outcome = "won" if won else "lost"
