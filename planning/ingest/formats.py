@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from planning.ingest.fields import (
     ACCOUNTS,
@@ -31,6 +32,8 @@ class ReadOptions:
     money_unit: str = "units"
     timezone: str | None = None
     missing_values: tuple[str, ...] = ()
+    open_deal_close_date: date | None = None
+    """Close date given to open deals that have none (instead of the estimated one)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +21,7 @@ from planning.ingest.fields import ENTITY_BY_NAME, EntitySpec, fold_value
 from planning.ingest.formats import FileBinding, ReadOptions, header_key, header_keys
 
 OPTION_KEYS = ("delimiter", "day_first", "date_formats", "decimal_separator", "money_unit",
-               "timezone", "missing_values")
+               "timezone", "missing_values", "open_deal_close_date")
 ENTRY_KEYS = ("entity", "files", "columns", "values", *OPTION_KEYS)
 DEFAULT_VALUE = "*"
 DELIMITER_CHOICES = (",", ";", "\t", "|")
@@ -112,6 +113,19 @@ def _known_zone(zone: object) -> bool:
     return True
 
 
+def _open_deal_close_date(name: str, where: str, given: object) -> date:
+    """The mapping's close date for open deals without one: a TOML date or ISO date text."""
+    if isinstance(given, date) and not hasattr(given, "hour"):
+        return given
+    if isinstance(given, str):
+        try:
+            return date.fromisoformat(given.strip())
+        except ValueError:
+            pass
+    raise _fail(name, where, "open_deal_close_date must be a date written YYYY-MM-DD, such as "
+                             "\"2018-03-31\"")
+
+
 def _options(name: str, where: str, table: dict[str, Any], inherited: ReadOptions
              ) -> ReadOptions:
     values: dict[str, Any] = {}
@@ -152,6 +166,9 @@ def _options(name: str, where: str, table: dict[str, Any], inherited: ReadOption
         if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
             raise _fail(name, where, "missing_values must be a list of strings")
         values["missing_values"] = tuple(missing)
+    if "open_deal_close_date" in table:
+        values["open_deal_close_date"] = _open_deal_close_date(name, where,
+                                                               table["open_deal_close_date"])
     merged = {key: getattr(inherited, key) for key in OPTION_KEYS}
     merged.update(values)
     return ReadOptions(**merged)
@@ -234,6 +251,8 @@ def _entry(name: str, number: int, where: str, table: dict[str, Any],
     if bad_status:
         raise _fail(name, where, f"[values.status] targets must be open, won or lost, not "
                                  f"{', '.join(bad_status)}")
+    if "open_deal_close_date" in table and entity.name != "opportunities":
+        raise _fail(name, where, "open_deal_close_date applies to opportunities only")
     options = _options(name, where, table, shared)
     return MappingEntry(number, entity, tuple(files), dict(columns), values, defaults, options)
 

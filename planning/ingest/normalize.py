@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from planning.ingest import reasons
 from planning.ingest import values as v
-from planning.ingest.csvfile import RawFile
+from planning.ingest.csvfile import RawFile, fail
 from planning.ingest.fields import (
     ACCOUNTS,
     MAX_TEXT_LENGTH,
@@ -34,6 +34,17 @@ ZIP_FIELDS = ("zip", "home_zip")
 DAY_US = 86_400_000_000
 OPEN, WON, LOST = 0, 1, 2
 STATUS_NAMES = pa.array(["open", "won", "lost"], pa.string())
+WON_STAGES = ("closedwon", "won")
+LOST_STAGES = ("closedlost", "lost")
+"""Folded stage names that mean won or lost without a mapping ("Closed - Won", "Won"...)."""
+DEFAULT_CYCLE_DAYS = 90
+"""Sales cycle assumed for estimated close dates when neither file nor workspace has a won
+deal with both dates."""
+UNKNOWN_ACCOUNT_ID = "unknown-account"
+"""The account that deals without an account are put on (created by the import)."""
+OPEN_DEAL_FALLBACKS = ("account_id", "close_date", "created_at")
+"""Required opportunity fields whose missing values fall back instead of rejecting the row
+(close and created dates only for open deals; see `_fill_deal_gaps`)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class Context:
 
     currency: str
     now: datetime
+    won_cycle_days: int | None = None
+    """Median days from created to close of the workspace's won deals (None: it has none);
+    used for estimated close dates when the file itself has no won deal."""
 
 
 @dataclass
@@ -74,6 +88,14 @@ class Problems:
             mask[rows] = True
         return mask
 
+    def rows_at(self, header: str | None, n: int) -> np.ndarray:
+        """Mask of the rows with a problem in the given column."""
+        mask = np.zeros(n, dtype=bool)
+        for rows, at in zip(self.positions, self.headers, strict=True):
+            if at == header:
+                mask[rows] = True
+        return mask
+
 
 @dataclass
 class Prepared:
@@ -85,13 +107,21 @@ class Prepared:
     derived: set[str]
     problems: Problems
     skipped: np.ndarray
+    fallbacks: dict[str, np.ndarray] = field(default_factory=dict)
+    """Rows whose value a fallback filled, by fallback name (see FALLBACKS in summary)."""
+    flags: dict[str, pa.Array] = field(default_factory=dict)
+    """Extra table columns written with the rows (e.g. close_date_estimated), by column."""
+    warnings: Problems = field(default_factory=Problems)
+    """Problems on rows that are kept anyway (listed as warnings, never rejected)."""
 
     def copy(self) -> Prepared:
         """A copy whose values, derived fields and problems can change independently."""
         problems = Problems(list(self.problems.positions), list(self.problems.headers),
                             list(self.problems.reasons))
+        warnings = Problems(list(self.warnings.positions), list(self.warnings.headers),
+                            list(self.warnings.reasons))
         return Prepared(self.raw, self.binding, dict(self.values), set(self.derived), problems,
-                        self.skipped)
+                        self.skipped, dict(self.fallbacks), dict(self.flags), warnings)
 
     @property
     def size(self) -> int:
@@ -176,19 +206,34 @@ def _read_field(spec: FieldSpec, cells: pa.Array, binding: FileBinding, context:
     return v.read_enum(cells, spec.aliases, reasons.unknown_value(spec.label))
 
 
-def _date_options(binding: FileBinding, cells: dict[str, pa.Array]) -> v.DateOptions:
-    """The file's date reading rules; the slash-date order comes from the file if not set."""
+def _date_options(binding: FileBinding, cells: dict[str, pa.Array],
+                  file_name: str) -> v.DateOptions:
+    """The file's date reading rules. Unless the mapping sets `date_formats` or `day_first`,
+    the day/month order of numeric dates is detected once from all the file's date columns
+    (CRMs write one format per export); a file no value settles is refused as a whole."""
     options = binding.options
-    day_first = options.day_first
-    if day_first is None:
-        dated = [cells[s.name] for s in binding.entity.fields
-                 if s.kind in ("date", "timestamp") and s.name in cells]
-        if binding.entity is OPPORTUNITY_HISTORY:
-            dated += [cells[name] for name in ("old_value", "new_value") if name in cells]
-        day_evidence, month_evidence = v.slash_date_order(dated)
-        day_first = day_evidence and not month_evidence
-    return v.DateOptions(formats=options.date_formats, day_first=day_first,
-                         timezone=options.timezone)
+    if options.date_formats:
+        return v.DateOptions(formats=options.date_formats, timezone=options.timezone)
+    dated = [s.name for s in binding.entity.fields
+             if s.kind in ("date", "timestamp") and s.name in cells]
+    if binding.entity is OPPORTUNITY_HISTORY:
+        dated += [name for name in ("old_value", "new_value") if name in cells]
+    order = v.detect_date_order([cells[name] for name in dated], options.day_first)
+    if order.ambiguous_column is not None and order.example is not None:
+        header = binding.columns[dated[order.ambiguous_column]]
+        raise fail(file_name, _ambiguous_dates(header, order.example))
+    return v.DateOptions(day_first=order.day_first, timezone=options.timezone,
+                         expected=order.expected)
+
+
+def _ambiguous_dates(header: str, example: str) -> str:
+    """Why a file's numeric dates cannot be read, with both readings and how to choose one."""
+    day_format, day_reading = v.numeric_date_reading(example, day_first=True)
+    month_format, month_reading = v.numeric_date_reading(example, day_first=False)
+    return (f'column "{header}" has dates such as "{example}" that read as {day_format} '
+            f"({day_reading}) and as {month_format} ({month_reading}), and no value in the "
+            f"file settles which; set day_first = true ({day_format}) or day_first = false "
+            f'({month_format}) in the mapping, or date_formats = ["{day_format}"]')
 
 
 def prepare(raw: RawFile, binding: FileBinding, context: Context,
@@ -216,7 +261,7 @@ def prepare(raw: RawFile, binding: FileBinding, context: Context,
         if strict:
             problems.add(bad, binding.columns[name], binding.strict[name])
 
-    dates = _date_options(binding, cells)
+    dates = _date_options(binding, cells, raw.name)
     values: dict[str, pa.Array] = {}
     skipped = np.zeros(n, dtype=bool)
     for done, (name, column) in enumerate(cells.items()):
@@ -224,7 +269,7 @@ def prepare(raw: RawFile, binding: FileBinding, context: Context,
             report(done / len(cells))
         spec = entity.field(name)
         header = binding.columns[name]
-        if spec.required:
+        if spec.required and not (entity is OPPORTUNITIES and name in OPEN_DEAL_FALLBACKS):
             problems.add(~v.present(column), header, reasons.MISSING_VALUE)
         if entity is OPPORTUNITY_HISTORY and name == "field":
             parsed = v.read_enum(column, spec.aliases, reasons.unknown_value(spec.label))
@@ -246,6 +291,7 @@ def prepare(raw: RawFile, binding: FileBinding, context: Context,
     _check_duplicates(prepared)
     if entity is OPPORTUNITIES:
         _derive_status(prepared, source_stage)
+        _fill_deal_gaps(prepared, context)
         _check_dates(prepared)
     elif entity is ACCOUNTS:
         _derive_segment(prepared)
@@ -298,8 +344,8 @@ def _derive_status(prepared: Prepared, source_stage: pa.Array | None) -> None:
     values = prepared.values
     n = prepared.size
     stage_key = v.fold(values["stage"])
-    stage_won = v.mask_of(pc.equal(stage_key, "closedwon"))
-    stage_lost = v.mask_of(pc.equal(stage_key, "closedlost"))
+    stage_won = v.mask_of(pc.is_in(stage_key, value_set=pa.array(WON_STAGES, pa.string())))
+    stage_lost = v.mask_of(pc.is_in(stage_key, value_set=pa.array(LOST_STAGES, pa.string())))
     by_stage = np.where(stage_won, WON, np.where(stage_lost, LOST, OPEN)).astype(np.int8)
     closed = _flags(values.pop("is_closed", None), n)
     won = _flags(values.pop("is_won", None), n)
@@ -344,6 +390,91 @@ def _status_codes(statuses: pa.Array) -> np.ndarray:
     """open/won/lost text as OPEN/WON/LOST codes, -1 for anything else."""
     index = pc.index_in(statuses, value_set=STATUS_NAMES)
     return np.asarray(pc.fill_null(index, -1).to_numpy(), dtype=np.int8)
+
+
+def _days(column: pa.Array) -> np.ndarray:
+    """Dates or timestamps as whole days since 1970 (float, NaN where missing)."""
+    if pa.types.is_timestamp(column.type):
+        micros = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
+        days = np.floor_divide(np.nan_to_num(micros.astype(float)), DAY_US)
+    else:
+        days = pc.cast(column, pa.int32()).to_numpy(zero_copy_only=False).astype(float)
+    return np.where(v.present(column), days, np.nan)
+
+
+def _fill_deal_gaps(prepared: Prepared, context: Context) -> None:
+    """Keep deals a CRM exports with gaps: fill the account, and an open deal's dates.
+
+    A deal without an account goes to the unknown-account bucket. A closed deal needs its close
+    date (taken from `closed_at` when only that is given) and its created date. An open deal
+    without a created date gets the file's newest date of any deal (not after the import day);
+    one without a close date gets the mapping's `open_deal_close_date`, or created + the median
+    sales cycle of won deals (in the file, else the workspace, else 90 days); a date before the
+    deal's created date also becomes created + that cycle. Estimated dates are flagged.
+    """
+    values = prepared.values
+    n = prepared.size
+    status = _status_codes(values["status"])
+    closed = (status == WON) | (status == LOST)
+    no_account = ~v.present(values["account_id"])
+    values["account_id"] = pc.fill_null(values["account_id"], UNKNOWN_ACCOUNT_ID)
+    prepared.fallbacks["unknown_account"] = no_account
+
+    close_days = _days(values["close_date"])
+    created_days = _days(values["created_at"])
+    if "closed_at" in prepared.binding.columns:
+        from_closed_at = closed & np.isnan(close_days) & v.present(values["closed_at"])
+        close_days = np.where(from_closed_at, _days(values["closed_at"]), close_days)
+    for name, days in (("close_date", close_days), ("created_at", created_days)):
+        header = prepared.header(name)
+        empty = np.isnan(days) & ~prepared.problems.rows_at(header, n)
+        prepared.problems.add(closed & empty, header, reasons.MISSING_VALUE)
+
+    fine = ~prepared.problems.rows(n)
+    won_both = fine & (status == WON) & ~np.isnan(close_days) & ~np.isnan(created_days)
+    if won_both.any():
+        cycle = int(round(float(np.median(close_days[won_both] - created_days[won_both]))))
+    elif context.won_cycle_days is not None:
+        cycle = context.won_cycle_days
+    else:
+        cycle = DEFAULT_CYCLE_DAYS
+    cycle = max(cycle, 0)
+
+    open_deal = ~closed & fine
+    created_gap = open_deal & np.isnan(created_days)
+    if created_gap.any():
+        known = np.concatenate([created_days[fine], close_days[fine]])
+        known = known[~np.isnan(known)]
+        today = float(np.datetime64(context.now, "D").astype(np.int64))
+        newest = min(float(known.max()), today) if len(known) else today
+        created_days = np.where(created_gap, newest, created_days)
+    close_gap = open_deal & np.isnan(close_days)
+    chosen = prepared.binding.options.open_deal_close_date
+    by_cycle = created_days + cycle
+    if chosen is not None:
+        fixed = float(np.datetime64(chosen, "D").astype(np.int64))
+        estimate = np.where(fixed < created_days, by_cycle, fixed)
+    else:
+        estimate = by_cycle
+    close_days = np.where(close_gap, estimate, close_days)
+
+    prepared.fallbacks["close_date_estimated"] = close_gap
+    prepared.fallbacks["created_estimated"] = created_gap
+    prepared.flags["close_date_estimated"] = pa.array(close_gap)
+    prepared.flags["created_estimated"] = pa.array(created_gap)
+    if close_gap.any() or closed.any():
+        filled = ~np.isnan(close_days)
+        values["close_date"] = pa.array(np.where(filled, close_days, 0).astype(np.int32),
+                                        pa.int32(), mask=~filled).cast(pa.date32())
+    if created_gap.any():
+        stamps = np.where(created_gap, created_days, 0).astype(np.int64) * DAY_US
+        estimated = pa.array(stamps, pa.timestamp("us"))
+        values["created_at"] = pc.if_else(pa.array(created_gap), estimated,
+                                          values["created_at"].cast(pa.timestamp("us")))
+    if "closed_at" in prepared.derived:
+        days = np.where(np.isnan(close_days), 0, close_days).astype(np.int64)
+        values["closed_at"] = pa.array(days * DAY_US, pa.timestamp("us"),
+                                       mask=~closed | np.isnan(close_days))
 
 
 def _check_dates(prepared: Prepared) -> None:

@@ -2,7 +2,9 @@
 
 Nothing is written unless every file can be read and recognised: a malformed file raises
 ImportFileError before the transaction starts. Valid rows, the run record and the rejected rows
-are written together, so a run is either fully applied or not at all.
+are written together, so a run is either fully applied or not at all. A file whose every row
+is rejected fails the run the same way (rolled back, ImportFileError); some rows rejected is a
+partial success.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from planning.ingest.formats import (
     header_key,
     looks_like_data,
 )
-from planning.ingest.load import load_file
+from planning.ingest.load import load_file, whole_file_failure
 from planning.ingest.mapping import MappingFile, load_mapping
 from planning.ingest.normalize import Context, Prepared, prepare
-from planning.ingest.summary import ImportSummary
+from planning.ingest.summary import FileSummary, ImportSummary
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 from planning.store import imports as repo
@@ -119,6 +121,15 @@ def _actor_of(workspace: Workspace, actor: str | User | None) -> tuple[str | Non
     return actor, None if actor is None else "operator"
 
 
+def _refuse_failed_files(summaries: list[FileSummary], rejects: list[pa.Table]) -> None:
+    """Raise ImportFileError (rolling the run back) when every row of some file was rejected:
+    a whole file failing means the run is not what the user meant to apply."""
+    failures = [line for summary, table in zip(summaries, rejects, strict=True)
+                if (line := whole_file_failure(summary, table)) is not None]
+    if failures:
+        raise ImportFileError("; ".join(failures) + ". Nothing was imported.")
+
+
 def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
             mapping_path: Path | None, mapping_name: str | None, user: str | User | None,
             progress: ProgressCallback) -> ImportSummary:
@@ -133,7 +144,8 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
     if repeated:
         raise ImportFileError(f"Several files are named {', '.join(repeated)}; rename them so "
                               "rejected rows can be traced to one file. Nothing was imported.")
-    context = Context(currency=workspace.read(repo.workspace_currency), now=started_at)
+    context = Context(currency=workspace.read(repo.workspace_currency), now=started_at,
+                      won_cycle_days=workspace.read(repo.median_won_cycle_days))
 
     sizes = [path.stat().st_size if path.is_file() else 0 for path, _ in files]
     total = max(sum(sizes), 1)
@@ -175,6 +187,7 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
             summaries.append(summary)
             rejects.append(rejected)
             loaded += weight
+        _refuse_failed_files(summaries, rejects)
         derived = derive_after_load(cur, order)
         progress(CHECK_SHARE + (1 - CHECK_SHARE) * 0.95, "Saving rejected rows")
         repo.insert_rejects(cur, pa.concat_tables(rejects))

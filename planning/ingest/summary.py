@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import pandas as pd
 
 COUNT_NAMES = ("read", "inserted", "updated", "unchanged", "rejected", "skipped")
+FALLBACKS = {
+    "close_date_estimated": "open deals given an estimated close date",
+    "created_estimated": "open deals given an estimated created date",
+    "unknown_account": "deals put on the unknown account",
+    "managers_created": "managers created from a name",
+}
+"""Fallbacks an import applies to keep rows, by name, with the words the summary uses."""
 
 
 @dataclass
@@ -41,6 +49,10 @@ class FileSummary:
     entity: str
     counts: Counts = field(default_factory=Counts)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    warnings_by_reason: dict[str, int] = field(default_factory=dict)
+    """Kept rows with a problem, per reason (they count as inserted, updated or unchanged)."""
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    """Kept rows (or created records) per fallback in FALLBACKS."""
 
 
 @dataclass
@@ -79,11 +91,27 @@ class ImportSummary:
     @property
     def rejected_by_reason(self) -> dict[str, int]:
         """Rejected rows per reason, most frequent first (a row can count under several)."""
-        merged: dict[str, int] = {}
-        for item in self.files:
-            for reason, count in item.rejected_by_reason.items():
-                merged[reason] = merged.get(reason, 0) + count
-        return dict(sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])))
+        return _merged(item.rejected_by_reason for item in self.files)
+
+    @property
+    def warnings_by_reason(self) -> dict[str, int]:
+        """Kept rows with a warning per reason, most frequent first."""
+        return _merged(item.warnings_by_reason for item in self.files)
+
+    @property
+    def fallbacks(self) -> dict[str, int]:
+        """Rows kept through each fallback (and records created), in FALLBACKS order."""
+        merged = _merged(item.fallbacks for item in self.files)
+        return {name: merged[name] for name in FALLBACKS if merged.get(name)}
+
+    def fallbacks_frame(self) -> pd.DataFrame:
+        """One row per fallback applied, in words, with its count (for tables in the app)."""
+        items = [(FALLBACKS[name], count) for name, count in self.fallbacks.items()]
+        return pd.DataFrame(items, columns=["fallback", "rows"])
+
+    def warnings_frame(self) -> pd.DataFrame:
+        """One row per warning reason with the number of kept rows it concerns."""
+        return pd.DataFrame(list(self.warnings_by_reason.items()), columns=["warning", "rows"])
 
     def to_frame(self) -> pd.DataFrame:
         """One row per file with its format, entity and counts (for tables in the app)."""
@@ -124,6 +152,18 @@ class ImportSummary:
                 lines.append(f"  {count:>8,}  {reason}")
             lines.append(f"Rejected rows are kept in import_rejects for run {self.run_id} "
                          "with file, line, column and reason.")
+        if self.fallbacks:
+            lines.append("")
+            lines.append("Kept through a fallback (see docs/IMPORT.md, Derived values):")
+            for name, count in self.fallbacks.items():
+                lines.append(f"  {count:>8,}  {FALLBACKS[name]}")
+        if self.warnings_by_reason:
+            lines.append("")
+            lines.append("Kept rows with a warning, by reason:")
+            for reason, count in self.warnings_by_reason.items():
+                lines.append(f"  {count:>8,}  {reason}")
+            lines.append(f"Warnings are listed in import_rejects for run {self.run_id} with "
+                         "severity warning.")
         if self.derived:
             lines.append("")
             lines.append(derived_text(self.derived))
@@ -146,7 +186,9 @@ class ImportSummary:
         data = json.loads(text)
         files = [FileSummary(file=f["file"], format=f["format"], entity=f["entity"],
                              counts=Counts(**f["counts"]),
-                             rejected_by_reason=dict(f["rejected_by_reason"]))
+                             rejected_by_reason=dict(f["rejected_by_reason"]),
+                             warnings_by_reason=dict(f.get("warnings_by_reason", {})),
+                             fallbacks=dict(f.get("fallbacks", {})))
                  for f in data["files"]]
         return cls(run_id=data["run_id"], started_at=datetime.fromisoformat(data["started_at"]),
                    finished_at=datetime.fromisoformat(data["finished_at"]),
@@ -163,3 +205,12 @@ def derived_text(derived: dict) -> str:
             + (f" ({', '.join(parts)})" if parts else "")
             + f", {derived.get('not_located', 0):,} without a location; "
             f"{derived.get('rep_homes_derived', 0):,} rep homes from their accounts.")
+
+
+def _merged(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Counts added up by key, most frequent first."""
+    merged: dict[str, int] = {}
+    for part in parts:
+        for key, count in part.items():
+            merged[key] = merged.get(key, 0) + count
+    return dict(sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])))

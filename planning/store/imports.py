@@ -30,14 +30,15 @@ TABLES: dict[str, TableDef] = {
     "reps": TableDef("rep_id", frozenset({
         "rep_id", "name", "email", "title", "role", "manager_id", "team", "region", "segment",
         "hire_date", "ramp_months", "capacity", "home_zip", "home_lat", "home_lon",
-        "is_active"})),
+        "is_active", "role_derived"})),
     "accounts": TableDef("account_id", frozenset({
         "account_id", "name", "industry", "segment", "employees", "annual_revenue_cents", "zip",
         "city", "state", "county", "country", "lat", "lon", "owner_id", "created_at"})),
     "opportunities": TableDef("opportunity_id", frozenset({
         "opportunity_id", "account_id", "owner_id", "name", "type", "product_id", "stage",
         "status", "amount_cents", "close_date", "created_at", "closed_at", "forecast_category",
-        "next_step", "next_step_date", "last_activity_date"})),
+        "next_step", "next_step_date", "last_activity_date", "close_date_estimated",
+        "created_estimated"})),
     "opportunity_history": TableDef("history_id", frozenset({
         "history_id", "opportunity_id", "changed_at", "field", "old_value", "new_value",
         "changed_by"})),
@@ -45,7 +46,13 @@ TABLES: dict[str, TableDef] = {
         "activity_id", "opportunity_id", "account_id", "owner_id", "kind", "occurred_at"})),
 }
 
-REJECT_COLUMNS = ("run_id", "file", "line", "column_name", "value", "reason", "raw_json")
+REJECT_COLUMNS = ("run_id", "file", "line", "column_name", "value", "reason", "raw_json",
+                  "severity")
+REJECTED, WARNING = "rejected", "warning"
+"""Reject-row severities: the row was left out, or kept with the problem noted."""
+OWNER_COLUMNS = (("reps", "manager_id"), ("accounts", "owner_id"), ("opportunities", "owner_id"),
+                 ("activities", "owner_id"))
+"""Every CRM-mirror column that holds a rep id."""
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _view_numbers = itertools.count(1)
 
@@ -86,10 +93,57 @@ def workspace_currency(cur: duckdb.DuckDBPyConnection) -> str:
 
 
 def rep_directory(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every rep's id, name, e-mail and manager, for resolving owners."""
+    """Every rep's id, name, e-mail, manager and source, for resolving owners."""
     return cur.execute(
-        "SELECT rep_id, name, email, manager_id FROM reps ORDER BY rep_id"
+        "SELECT rep_id, name, email, manager_id, source FROM reps ORDER BY rep_id"
     ).fetch_df()
+
+
+def account_directory(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every account's id and name, for resolving account references given by name."""
+    return cur.execute("SELECT account_id, name FROM accounts ORDER BY account_id").fetch_df()
+
+
+def median_won_cycle_days(cur: duckdb.DuckDBPyConnection) -> int | None:
+    """Median whole days from created to close of won deals with both dates, None if none.
+
+    Deals whose dates the import estimated do not count.
+    """
+    row = cur.execute(
+        "SELECT median(close_date - created_at::DATE) FROM opportunities "
+        "WHERE status = 'won' AND close_date IS NOT NULL AND created_at IS NOT NULL "
+        "AND NOT close_date_estimated AND NOT created_estimated"
+    ).fetchall()[0]
+    return None if row[0] is None else int(round(float(row[0])))
+
+
+def replace_rep_id(cur: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+    """Point every reference to rep `old` at rep `new` and delete `old`.
+
+    Used when a file brings the person a stand-in was created for (see CREATED_BY_IMPORT).
+    """
+    for table, column in OWNER_COLUMNS:
+        cur.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE "{column}" = ?',
+                    [new, old]).fetchall()
+    cur.execute("DELETE FROM reps WHERE rep_id = ?", [old]).fetchall()
+
+
+def recompute_derived_roles(cur: duckdb.DuckDBPyConnection) -> int:
+    """Re-derive the role of every rep whose role was derived, across the workspace.
+
+    Someone whose reports have reports is an executive, someone with reports a manager,
+    everybody else a rep. Returns the number of reps whose role changed.
+    """
+    rows = cur.execute(
+        "UPDATE reps AS t SET role = d.role FROM ("
+        "SELECT r.rep_id, CASE "
+        "WHEN EXISTS (SELECT 1 FROM reps AS a JOIN reps AS b ON b.manager_id = a.rep_id "
+        "WHERE a.manager_id = r.rep_id) THEN 'executive' "
+        "WHEN EXISTS (SELECT 1 FROM reps AS a WHERE a.manager_id = r.rep_id) THEN 'manager' "
+        "ELSE 'rep' END AS role FROM reps AS r WHERE r.role_derived) AS d "
+        "WHERE t.rep_id = d.rep_id AND t.role IS DISTINCT FROM d.role RETURNING t.rep_id"
+    ).fetchall()
+    return len(rows)
 
 
 def unknown_keys(cur: duckdb.DuckDBPyConnection, table: str, ids: pa.Array) -> np.ndarray:
@@ -206,9 +260,10 @@ def recent_runs(cur: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
 
 
 def run_rejects(cur: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
-    """A run's rejected rows in file and line order."""
+    """A run's rejected rows and warnings (severity rejected or warning), in file and line
+    order."""
     return cur.execute(
-        "SELECT file, line, column_name, value, reason, raw_json FROM import_rejects "
+        "SELECT file, line, column_name, value, reason, severity, raw_json FROM import_rejects "
         "WHERE run_id = ? ORDER BY file, line, column_name NULLS FIRST, reason",
         [run_id],
     ).fetch_df()

@@ -58,6 +58,13 @@ def sf_user(index: int) -> str:
     return (USERS.read_text(encoding="utf-8").splitlines()[index + 1]).split(",")[0]
 
 
+def valid_opportunity() -> str:
+    """One valid Opportunity.csv line, so that a file whose other rows fail is a partial
+    success rather than a whole file failing (which rolls the run back)."""
+    return (f"0065e0000009998AAA,{sf_account(0)},{sf_user(4)},Fine,Proposal,10,2024-03-01,"
+            "2024-01-01,Pipeline,false,false,,,\n")
+
+
 def write(path: Path, text: str | bytes) -> Path:
     if isinstance(text, str):
         path.write_text(text, encoding="utf-8")
@@ -327,7 +334,7 @@ def test_a_row_with_several_problems_reports_each_problem_once(workspace: Worksp
     import_files(workspace, [USERS, ACCOUNTS])
     file = write(tmp_path / "Opportunity.csv", OPPORTUNITY_HEADER + "\n"
                  f"0065e0000009999AAA,0015e0000099999AAA,{sf_user(4)},Broken,Proposal,-5,"
-                 "2024-13-01,yesterday,Pipeline,false,false,,,\n")
+                 "2024-13-01,yesterday,Pipeline,false,false,,,\n" + valid_opportunity())
 
     summary = import_files(workspace, [file])
 
@@ -370,7 +377,8 @@ def test_reject_lines_are_physical_lines(workspace: Workspace, tmp_path: Path) -
                   ["0065e0000009003AAA"]) == 'Say\r\n"hi"\r\nto all'
 
 
-def test_managers_must_be_valid_reps(workspace: Workspace, tmp_path: Path) -> None:
+def test_manager_problems_are_warnings_on_kept_reps(workspace: Workspace,
+                                                    tmp_path: Path) -> None:
     file = write(tmp_path / "User.csv",
                  "Id,Name,Email,ManagerId,IsActive\n"
                  "0055e0000000901AAA,Boss,boss@example.com,,true\n"
@@ -382,10 +390,15 @@ def test_managers_must_be_valid_reps(workspace: Workspace, tmp_path: Path) -> No
     summary = import_files(workspace, [file])
 
     rejects = run_rejects(workspace, summary.run_id)
-    assert list(zip(rejects["line"], rejects["reason"], strict=True)) == [
-        (3, "invalid true/false value"), (4, "unknown manager"), (6, "rep is their own manager")]
-    assert dict(rows(workspace, "SELECT name, role FROM reps")) == {"Boss": "manager",
-                                                                   "Under Boss": "rep"}
+    assert list(zip(rejects["line"], rejects["reason"], rejects["severity"], strict=True)) == [
+        (3, "invalid true/false value", "rejected"),
+        (4, "unknown manager, kept without one", "warning"),
+        (6, "rep is their own manager, kept without one", "warning")]
+    assert summary.files[0].counts.inserted == 4 and summary.files[0].counts.rejected == 1
+    assert rows(workspace, "SELECT name, role, manager_id FROM reps ORDER BY name") == [
+        ("Boss", "manager", None), ("Self", "rep", None), ("Under Boss", "rep",
+                                                           "0055e0000000901AAA"),
+        ("Under Broken", "rep", None)]
 
 
 def test_fifteen_character_salesforce_ids_match_eighteen_character_ones(
@@ -415,11 +428,12 @@ def test_day_month_order_is_decided_per_file(workspace: Workspace, tmp_path: Pat
         (dt.date(2024, 6, 4), dt.datetime(2024, 1, 2))]
 
     conflicting = write(tmp_path / "Opp2.csv", OPPORTUNITY_HEADER + "\n"
-                        f"0065e0000009203AAA,{ok},C,Proposal,1,05/13/2024,25/01/2024,Pipeline,,,,,\n")
+                        f"0065e0000009203AAA,{ok},C,Proposal,1,05/13/2024,25/01/2024,Pipeline,,,,,\n"
+                        f"0065e0000009204AAA,{ok},D,Proposal,1,05/14/2024,01/02/2024,Pipeline,,,,,\n")
     summary = import_files(workspace, [conflicting])
     rejects = run_rejects(workspace, summary.run_id)
     assert list(zip(rejects["column_name"], rejects["value"], rejects["reason"], strict=True)) == [
-        ("CreatedDate", "25/01/2024", "invalid date")]
+        ("CreatedDate", "25/01/2024", "invalid date (expected %m/%d/%Y, like 10/20/2016)")]
 
 
 # Malformed files -----------------------------------------------------------------------------
@@ -747,7 +761,7 @@ def test_raw_json_keeps_awkward_text_exactly(workspace: Workspace, tmp_path: Pat
     quoted = '"' + awkward.replace('"', '""') + '"'
     file = write(tmp_path / "Opportunity.csv", OPPORTUNITY_HEADER + "\n"
                  f"0065e0000009301AAA,{sf_account(0)},{sf_user(4)},{quoted},Proposal,oops,"
-                 "2024-03-01,2024-01-01,Pipeline,false,false,,,\n")
+                 "2024-03-01,2024-01-01,Pipeline,false,false,,,\n" + valid_opportunity())
 
     summary = import_files(workspace, [file])
 

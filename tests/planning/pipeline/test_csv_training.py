@@ -50,11 +50,11 @@ product_id = "Product"
 """
 BROKEN_ROWS = [
     ["BAD-1", "Acme Corp", "Ava Patel", "Proposal", "lots", "03/04/2025", "06/30/2025", "", ""],
-    ["BAD-2", "", "Ava Patel", "Closed Won", "$1,000.00", "03/04/2025", "06/30/2025", "", ""],
+    ["BAD-2", "Acme Corp", "Ava Patel", "Closed Won", "$1,000.00", "03/04/2025", "", "", ""],
     ["BAD-3", "Acme Corp", "Ava Patel", "Closed Lost", "$2,000.00", "02/30/2025", "06/30/2025",
      "", ""],
 ]
-"""An unreadable amount, a missing account, an impossible date."""
+"""An unreadable amount, a closed deal without a close date, an impossible date."""
 OPEN_STAGES = ["Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation"]
 
 
