@@ -20,6 +20,7 @@ from planning.territory.solve import TerritoryResult, current_plan_kpis, solve_t
 from planning.territory.workspace import (
     MEASURE_NAMES,
     WorkspaceTerritory,
+    location_summary,
     lockable_accounts,
     save_scenario,
     saved_scenarios,
@@ -297,6 +298,8 @@ def show_saved() -> None:
     })
 
 
+for sentence in location_summary(workspace).sentences():
+    st.caption(sentence)
 new_tab, saved_tab = st.tabs(["New scenario", "Saved scenarios"])
 with new_tab:
     try:

@@ -93,16 +93,21 @@ def quota_inputs(
     prior = (window[0] - dt.timedelta(days=365), window[0] - dt.timedelta(days=1))
     seasons = [quarters[0].shifted(-4 * back + k) for back in (1, 2) for k in range(4)]
 
-    def read(cur) -> tuple[pd.DataFrame, list[int]]:
+    def read(cur) -> tuple[pd.DataFrame, list[int], pd.DataFrame]:
         if territory_scenario is not None and not repo.territory_scenario_exists(
                 cur, territory_scenario):
             raise RevPlanError(f"No saved territory scenario {territory_scenario!r}.")
         return (repo.rep_inputs(cur, window, prior, fiscal_year - 1, territory_scenario),
-                repo.won_by_quarter(cur, [(q.start, q.end) for q in seasons]))
+                repo.won_by_quarter(cur, [(q.start, q.end) for q in seasons]),
+                repo.book_fallbacks(cur, end))
 
-    reps, won = workspace.read_snapshot(read)
+    reps, won, fallbacks = workspace.read_snapshot(read)
     if reps.empty:
         raise RevPlanError("No active reps in this workspace.")
+    potential_source = (f"territory scenario {territory_scenario}" if territory_scenario
+                        else "current book (account revenue)")
+    if territory_scenario is None and not (reps["potential"] > 0).any():
+        reps, potential_source = _potential_fallback(reps, fallbacks)
     reps["ramp"] = [productive_share(h, m, c, quarters[0].start) for h, m, c in zip(
         reps["hire_date"], reps["ramp_months"], reps["capacity"], strict=True)]
     reps["prior_ramp"] = [productive_share(h, m, c, window[0]) for h, m, c in zip(
@@ -119,8 +124,23 @@ def quota_inputs(
         sigma=bookings_sigma(*(reps.loc[reps["prior_ramp"] >= 0.999, column].to_numpy()
                                for column in ("prior_history", "history"))),
         first_year_ramp=first_year,
-        potential_source=(f"territory scenario {territory_scenario}" if territory_scenario
-                          else "current book (account revenue)"))
+        potential_source=potential_source)
+
+
+def _potential_fallback(reps: pd.DataFrame, fallbacks: pd.DataFrame
+                        ) -> tuple[pd.DataFrame, str]:
+    """Potential when no account carries annual revenue (common in CRM exports): the
+    bookings won on each rep's accounts, else the number of accounts they own."""
+    book = reps[["rep_id"]].merge(fallbacks, on="rep_id", how="left").fillna(0)
+    if (book["bookings"] > 0).any():
+        return (reps.assign(potential=book["bookings"].to_numpy(dtype=float)),
+                "current book (bookings won on each rep's accounts; the accounts carry no "
+                "annual revenue)")
+    if (book["accounts"] > 0).any():
+        return (reps.assign(potential=book["accounts"].to_numpy(dtype=float)),
+                "current book (number of accounts; the accounts carry no annual revenue or "
+                "bookings)")
+    return reps, "current book (account revenue)"
 
 
 def quota_metrics(inputs: QuotaInputs, result: QuotaResult) -> tuple[FairnessReport,

@@ -48,6 +48,24 @@ def rep_inputs(
     ).df()
 
 
+def book_fallbacks(cur: duckdb.DuckDBPyConnection, end: dt.date) -> pd.DataFrame:
+    """Per active rep, what else their book holds when accounts carry no revenue: bookings
+    (won on the accounts they own, closed up to `end`, dollars) and the number of accounts."""
+    return cur.execute(
+        """WITH won AS (
+               SELECT account_id, sum(amount_cents) AS cents FROM opportunities
+               WHERE status = 'won' AND close_date <= ? GROUP BY account_id)
+           SELECT r.rep_id, coalesce(sum(w.cents), 0) / 100.0 AS bookings,
+                  count(a.account_id) AS accounts
+           FROM reps r
+           LEFT JOIN accounts a ON a.owner_id = r.rep_id
+           LEFT JOIN won w ON w.account_id = a.account_id
+           WHERE r.is_active AND r.role = 'rep'
+           GROUP BY r.rep_id ORDER BY r.rep_id""",
+        [end],
+    ).df()
+
+
 def territory_scenario_exists(cur: duckdb.DuckDBPyConnection, scenario_id: str) -> bool:
     """Is there a saved territory scenario with this id?"""
     return cur.execute("SELECT count(*) FROM territory_scenarios WHERE scenario_id = ?",

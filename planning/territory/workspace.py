@@ -11,8 +11,10 @@ import pandas as pd
 
 from planning import audit
 from planning.errors import RevPlanError
+from planning.geocode import PRECISION_WORDS
 from planning.store import Workspace
 from planning.store import territories as repo
+from planning.store.locations import derived_counts, located_accounts_by_precision
 from planning.territory.problem import TerritoryProblem
 from planning.territory.solve import TerritoryResult, current_plan_kpis
 from planning.territory.validation import territory_problem
@@ -58,7 +60,9 @@ def workspace_territory(
 
     units, reps = workspace.read_snapshot(read)
     if reps.empty:
-        raise RevPlanError("No active reps with a home location in this workspace.")
+        raise RevPlanError("No active reps with a home location in this workspace: give reps "
+                           "a home (home_lat/home_lon), or accounts an owner and an address so "
+                           "homes can be derived on import.")
     if units.empty:
         raise RevPlanError("No accounts with a location in this workspace.")
     unknown = sorted(set(locked_ids) - set(units["unit_id"]))
@@ -69,6 +73,10 @@ def workspace_territory(
     if no_owner.any():
         raise RevPlanError("Locked account(s) without an active rep cannot stay with them: "
                            f"{', '.join(units.loc[no_owner, 'unit_id'].head(5))}.")
+    if respect_segments and reps["segment"].isna().all():
+        # No rep has a segment (common in CRM exports): there is no segment to keep to, and
+        # balancing within segments would leave every segmented account without a rep.
+        respect_segments = False
     if not respect_segments:
         units = units.assign(segment=None)
         reps_for_problem = reps.assign(segment=None)
@@ -77,6 +85,52 @@ def workspace_territory(
     problem = territory_problem(units, reps_for_problem, units_name="accounts",
                                reps_name="reps", balance_within_segments=respect_segments)
     return WorkspaceTerritory(problem=problem, units=units, reps=reps, measure=measure)
+
+
+@dataclass(frozen=True)
+class LocationSummary:
+    """How the workspace's accounts were located and what was derived from its data."""
+
+    by_precision: dict[str, int]
+    """Accounts per precision (given, zip, city, region, country) and `none` (not located)."""
+    owners_derived: int
+    rep_homes_derived: int
+
+    def sentences(self) -> list[str]:
+        """The summary in words: accounts located at which precision, and what was derived."""
+        located = {k: v for k, v in self.by_precision.items() if k != "none"}
+        missing = self.by_precision.get("none", 0)
+        parts = [f"{count:,} {PRECISION_WORDS[precision]}"
+                 for precision, count in located.items()]
+        text = (f"{sum(located.values()):,} accounts located: {', '.join(parts)}"
+                if located else "No account has a location")
+        if missing:
+            text += (f"; {missing:,} without a location "
+                     f"{'is' if missing == 1 else 'are'} left out")
+        lines = [text + "."]
+        derived = []
+        if self.owners_derived:
+            derived.append(f"the owners of {self.owners_derived:,} accounts (the owner of most "
+                           "of each account's deals)")
+        if self.rep_homes_derived:
+            derived.append(f"the homes of {self.rep_homes_derived:,} reps (the "
+                           "workload-weighted centre of their accounts)")
+        if derived:
+            lines.append("Derived from the data because the export lacks them: "
+                         + " and ".join(derived) + ".")
+        return lines
+
+
+def location_summary(workspace: Workspace) -> LocationSummary:
+    """Accounts per location precision and the counts of derived owners and rep homes."""
+
+    def read(cur) -> LocationSummary:
+        counts = derived_counts(cur)
+        return LocationSummary(by_precision=located_accounts_by_precision(cur),
+                               owners_derived=counts["owners_derived"],
+                               rep_homes_derived=counts["rep_homes_derived"])
+
+    return workspace.read_snapshot(read)
 
 
 def lockable_accounts(workspace: Workspace) -> dict[str, str]:
