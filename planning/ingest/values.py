@@ -8,7 +8,7 @@ so a million cells cost a handful of Arrow kernels instead of a million Python c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -445,19 +445,33 @@ def read_float(cells: pa.Array, decimal: str | None, minimum: float | None,
 
 # Dates -----------------------------------------------------------------------------------
 
+TWO_DIGIT_YEAR_PIVOT = 70
+"""Two-digit years below 70 are 20yy, the others 19yy: `16` is 2016, `85` is 1985."""
+EXCEL_SERIAL_MIN = 20_000
+EXCEL_SERIAL_MAX = 80_000
+"""Excel day numbers read as dates (1954-10-03 to 2119-01-10) when a whole column is in range."""
+EXCEL_SERIAL_1970 = 25_569
+"""Excel's day number of 1970-01-01 (1900 date system: serials count days from 1899-12-30)."""
+
 _ZONE = r"\s*(?P<tz>Z|UTC|GMT|[-+][0-9]{2}(?::?[0-9]{2})?)?"
 _TIME = (r"(?:(?:[T ]+|,\s*)(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})"
          r"(?:[.,](?P<F>[0-9]{1,9}))?)?\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?" + _ZONE + ")?")
 _WEEKDAY = r"(?:[A-Za-z]{3,9},?\s+)?"
+_YEAR = r"(?P<Y>[0-9]{4}|[0-9]{2})"
+_NUMERIC = "numeric"
 DATE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("ymd", r"^(?P<Y>[0-9]{4})[-/](?P<Mo>[0-9]{1,2})[-/](?P<D>[0-9]{1,2})" + _TIME + "$"),
-    ("slash", r"^(?P<A>[0-9]{1,2})[/-](?P<B>[0-9]{1,2})[/-](?P<Y>[0-9]{4})" + _TIME + "$"),
-    ("dotted", r"^(?P<D>[0-9]{1,2})\.(?P<Mo>[0-9]{1,2})\.(?P<Y>[0-9]{4})" + _TIME + "$"),
+    (_NUMERIC, r"^(?P<A>[0-9]{1,2})(?P<sep>[/-])(?P<B>[0-9]{1,2})[/-]" + _YEAR + _TIME + "$"),
+    ("dotted", r"^(?P<D>[0-9]{1,2})\.(?P<Mo>[0-9]{1,2})\." + _YEAR + _TIME + "$"),
     ("day_month_name", "^" + _WEEKDAY + r"(?P<D>[0-9]{1,2})(?:st|nd|rd|th)?[ -]?"
-     r"(?P<Mon>[A-Za-z]{3,9})\.?[ ,-]*(?P<Y>[0-9]{4})" + _TIME + "$"),
+     r"(?P<Mon>[A-Za-z]{3,9})\.?[ ,-]*" + _YEAR + _TIME + "$"),
     ("month_name_day", "^" + _WEEKDAY + r"(?P<Mon>[A-Za-z]{3,9})\.? (?P<D>[0-9]{1,2})"
      r"(?:st|nd|rd|th)?,? (?P<Y>[0-9]{4})" + _TIME + "$"),
 )
+_NUMERIC_START = r"^[0-9]{1,2}[/-]"
+DISTINCT_SAMPLE = 10_000
+"""Values sampled to decide whether a column repeats enough to read each distinct value once."""
+_SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
 _MONTH_SPELLINGS: dict[str, int] = {}
@@ -469,30 +483,98 @@ _MONTH_SPELLINGS["sept"] = 9
 
 @dataclass(frozen=True)
 class DateOptions:
-    """How a file writes dates: explicit formats, the slash-date order, the naive time zone."""
+    """How a file writes dates: explicit formats, the numeric day/month order, the naive time
+    zone, and the file's numeric format (named when a value does not fit it)."""
 
     formats: tuple[str, ...] = ()
     day_first: bool = False
     timezone: str | None = None
+    expected: str | None = None
 
 
-def slash_date_order(columns: Iterable[pa.Array]) -> tuple[bool, bool]:
-    """Evidence in numeric a/b/yyyy dates: (some first part > 12, some second part > 12)."""
+@dataclass(frozen=True)
+class DateOrder:
+    """The day/month order of a file's numeric dates (`20-10-16`, `10/20/2016`)."""
+
+    day_first: bool
+    expected: str | None
+    """The file's numeric format in strftime form ("%d-%m-%y"); None without numeric dates."""
+    ambiguous_column: int | None = None
+    """Index of the first column holding a value both orders read, as different dates, when
+    no value settles the order."""
+    example: str | None = None
+    """That value."""
+
+
+def numeric_date_format(day_first: bool, separator: str, short_year: bool) -> str:
+    """The strftime format of a numeric date: `numeric_date_format(True, "-", True)` is
+    "%d-%m-%y"."""
+    first, second = ("%d", "%m") if day_first else ("%m", "%d")
+    return f"{first}{separator}{second}{separator}{'%y' if short_year else '%Y'}"
+
+
+def _years(parts: pa.Array) -> np.ndarray:
+    """Years of regex parts, two-digit years mapped to 1970-2069."""
+    year = _ints(parts, "Y")
+    short = mask_of(pc.equal(pc.utf8_length(_texts(parts, "Y")), 2))
+    century = np.where(year < TWO_DIGIT_YEAR_PIVOT, 2000, 1900)
+    return np.where(short, century + year, year)
+
+
+def detect_date_order(columns: Sequence[pa.Array], day_first: bool | None = None) -> DateOrder:
+    """Decide the day/month order of a file's numeric dates from all its date columns at once.
+
+    A distinct value only one order can read (`20-10-16` is day first) is evidence for that
+    order; the order with more evidence wins, month first on a tie (the US default of Salesforce and
+    HubSpot). Without any evidence the file is ambiguous when some value reads as two different
+    dates (`10-11-12`); the caller refuses it. `day_first`, when set, decides without evidence.
+    """
     pattern = DATE_PATTERNS[1][1]
-    day_first = month_first = False
-    for cells in columns:
-        if not _matches(cells, r"^[0-9]{1,2}[/-]").any():
+    day_only = month_only = 0
+    shape: tuple[str, bool] | None = None
+    ambiguous: tuple[int, str] | None = None
+    for index, cells in enumerate(columns):
+        numeric = _matches(cells, _NUMERIC_START)
+        if not numeric.any():
             continue
-        parts = pc.extract_regex(cells, pattern)
+        values = _distinct(pc.filter(cells, pa.array(numeric)))[0]
+        parts = pc.extract_regex(values, pattern)
         found = mask_of(pc.is_valid(parts))
         if not found.any():
             continue
         parts = pc.filter(parts, pa.array(found))
-        a = pc.cast(_group(parts, "A"), pa.int32()).to_numpy()
-        b = pc.cast(_group(parts, "B"), pa.int32()).to_numpy()
-        day_first |= bool((a > 12).any())
-        month_first |= bool((b > 12).any())
-    return day_first, month_first
+        if shape is None:
+            first = parts[0].as_py()
+            shape = (first["sep"], len(first["Y"]) == 2)
+        if day_first is not None:
+            continue
+        a, b, year = _ints(parts, "A"), _ints(parts, "B"), _years(parts)
+        as_day_first = _epoch_days(year, b, a)[1]
+        as_month_first = _epoch_days(year, a, b)[1]
+        day_only += int((as_day_first & ~as_month_first).sum())
+        month_only += int((as_month_first & ~as_day_first).sum())
+        differ = np.flatnonzero(as_day_first & as_month_first & (a != b))
+        if ambiguous is None and len(differ):
+            ambiguous = (index, pc.filter(values, pa.array(found))[int(differ[0])].as_py())
+    if day_first is None:
+        day_first = day_only > month_only
+        if day_only or month_only:
+            ambiguous = None
+    expected = numeric_date_format(day_first, *shape) if shape else None
+    if ambiguous is None:
+        return DateOrder(day_first, expected)
+    return DateOrder(day_first, expected, ambiguous[0], ambiguous[1])
+
+
+def numeric_date_reading(example: str, day_first: bool) -> tuple[str, str]:
+    """The strftime format of a numeric date value and the date it means in one order:
+    ("%d-%m-%y", "10 Nov 2012") for "10-11-12" read day first."""
+    parts = pc.extract_regex(pa.array([example], pa.string()), DATE_PATTERNS[1][1])
+    fields = parts[0].as_py()
+    fmt = numeric_date_format(day_first, fields["sep"], len(fields["Y"]) == 2)
+    day = read_dates(pa.array([example], pa.string()), DateOptions(day_first=day_first))
+    value = day.values[0].as_py()
+    return fmt, (f"{value.day} {value:%b %Y}" if value is not None else "no date")
 
 
 def _ints(parts: pa.Array, name: str, default: int = -1) -> np.ndarray:
@@ -538,7 +620,8 @@ def _zone_minutes(zone: pa.Array) -> np.ndarray:
 
 @dataclass
 class _DateParts:
-    """Date cells split into parts; `bad` marks present cells no rule has read (yet)."""
+    """Date cells split into parts; `bad` marks present cells no rule has read (yet), `misfit`
+    those among them that are not written in any recognised form or in the file's order."""
 
     days: np.ndarray
     micros: np.ndarray
@@ -546,6 +629,7 @@ class _DateParts:
     zoned: np.ndarray
     ok: np.ndarray
     bad: np.ndarray
+    misfit: np.ndarray
 
 
 _ISO = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
@@ -580,90 +664,172 @@ def _iso_fast_path(cells: pa.Array, as_date: bool, parts: _DateParts) -> None:
     pending[hit] = False
 
 
+def _excel_serials(cells: pa.Array, has: np.ndarray) -> np.ndarray | None:
+    """Microseconds since 1970 when every value of the column is an Excel day number between
+    EXCEL_SERIAL_MIN and EXCEL_SERIAL_MAX (a fraction is the time of day); else None."""
+    if not has.any() or not _matches(cells[int(np.argmax(has)):][:1], _SERIAL).all():
+        return None
+    if not _matches(cells, _SERIAL)[has].all():
+        return None
+    serials = np.asarray(pc.cast(pc.fill_null(cells, "0"), pa.float64()).to_numpy(),
+                         dtype=float)[has]
+    if ((serials < EXCEL_SERIAL_MIN) | (serials > EXCEL_SERIAL_MAX)).any():
+        return None
+    stamps = np.zeros(len(cells), dtype=np.int64)
+    seconds = np.round((serials - EXCEL_SERIAL_1970) * 86_400).astype(np.int64)
+    stamps[has] = seconds * 1_000_000
+    return stamps
+
+
+def _strptime_parts(cells: pa.Array, formats: tuple[str, ...], parts: _DateParts) -> None:
+    """Read values with explicit strftime formats, tried in order (`%y` years as 1970-2069)."""
+    pending = parts.bad
+    for fmt in formats:
+        idx = np.flatnonzero(pending)
+        if not len(idx):
+            break
+        parsed = pc.strptime(pc.take(cells, pa.array(idx)), format=fmt, unit="us",
+                             error_is_null=True)
+        got = mask_of(pc.is_valid(parsed))
+        hit = idx[got]
+        found = pc.filter(parsed, pa.array(got))
+        stamps = np.array(pc.cast(found, pa.int64()).to_numpy(), dtype=np.int64)
+        if "%y" in fmt:
+            sixty_nine = mask_of(pc.equal(pc.year(found), 1969))
+            stamps[sixty_nine] = _add_years(stamps[sixty_nine], 100)
+        days = np.floor_divide(stamps, DAY_MICROS)
+        parts.days[hit] = days
+        parts.micros[hit] = stamps - days * DAY_MICROS
+        parts.zoned[hit] = parsed.type.tz is not None
+        parts.ok[hit] = True
+        pending[hit] = False
+
+
+def _add_years(stamps: np.ndarray, years: int) -> np.ndarray:
+    """Timestamps (microseconds) moved by whole years, keeping month, day and time."""
+    moments = pd.to_datetime(stamps.astype("datetime64[us]")) + pd.DateOffset(years=years)
+    return np.asarray(moments.to_numpy().astype("datetime64[us]").astype(np.int64))
+
+
 def _date_parts(cells: pa.Array, options: DateOptions, as_date: bool) -> _DateParts:
     """Split date cells into days, time of day and offset; `bad` marks what no rule read."""
     n = len(cells)
-    days = np.zeros(n, dtype=np.int64)
-    micros = np.zeros(n, dtype=np.int64)
-    offset = np.zeros(n, dtype=np.int64)
-    zoned = np.zeros(n, dtype=bool)
-    ok = np.zeros(n, dtype=bool)
-    pending = present(cells)
-
+    has = present(cells)
+    parts = _DateParts(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                       np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool),
+                       np.zeros(n, dtype=bool), has.copy(), np.zeros(n, dtype=bool))
     if options.formats:
-        for fmt in options.formats:
-            idx = np.flatnonzero(pending)
-            if not len(idx):
-                break
-            parsed = pc.strptime(pc.take(cells, pa.array(idx)), format=fmt, unit="us",
-                                 error_is_null=True)
-            got = mask_of(pc.is_valid(parsed))
-            hit = idx[got]
-            stamps = pc.cast(pc.filter(parsed, pa.array(got)), pa.int64()).to_numpy()
-            days[hit] = np.floor_divide(stamps, DAY_MICROS)
-            micros[hit] = stamps - days[hit] * DAY_MICROS
-            zoned[hit] = parsed.type.tz is not None
-            ok[hit] = True
-            pending[hit] = False
-        return _DateParts(days, micros, offset, zoned, ok, pending)
+        _strptime_parts(cells, options.formats, parts)
+        parts.misfit = parts.bad.copy()
+        return parts
 
-    _iso_fast_path(cells, as_date, _DateParts(days, micros, offset, zoned, ok, pending))
+    serials = _excel_serials(cells, has)
+    if serials is not None:
+        parts.days = np.floor_divide(serials, DAY_MICROS)
+        parts.micros = serials - parts.days * DAY_MICROS
+        parts.ok = has.copy()
+        parts.bad = np.zeros(n, dtype=bool)
+        return parts
+
+    _iso_fast_path(cells, as_date, parts)
+    rest = np.flatnonzero(parts.bad)
+    if len(rest):
+        distinct, positions = _distinct(pc.take(cells, pa.array(rest)))
+        read = _read_written_dates(distinct, options.day_first)
+        for name in ("days", "micros", "offset", "zoned", "ok", "misfit"):
+            read_values = getattr(read, name)
+            getattr(parts, name)[rest] = (read_values if len(read_values) == len(rest)
+                                          else read_values[positions])
+    parts.bad = has & ~parts.ok
+    return parts
+
+
+def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values and each value's position among them, when values repeat enough
+    for reading each once to pay off (dates mostly do); else the values themselves."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n > DISTINCT_SAMPLE and pc.count_distinct(values[:DISTINCT_SAMPLE]).as_py() > (
+            DISTINCT_SAMPLE // 2):
+        return values, np.arange(n)
+    encoded = pc.dictionary_encode(values)
+    return encoded.dictionary, np.asarray(encoded.indices.to_numpy(), dtype=np.int64)
+
+
+def _read_written_dates(cells: pa.Array, day_first: bool) -> _DateParts:
+    """Read present values written in the recognised forms (numeric ones in the given order)."""
+    n = len(cells)
+    parts = _DateParts(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                       np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool),
+                       np.zeros(n, dtype=bool), np.ones(n, dtype=bool), np.zeros(n, dtype=bool))
+    pending = parts.bad
+    wrong_order = np.zeros(n, dtype=bool)
     for family, pattern in DATE_PATTERNS:
         idx = np.flatnonzero(pending)
         if not len(idx):
             break
-        parts = pc.extract_regex(pc.take(cells, pa.array(idx)), pattern)
-        got = mask_of(pc.is_valid(parts))
+        found = pc.extract_regex(pc.take(cells, pa.array(idx)), pattern)
+        got = mask_of(pc.is_valid(found))
         if not got.any():
             continue
         hit = idx[got]
-        parts = pc.filter(parts, pa.array(got))
-        year = _ints(parts, "Y")
-        if family == "slash":
-            first, second = _ints(parts, "A"), _ints(parts, "B")
-            month, day = (second, first) if options.day_first else (first, second)
+        found = pc.filter(found, pa.array(got))
+        year = _years(found)
+        if family == _NUMERIC:
+            first, second = _ints(found, "A"), _ints(found, "B")
+            month, day = (second, first) if day_first else (first, second)
         elif family in ("day_month_name", "month_name_day"):
-            names = pc.utf8_lower(_texts(parts, "Mon"))
+            names = pc.utf8_lower(_texts(found, "Mon"))
             spelled = list(_MONTH_SPELLINGS)
             index = pc.index_in(names, value_set=pa.array(spelled))
             lookup = np.array([_MONTH_SPELLINGS[s] for s in spelled] + [0])
             month = lookup[np.asarray(pc.fill_null(index, len(spelled)).to_numpy())]
-            day = _ints(parts, "D")
+            day = _ints(found, "D")
         else:
-            month, day = _ints(parts, "Mo"), _ints(parts, "D")
+            month, day = _ints(found, "Mo"), _ints(found, "D")
         d, valid = _epoch_days(year, month, day)
-        hour, minute, second_ = _ints(parts, "H", 0), _ints(parts, "M", 0), _ints(parts, "S", 0)
-        fraction = _texts(parts, "F")
+        if family == _NUMERIC and not valid.all():
+            misread = np.flatnonzero(~valid)
+            wrong_order[hit[misread]] = _epoch_days(year[misread], day[misread],
+                                                    month[misread])[1]
+        hour, minute, second_ = _ints(found, "H", 0), _ints(found, "M", 0), _ints(found, "S", 0)
+        fraction = _texts(found, "F")
         frac_us = np.asarray(pc.cast(pc.utf8_slice_codeunits(pc.utf8_rpad(
             pc.if_else(pc.equal(fraction, ""), "0", fraction), 6, "0"), 0, 6),
             pa.int64()).to_numpy(), dtype=np.int64)
-        ampm = pc.utf8_lower(pc.replace_substring(_texts(parts, "ampm"), ".", ""))
+        ampm = pc.utf8_lower(pc.replace_substring(_texts(found, "ampm"), ".", ""))
         is_pm = mask_of(pc.equal(ampm, "pm"))
         is_am = mask_of(pc.equal(ampm, "am"))
         twelve = is_am | is_pm
         valid &= ~twelve | ((hour >= 1) & (hour <= 12))
         hour = np.where(is_pm & (hour < 12), hour + 12, np.where(is_am & (hour == 12), 0, hour))
         valid &= (hour <= 23) & (minute <= 59) & (second_ <= 59)
-        zone = _texts(parts, "tz")
+        zone = _texts(found, "tz")
         has_zone = _nonempty(zone)
-        days[hit] = d
-        micros[hit] = ((hour * 60 + minute) * 60 + second_) * 1_000_000 + frac_us
-        offset[hit] = np.where(has_zone, _zone_minutes(zone), 0)
-        zoned[hit] = has_zone
-        ok[hit] = valid
+        parts.days[hit] = d
+        parts.micros[hit] = ((hour * 60 + minute) * 60 + second_) * 1_000_000 + frac_us
+        parts.offset[hit] = np.where(has_zone, _zone_minutes(zone), 0)
+        parts.zoned[hit] = has_zone
+        parts.ok[hit] = valid
         pending[hit] = False
-    bad = present(cells) & ~ok
-    return _DateParts(days, micros, offset, zoned, ok, bad)
+    parts.misfit = pending | (wrong_order & ~parts.ok)
+    parts.bad = ~parts.ok
+    return parts
 
 
-def _date_problems(parts: _DateParts, days: np.ndarray) -> list[tuple[np.ndarray, str]]:
+def _date_problems(parts: _DateParts, days: np.ndarray, expected: str | None
+                   ) -> list[tuple[np.ndarray, str]]:
     low = (np.datetime64(f"{MIN_YEAR}-01-01") - np.datetime64("1970-01-01")).astype(int)
     high = (np.datetime64(f"{MAX_YEAR + 1}-01-01") - np.datetime64("1970-01-01")).astype(int)
     out_of_range = parts.ok & ((days < low) | (days >= high))
     parts.ok &= ~out_of_range
     problems = []
-    if parts.bad.any():
-        problems.append((parts.bad, reasons.INVALID_DATE))
+    misfit = parts.misfit & parts.bad if expected else np.zeros(len(days), dtype=bool)
+    if misfit.any():
+        problems.append((misfit, reasons.invalid_date_expected(str(expected))))
+    if (parts.bad & ~misfit).any():
+        problems.append((parts.bad & ~misfit, reasons.INVALID_DATE))
     if out_of_range.any():
         problems.append((out_of_range, reasons.DATE_OUT_OF_RANGE))
     return problems
@@ -672,7 +838,7 @@ def _date_problems(parts: _DateParts, days: np.ndarray) -> list[tuple[np.ndarray
 def read_dates(cells: pa.Array, options: DateOptions) -> Parsed:
     """Calendar dates as written (a time or offset after the date is ignored)."""
     parts = _date_parts(cells, options, as_date=True)
-    problems = _date_problems(parts, parts.days)
+    problems = _date_problems(parts, parts.days, options.expected)
     values = pa.array(parts.days.astype(np.int32), type=pa.date32(), mask=~parts.ok)
     return Parsed(values, problems)
 
@@ -693,6 +859,6 @@ def read_timestamps(cells: pa.Array, options: DateOptions) -> Parsed:
         stamps[idx[~unknown]] = converted[~unknown].to_numpy().astype("datetime64[us]").astype(
             np.int64)
     day_of = np.floor_divide(stamps, DAY_MICROS)
-    problems = _date_problems(parts, day_of)
+    problems = _date_problems(parts, day_of, options.expected)
     values = pa.array(stamps, type=pa.timestamp("us"), mask=~parts.ok)
     return Parsed(values, problems)
