@@ -115,7 +115,8 @@ def window_text(row: pd.Series) -> str:
             return "no dates"
         return f"{start:{DATE_FORMAT}} – {end:{DATE_FORMAT}}"
 
-    return (f"Trained on {row['rows_train']:,} point-in-time rows of deals closing "
+    rows = "deals" if card_metrics(row).get("note") else "point-in-time rows of deals"
+    return (f"Trained on {row['rows_train']:,} {rows} closing "
             f"{span(row['train_from'], row['train_to'])}; tested on {row['rows_test']:,} rows "
             f"of deals closing {span(row['test_from'], row['test_to'])}.")
 
@@ -131,15 +132,23 @@ def show_card(row: pd.Series) -> None:
                help="Chance the model ranks a random positive above a random negative "
                     "held-out row (0.5 is a coin toss).")
     change = metrics["brier"] - metrics["baseline_brier"]
-    brier.metric("Brier score", f"{metrics['brier']:.4f}", delta=f"{change:+.4f} vs stage",
+    basis = "base rate" if metrics.get("note") else "stage"
+    brier.metric("Brier score", f"{metrics['brier']:.4f}", delta=f"{change:+.4f} vs {basis}",
                  delta_color="inverse", border=True,
                  help="Mean squared error of the probabilities on held-out rows; lower is "
                       "better.")
-    baseline.metric("Stage baseline Brier", f"{metrics['baseline_brier']:.4f}", border=True,
-                    help="The classic forecast: each stage's win rate in the training rows.")
+    baseline.metric(f"{basis.capitalize()} baseline Brier", f"{metrics['baseline_brier']:.4f}",
+                    border=True,
+                    help="The training win rate for every deal." if metrics.get("note") else
+                    "The classic forecast: each stage's win rate in the training rows.")
     rate.metric("Base rate", format_percent(metrics["base_rate"]), border=True,
                 help="Share of held-out rows where the outcome happened.")
     st.caption(window_text(row))
+    if metrics.get("note"):
+        st.info(f"This model was {metrics['note']}. Import the opportunity field history "
+                "for a model that sees each deal's stage, pushes and activity over time.")
+    for leak in metrics.get("leaks") or []:
+        st.warning(f"Left out by the leakage guard: {leak['message']}.")
     importance = metrics.get("importance") or {}
     left, right = st.columns(2)
     with left:

@@ -3,12 +3,16 @@ recommendation table, and the retrain button (which trains for real)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
 import pandas as pd
 
 from auth.roles import Role
+from planning.ingest import import_files
 from planning.overview import format_percent
+from planning.pipeline.creation_model import NOTE
 from planning.pipeline.exceptions import (
     inbox,
     raise_risk_alerts,
@@ -16,9 +20,17 @@ from planning.pipeline.exceptions import (
     refresh_recommendation_outcomes,
     resolve_item,
 )
-from planning.pipeline.training import model_cards
+from planning.pipeline.training import model_cards, train_deal_models
 from planning.store import Workspace
-from tests.views.test_pages import chart_specs, demo_user, element_types, page_app, run_page
+from tests.planning.pipeline.test_creation_model import flat_exports
+from tests.views.test_pages import (
+    chart_specs,
+    demo_user,
+    element_types,
+    page_app,
+    run_page,
+    workspace_admin,
+)
 from views.registry import page_by_path
 
 PAGE = page_by_path("views/deal_risk.py")
@@ -148,3 +160,20 @@ def test_retrain_trains_rescores_and_alerts(scored_demo_copy: Workspace) -> None
     assert tabs["Win probability"]["Held-out AUC"] == f"{new_win['auc']:.3f}"
     assert pd.notna(new_win["auc"]) and new_win["auc"] > 0.7
 
+
+
+def test_a_model_without_field_history_says_so_and_names_its_leaks(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    import_files(workspace, flat_exports(tmp_path, 900, booked=True))
+    train_deal_models(workspace, as_of=dt.datetime(2025, 1, 16))
+
+    app = run_page(PAGE, workspace_admin(workspace))
+
+    assert not app.exception and not app.error
+    assert [tab.label for tab in app.tabs] == ["Win probability"]
+    assert [info.value for info in app.info][0].startswith(f"This model was {NOTE}.")
+    warnings = [w.value for w in app.warning]
+    assert any(w.startswith("Left out by the leakage guard: amount is 0 on 100% of lost deals")
+               for w in warnings)
+    assert "Base rate baseline Brier" in _tab_metrics(app.tabs[0])

@@ -37,9 +37,10 @@ def _write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     return path
 
 
-def _flat_exports(folder: Path, deals: int, seed: int = 1) -> list[Path]:
+def flat_exports(folder: Path, deals: int, seed: int = 1, booked: bool = False) -> list[Path]:
     """Salesforce User, Account and Opportunity exports; owners differ in skill, so a model
-    has something to learn. Deals closing in 2025 are still open."""
+    has something to learn. Deals closing in 2025 are still open. `booked`: the amount is the
+    booked value, 0 on every lost deal."""
     rng = np.random.default_rng(seed)
     user_ids = [f"0055e00000000{i:02d}AAA" for i in range(REPS + 1)]
     users = _write(folder / "User.csv", ["Id", "Name", "Email", "ManagerId", "Title", "IsActive"], [
@@ -64,6 +65,7 @@ def _flat_exports(folder: Path, deals: int, seed: int = 1) -> list[Path]:
             stage, closed, won = "Closed Won", "true", "true"
         else:
             stage, closed, won = "Closed Lost", "true", "false"
+            amount = 0.0 if booked else amount
         rows.append([f"0065e0000{i:06d}AAA", account_ids[int(rng.integers(ACCOUNTS))],
                      user_ids[1 + rep], f"Deal {i}", stage, f"{amount:.2f}", close.isoformat(),
                      f"{created:%Y-%m-%dT%H:%M:%S}.000+0000", closed, won, "New Customer"])
@@ -76,7 +78,7 @@ def _flat_exports(folder: Path, deals: int, seed: int = 1) -> list[Path]:
 def test_a_workspace_without_field_history_trains_on_creation_time_features(
     workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import_files(workspace, _flat_exports(tmp_path, 900))
+    import_files(workspace, flat_exports(tmp_path, 900))
     report_path = tmp_path / "report.json"
 
     code = main(["pipeline", "train", "--workspace", "test", "--as-of", AS_OF,
@@ -111,7 +113,7 @@ def test_a_workspace_without_field_history_trains_on_creation_time_features(
 def test_too_few_closed_deals_without_history_is_one_line_saying_what_to_import(
     workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import_files(workspace, _flat_exports(tmp_path, 150))
+    import_files(workspace, flat_exports(tmp_path, 150))
     closed = workspace.read(lambda cur: cur.execute(
         "SELECT count(*) FROM opportunities WHERE status <> 'open'").fetchone()[0])
 
