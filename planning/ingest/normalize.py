@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from planning.ingest import reasons
 from planning.ingest import values as v
-from planning.ingest.csvfile import RawFile
+from planning.ingest.csvfile import RawFile, fail
 from planning.ingest.fields import (
     ACCOUNTS,
     MAX_TEXT_LENGTH,
@@ -206,19 +206,34 @@ def _read_field(spec: FieldSpec, cells: pa.Array, binding: FileBinding, context:
     return v.read_enum(cells, spec.aliases, reasons.unknown_value(spec.label))
 
 
-def _date_options(binding: FileBinding, cells: dict[str, pa.Array]) -> v.DateOptions:
-    """The file's date reading rules; the slash-date order comes from the file if not set."""
+def _date_options(binding: FileBinding, cells: dict[str, pa.Array],
+                  file_name: str) -> v.DateOptions:
+    """The file's date reading rules. Unless the mapping sets `date_formats` or `day_first`,
+    the day/month order of numeric dates is detected once from all the file's date columns
+    (CRMs write one format per export); a file no value settles is refused as a whole."""
     options = binding.options
-    day_first = options.day_first
-    if day_first is None:
-        dated = [cells[s.name] for s in binding.entity.fields
-                 if s.kind in ("date", "timestamp") and s.name in cells]
-        if binding.entity is OPPORTUNITY_HISTORY:
-            dated += [cells[name] for name in ("old_value", "new_value") if name in cells]
-        day_evidence, month_evidence = v.slash_date_order(dated)
-        day_first = day_evidence and not month_evidence
-    return v.DateOptions(formats=options.date_formats, day_first=day_first,
-                         timezone=options.timezone)
+    if options.date_formats:
+        return v.DateOptions(formats=options.date_formats, timezone=options.timezone)
+    dated = [s.name for s in binding.entity.fields
+             if s.kind in ("date", "timestamp") and s.name in cells]
+    if binding.entity is OPPORTUNITY_HISTORY:
+        dated += [name for name in ("old_value", "new_value") if name in cells]
+    order = v.detect_date_order([cells[name] for name in dated], options.day_first)
+    if order.ambiguous_column is not None and order.example is not None:
+        header = binding.columns[dated[order.ambiguous_column]]
+        raise fail(file_name, _ambiguous_dates(header, order.example))
+    return v.DateOptions(day_first=order.day_first, timezone=options.timezone,
+                         expected=order.expected)
+
+
+def _ambiguous_dates(header: str, example: str) -> str:
+    """Why a file's numeric dates cannot be read, with both readings and how to choose one."""
+    day_format, day_reading = v.numeric_date_reading(example, day_first=True)
+    month_format, month_reading = v.numeric_date_reading(example, day_first=False)
+    return (f'column "{header}" has dates such as "{example}" that read as {day_format} '
+            f"({day_reading}) and as {month_format} ({month_reading}), and no value in the "
+            f"file settles which; set day_first = true ({day_format}) or day_first = false "
+            f'({month_format}) in the mapping, or date_formats = ["{day_format}"]')
 
 
 def prepare(raw: RawFile, binding: FileBinding, context: Context,
@@ -246,7 +261,7 @@ def prepare(raw: RawFile, binding: FileBinding, context: Context,
         if strict:
             problems.add(bad, binding.columns[name], binding.strict[name])
 
-    dates = _date_options(binding, cells)
+    dates = _date_options(binding, cells, raw.name)
     values: dict[str, pa.Array] = {}
     skipped = np.zeros(n, dtype=bool)
     for done, (name, column) in enumerate(cells.items()):

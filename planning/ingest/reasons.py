@@ -7,6 +7,8 @@ label (for example "unknown forecast category").
 
 from __future__ import annotations
 
+import datetime as dt
+
 MISSING_VALUE = "missing required value"
 DUPLICATE_ID = "duplicate id in file"
 INVALID_SALESFORCE_ID = "invalid Salesforce id"
@@ -48,6 +50,13 @@ OWN_MANAGER_DROPPED = "rep is their own manager, kept without one"
 def unknown_value(label: str) -> str:
     """The reason for a value outside an enumeration, e.g. "unknown forecast category"."""
     return f"unknown {label}"
+
+
+def invalid_date_expected(expected: str) -> str:
+    """The reason for a date not written in the file's format, e.g. "invalid date (expected
+    %d-%m-%y, like 20-10-16)"."""
+    example = dt.date(2016, 10, 20).strftime(expected)
+    return f"{INVALID_DATE} (expected {expected}, like {example})"
 
 
 def unknown_reference(references: str, field_name: str) -> str:

@@ -433,7 +433,7 @@ def test_day_month_order_is_decided_per_file(workspace: Workspace, tmp_path: Pat
     summary = import_files(workspace, [conflicting])
     rejects = run_rejects(workspace, summary.run_id)
     assert list(zip(rejects["column_name"], rejects["value"], rejects["reason"], strict=True)) == [
-        ("CreatedDate", "25/01/2024", "invalid date")]
+        ("CreatedDate", "25/01/2024", "invalid date (expected %m/%d/%Y, like 10/20/2016)")]
 
 
 # Malformed files -----------------------------------------------------------------------------
