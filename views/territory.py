@@ -29,6 +29,7 @@ from planning.territory.workspace import (
 from views.common import (
     allowed,
     current_workspace,
+    page_as_of,
     parent_picker,
     require_page,
     show_failure,
@@ -124,7 +125,7 @@ def scenario_form() -> SolveJob | None:
     if not submitted:
         return None
     territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
-                                    locked_ids=tuple(locked))
+                                    locked_ids=tuple(locked), today=page_as_of(workspace).day)
     scenario = TerritoryScenario(
         tolerance=tolerance / 100, disruption_weight=float(weight),
         max_moves_per_rep=int(cap) or None, time_limit=float(limit),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from planning import audit
+from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of, fiscal_year_of
 from planning.quota.fairness import (
@@ -41,8 +42,9 @@ class QuotaInputs:
     potential_source: str
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def _today(workspace: Workspace) -> dt.date:
+    """The workspace's as-of day (see `planning.asof`): quotas are planned from the data's date."""
+    return resolve_as_of(workspace).day
 
 
 def productive_share(hire_date: object, ramp_months: float, capacity: float,
@@ -66,8 +68,8 @@ def productive_share(hire_date: object, ramp_months: float, capacity: float,
 
 
 def planning_years(workspace: Workspace, today: dt.date | None = None) -> tuple[int, int]:
-    """The current and the next fiscal year."""
-    current = fiscal_year_of(today or _today(), workspace.read(fiscal_year_start_month))
+    """The current and the next fiscal year, as of `today` (the workspace's as-of day)."""
+    current = fiscal_year_of(today or _today(workspace), workspace.read(fiscal_year_start_month))
     return current, current + 1
 
 
@@ -83,8 +85,12 @@ def quota_inputs(
     workspace: Workspace, fiscal_year: int | None = None, *,
     territory_scenario: str | None = None, today: dt.date | None = None,
 ) -> QuotaInputs:
-    """Inputs for allocating `fiscal_year` (default: the next one) as of `today`."""
-    today = today or _today()
+    """Inputs for allocating `fiscal_year` (default: the next one) as of `today`.
+
+    `today` defaults to the workspace's as-of day, so trailing bookings and last year's quota
+    are read where the data are.
+    """
+    today = today or _today(workspace)
     start_month = workspace.read(fiscal_year_start_month)
     fiscal_year = fiscal_year or fiscal_year_of(today, start_month) + 1
     quarters = _fiscal_quarters(fiscal_year, start_month)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from planning import audit
+from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.geocode import PRECISION_WORDS
 from planning.store import Workspace
@@ -40,8 +41,9 @@ class WorkspaceTerritory:
     measure: str
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def _today(workspace: Workspace) -> dt.date:
+    """The workspace's as-of day (see `planning.asof`): bookings windows end there."""
+    return resolve_as_of(workspace).day
 
 
 def workspace_territory(
@@ -52,7 +54,7 @@ def workspace_territory(
     if measure not in repo.MEASURES:
         raise RevPlanError(f"Unknown balance measure {measure!r}; choose one of "
                            f"{', '.join(repo.MEASURES)}.")
-    today = today or _today()
+    today = today or _today(workspace)
 
     def read(cur) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (repo.territory_units(cur, measure, today - dt.timedelta(days=365)),
@@ -136,7 +138,7 @@ def location_summary(workspace: Workspace) -> LocationSummary:
 def lockable_accounts(workspace: Workspace) -> dict[str, str]:
     """Located accounts with an active rep, id -> "name (city, state)", largest revenue
     first: the accounts a scenario may lock."""
-    units = workspace.read(lambda cur: repo.territory_units(cur, "accounts", _today()))
+    units = workspace.read(lambda cur: repo.territory_units(cur, "accounts", _today(workspace)))
     units = units[units["current_rep_id"].notna()].sort_values(
         ["value", "unit_id"], ascending=[False, True])
     return {row.unit_id: f"{row.name} ({row.city}, {row.state})"

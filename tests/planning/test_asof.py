@@ -13,6 +13,7 @@ from planning import audit
 from planning.asof import (
     AsOf,
     AsOfError,
+    as_of_moment,
     describe_span,
     fiscal_years_with_data,
     parse_day,
@@ -202,3 +203,10 @@ def test_parse_day_says_the_expected_form() -> None:
     assert parse_day(" 2017-12-31 ") == LAST_CLOSE
     with pytest.raises(AsOfError, match="YYYY-MM-DD"):
         parse_day("31/12/2017")
+
+
+def test_models_default_to_the_end_of_the_as_of_day(workspace: Workspace) -> None:
+    now = dt.datetime(2026, 11, 30, 9, 0)
+    assert as_of_moment(workspace, now) == now
+    seed_old_workspace(workspace)
+    assert as_of_moment(workspace, now) == dt.datetime(2018, 1, 1)
