@@ -36,15 +36,23 @@ def show_summary(workspace: Workspace, summary: ImportSummary) -> None:
         st.caption(f"{totals.skipped:,} history rows about fields RevPlan does not track were "
                    "skipped.")
     st.dataframe(summary.to_frame(), hide_index=True)
-    if not totals.rejected:
+    if summary.fallbacks:
+        st.markdown("**Kept through a fallback** (estimated dates are flagged on the deals; "
+                    "see docs/IMPORT.md)")
+        st.dataframe(summary.fallbacks_frame(), hide_index=True)
+    if summary.warnings_by_reason:
+        st.markdown("**Kept rows with a warning** (counted as inserted, updated or unchanged)")
+        st.dataframe(summary.warnings_frame(), hide_index=True)
+    if not totals.rejected and not summary.warnings_by_reason:
         return
-    st.markdown("**Rejected rows by reason** (a row can fail for more than one reason)")
-    st.dataframe(summary.reasons_frame(), hide_index=True)
+    if totals.rejected:
+        st.markdown("**Rejected rows by reason** (a row can fail for more than one reason)")
+        st.dataframe(summary.reasons_frame(), hide_index=True)
     rejects = run_rejects(workspace, summary.run_id)
     shown = rejects.drop(columns=["raw_json"]).head(REJECTS_SHOWN)
     if len(rejects) > REJECTS_SHOWN:
-        st.caption(f"Showing the first {REJECTS_SHOWN:,} of {len(rejects):,} rejected cells; "
-                   "the download has all of them.")
+        st.caption(f"Showing the first {REJECTS_SHOWN:,} of {len(rejects):,} rejected cells "
+                   "and warnings (column severity); the download has all of them.")
     st.dataframe(shown, hide_index=True)
     st.download_button("Download rejected rows (CSV)", data=rejects.to_csv(index=False),
                        file_name=f"import-run-{summary.run_id}-rejects.csv", mime="text/csv")
