@@ -125,7 +125,9 @@ REPS = EntitySpec(
                                                "exec": "executive", "vp": "executive"})),
         FieldSpec("manager_id", "owner",
                   "The user's manager: an id, e-mail or name of a rep in the workspace or in "
-                  "the same file.", "0055e000001MgRaAAK", references="reps"),
+                  "the same file. A name that matches nobody creates the manager (id "
+                  "manager:<name>); any other unknown value is a warning and the user is kept "
+                  "without a manager.", "0055e000001MgRaAAK", references="reps"),
         FieldSpec("team", "text", "Team name.", "West Enterprise"),
         FieldSpec("region", "text", "Sales region.", "West"),
         FieldSpec("segment", "enum", "SMB, Mid-Market or Enterprise.", "Mid-Market",
@@ -197,8 +199,9 @@ OPPORTUNITIES = EntitySpec(
     fields=(
         FieldSpec("opportunity_id", "id", "The deal's id in the CRM; rows upsert by it.",
                   "0065e00000Q1w2EAAR", required=True),
-        FieldSpec("account_id", "ref", "The deal's account: an account id known to the "
-                  "workspace or imported in the same run.", "0015e00000AbCdEAA1",
+        FieldSpec("account_id", "ref", "The deal's account: an account id or name known to "
+                  "the workspace or imported in the same run. Empty: the deal goes to the "
+                  "unknown-account bucket.", "0015e00000AbCdEAA1",
                   required=True, references="accounts"),
         FieldSpec("owner_id", "owner", "Deal owner: an id, e-mail or name of a rep.",
                   "0055e000001XyZaAAK", required=True, references="reps"),
@@ -216,9 +219,11 @@ OPPORTUNITIES = EntitySpec(
         FieldSpec("amount", "money", "Deal value in the workspace currency, not negative; "
                   "stored as integer cents.", "12500.00", column="amount_cents", minimum=0),
         FieldSpec("close_date", "date", "Expected (open) or actual (closed) close date; not "
-                  "before the created date.", "2024-06-30", required=True),
-        FieldSpec("created_at", "timestamp", "When the deal was created; not in the future.",
-                  "2024-01-15T10:02:11Z", required=True),
+                  "before the created date. May be empty for open deals: it is then "
+                  "estimated (flagged close_date_estimated).", "2024-06-30", required=True),
+        FieldSpec("created_at", "timestamp", "When the deal was created; not in the future. "
+                  "May be empty for open deals: it is then estimated (flagged "
+                  "created_estimated).", "2024-01-15T10:02:11Z", required=True),
         FieldSpec("closed_at", "timestamp", "When the deal was closed. When not given, closed "
                   "deals get their close date (midnight UTC) and open deals none.",
                   "2024-06-28T16:00:00Z"),
