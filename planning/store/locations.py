@@ -58,11 +58,13 @@ def mark_given_coordinates(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 def addresses_to_locate(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """account_id, zip, city, state, country of accounts whose location is missing or was
-    derived (derived ones are recomputed, since their address may have changed)."""
+    """account_id, zip, city, state, country of accounts whose location is missing (and that
+    have some address) or was derived (recomputed, since the address may have changed)."""
     return cur.execute(
         """SELECT account_id, zip, city, state, country FROM accounts
            WHERE geo_precision IS DISTINCT FROM 'given'
+             AND (geo_precision IS NOT NULL OR zip IS NOT NULL OR city IS NOT NULL
+                  OR state IS NOT NULL OR country IS NOT NULL)
            ORDER BY account_id""").df()
 
 
