@@ -327,6 +327,15 @@ def _importance(model: HistGradientBoostingClassifier, data: pd.DataFrame, label
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def _rejected_note(deals: CsvDeals) -> str:
+    """What a refusal adds when rows were rejected: how many, and the most frequent reason."""
+    if not deals.rows_rejected:
+        return ""
+    reason, count = max(deals.rejected_by_reason.items(), key=lambda item: item[1])
+    return (f" {deals.rows_rejected:,} of {deals.rows_read:,} rows of {deals.file} were "
+            f"rejected, most as {reason} ({count:,}).")
+
+
 def train_from_csv(csv_path: Path, mapping_path: Path | None = None, *, currency: str = "USD",
                    seed: int = 7, progress: ProgressCallback = no_progress
                    ) -> CsvTrainingReport:
@@ -335,12 +344,13 @@ def train_from_csv(csv_path: Path, mapping_path: Path | None = None, *, currency
     progress(0.05, "reading and checking the export")
     deals = read_opportunity_csv(csv_path, mapping_path, currency=currency)
     frame = deals.frame
-    progress(0.3, "building features known at deal creation")
-    features = creation_features(frame, deals.categorical, with_amount=deals.has_amount)
     closed = frame["status"].isin(["won", "lost"]).to_numpy()
     if closed.sum() < MIN_CLOSED_DEALS:
         raise RevPlanError(f"The export has {int(closed.sum())} valid closed deals; at least "
-                           f"{MIN_CLOSED_DEALS} are needed to train and test a model.")
+                           f"{MIN_CLOSED_DEALS} are needed to train and test a model."
+                           f"{_rejected_note(deals)}")
+    progress(0.3, "building features known at deal creation")
+    features = creation_features(frame, deals.categorical, with_amount=deals.has_amount)
     order = frame.loc[closed].sort_values(["close_date", "created_at", "opportunity_id"],
                                           kind="stable").index
     cut = int(len(order) * (1 - TEST_SHARE))

@@ -180,8 +180,8 @@ def test_values_in_no_detected_form_are_rejected_rows_naming_the_form(tmp_path: 
     assert list(deals.frame.sort_values("opportunity_id")["opportunity_id"]) == ["D1", "D5"]
 
 
-def test_csv_trainer_reads_a_day_month_two_digit_year_export(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def day_month_export(folder: Path, amount_text: str | None = None) -> tuple[Path, Path]:
+    """240 closed deals of 2016 with `d-m-y` dates; every amount `amount_text` when given."""
     rng = random.Random(11)
     lines = [HEADER.strip()]
     for i in range(240):
@@ -190,12 +190,18 @@ def test_csv_trainer_reads_a_day_month_two_digit_year_export(
         amount = rng.randrange(5, 200) * 100
         won = rng.random() < (0.7 if amount < 8000 else 0.3)
         stage = "Closed Won" if won else "Closed Lost"
-        lines.append(f"D{i},Acct {i % 23},Rep {i % 7},{stage},{amount},"
+        lines.append(f"D{i},Acct {i % 23},Rep {i % 7},{stage},{amount_text or amount},"
                      f"{created:%d-%m-%y},{close:%d-%m-%y}")
-    csv_path = tmp_path / "deals.csv"
+    csv_path = folder / "deals.csv"
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    mapping = tmp_path / "mapping.toml"
+    mapping = folder / "mapping.toml"
     mapping.write_text(f'entity = "opportunities"\n{COLUMNS}', encoding="utf-8")
+    return csv_path, mapping
+
+
+def test_csv_trainer_reads_a_day_month_two_digit_year_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path, mapping = day_month_export(tmp_path)
 
     code = main(["pipeline", "train", "--csv", str(csv_path), "--mapping", str(mapping)])
 
@@ -204,3 +210,15 @@ def test_csv_trainer_reads_a_day_month_two_digit_year_export(
     assert code == 0, captured.err
     assert "Read 240 rows of deals.csv" in captured.out
     assert "0 rejected" in captured.out
+
+
+def test_csv_trainer_on_an_export_with_every_row_rejected_says_why_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path, mapping = day_month_export(tmp_path, amount_text="n/a")
+
+    code = main(["pipeline", "train", "--csv", str(csv_path), "--mapping", str(mapping)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unexpected failure" not in err
+    assert "240 of 240 rows of deals.csv were rejected, most as invalid amount (240)" in err
