@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from planning.cli import main
-from planning.ingest import ImportFileError, MappingError, import_files, run_rejects
+from planning.ingest import (
+    ImportFileError,
+    MappingError,
+    import_files,
+    run_rejects,
+    run_summary,
+)
 from planning.pipeline.csv_training import read_opportunity_csv
 from planning.store import Workspace, open_workspace
 
@@ -132,6 +138,8 @@ def test_every_open_deal_is_kept_with_estimated_dates(workspace: Workspace,
     assert summary.fallbacks == {"close_date_estimated": 4, "created_estimated": 2,
                                  "unknown_account": 2, "managers_created": 2}
     assert summary.totals.rejected == 0
+    stored = run_summary(workspace, summary.run_id)
+    assert stored is not None and stored.fallbacks == summary.fallbacks
     text = summary.to_text()
     assert "4  open deals given an estimated close date" in text
     assert "2  managers created from a name" in text
@@ -151,6 +159,9 @@ def test_managers_known_by_name_become_people(workspace: Workspace, tmp_path: Pa
     teams = summary.files[0]
     assert teams.counts.inserted == len(TEAMS) and teams.counts.rejected == 0
     assert teams.warnings_by_reason == {"unknown manager, kept without one": 1}
+    assert run_summary(workspace, summary.run_id).warnings_by_reason == {
+        "unknown manager, kept without one": 1}
+    assert "1  unknown manager, kept without one" in summary.to_text()
     warned = run_rejects(workspace, summary.run_id)
     assert warned[["line", "column_name", "value", "severity"]].values.tolist() == [
         [6, "manager", "0055e000009QzZyAAK", "warning"]]
