@@ -80,3 +80,35 @@ def test_cli_workspace_create(data_dir: Path, capsys: pytest.CaptureFixture[str]
     assert main(["workspace", "create", "acme", "--admin", "ana@example.com"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Workspace 'acme' already exists") and err.count("\n") == 1
+
+
+def _readme_section(title: str) -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_bring_your_own_data_commands_work(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's commands and mapping, run as written on a realistic export."""
+    import shlex
+
+    from tests.realistic_exports import write_crm_export
+
+    section = _readme_section("Bring your own CRM data")
+    bash, toml = section.split("```bash\n", 1)[1], section.split("```toml\n", 1)[1]
+    commands = [shlex.split(line.split("#", 1)[0])[1:] for line in
+                bash.split("```", 1)[0].splitlines() if line.startswith(".venv/bin/revplan ")]
+    assert [command[:1] for command in commands] == [["workspace"], ["import"], ["summary"]]
+    export = write_crm_export(tmp_path, deals=400, date_style="us")
+    export.mapping.write_text(toml.split("```", 1)[0], encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    for command in commands:
+        assert main(command) == 0, f"revplan {' '.join(command)}: {capsys.readouterr().err}"
+    out = capsys.readouterr().out
+    assert "FY2017 Q4" in out
+    workspace = open_workspace("acme")
+    assert workspace.read(lambda cur: cur.execute(
+        "SELECT count(*) FROM opportunities").fetchone()[0]) == export.deals
