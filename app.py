@@ -77,7 +77,8 @@ def sign_in_form(settings: AuthSettings) -> None:
              "provider instead.")
     names = list_workspaces()
     if not names:
-        st.warning("No workspace yet. Run `make run` to create the demo workspace.")
+        st.warning("No workspace yet. Run `make run` to create the demo workspace, or "
+                   "`revplan workspace create NAME --admin EMAIL` for your own CRM data.")
         return
     default = default_workspace()
     name = st.selectbox("Workspace", names, index=names.index(default) if default in names else 0)

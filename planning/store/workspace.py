@@ -176,7 +176,8 @@ def open_workspace(
             if not create:
                 raise WorkspaceNotFoundError(
                     f"Workspace {name!r} does not exist. Create it with "
-                    f"`revplan demo --workspace {name}` or import CRM files into it."
+                    f"`revplan workspace create {name} --admin EMAIL` (empty, for your CRM "
+                    f"data) or `revplan demo --workspace {name}` (the demo company)."
                 )
             if read_only:
                 raise WorkspaceNotFoundError(f"Workspace {name!r} does not exist.")
