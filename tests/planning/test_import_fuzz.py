@@ -26,7 +26,8 @@ from planning.pipeline.csv_training import train_from_csv
 from planning.store import Workspace, open_workspace
 from tests.realistic_exports import write_crm_export
 
-TABLES = ("reps", "accounts", "opportunities", "opportunity_history", "activities")
+TABLES = ("reps", "accounts", "opportunities", "opportunity_history", "activities",
+          "import_runs", "import_rejects", "audit_events")
 TEAMS, ACCOUNTS, PIPELINE, MAPPING = ("sales_teams.csv", "accounts.csv", "sales_pipeline.csv",
                                       "mapping.toml")
 
@@ -285,9 +286,14 @@ CASES = [pytest.param(name, "iso", id=name) for name in VARIANTS] + [
 
 @pytest.fixture(scope="module")
 def empty_workspace_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated empty workspace file, copied for each variant (migrating takes longer)."""
+    """A workspace holding an earlier clean import, copied for each variant (migrating and
+    loading once is quicker); a refused import must leave its rows as they are."""
     folder = tmp_path_factory.mktemp("fuzz-template")
-    open_workspace("fuzz", create=True, base=folder).close()
+    earlier = write_crm_export(folder / "earlier", deals=300, seed=999, locations="city_state")
+    workspace = open_workspace("fuzz", create=True, base=folder)
+    import_files(workspace, earlier.files, earlier.mapping, actor="fuzz")
+    assert _counts(workspace)["opportunities"] == 300
+    workspace.close()
     return folder / "fuzz.duckdb"
 
 
