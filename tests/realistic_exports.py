@@ -269,7 +269,8 @@ def write_crm_export(
     def write(name: str, rows: list[dict[str, str]]) -> Path:
         path = folder / name
         with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=delimiter)
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=delimiter,
+                                    lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         return path
