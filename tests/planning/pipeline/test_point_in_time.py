@@ -78,7 +78,10 @@ def _write_the_future(workspace: Workspace) -> None:
             [FUTURE - dt.timedelta(hours=1)],
         )
         cur.execute(
-            """INSERT INTO opportunities
+            """INSERT INTO opportunities (
+                   opportunity_id, account_id, owner_id, name, type, product_id, stage, status,
+                   amount_cents, close_date, created_at, closed_at, forecast_category,
+                   next_step, next_step_date, last_activity_date, source, loaded_at)
                SELECT 'future-opp-' || opportunity_id, account_id, owner_id, name, type,
                       product_id, 'Closed Won', 'won', amount_cents * 50, close_date,
                       CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), 'Closed', NULL, NULL, NULL,
