@@ -178,8 +178,14 @@ def without_leaks(features: pd.DataFrame, label: np.ndarray, **options: object
                   ) -> tuple[pd.DataFrame, list[Leak]]:
     """The training features less those `find_leaks` flags (same options), and the leaks.
 
-    Raises LeakageError when every feature leaks.
+    Features with no value on any training row carry nothing and break tree binning, so they
+    are left out too (silently: an empty column is not a leak). Raises LeakageError when every
+    feature leaks.
     """
+    features = features.loc[:, features.notna().any()]
+    if features.empty:
+        raise LeakageError("No feature has a value on any training deal: map at least one "
+                           "column that is known while a deal is open (stage, type, amount...).")
     leaks = find_leaks(features, label, **options)
     dropped = [leak.feature for leak in leaks]
     kept = [c for c in features.columns if c not in dropped]
