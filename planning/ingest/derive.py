@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from planning.geocode import geocode_frame
 from planning.ingest.fields import ACCOUNTS, REPS
-from planning.ingest.normalize import Prepared
+from planning.ingest.normalize import UNKNOWN_ACCOUNT_ID, Prepared
 from planning.store import locations as repo
 
 
@@ -65,7 +65,7 @@ def derive_after_load(cur: duckdb.DuckDBPyConnection,
             repo.mark_given(cur, "owners", _ids_with(item, "account_id", ("owner_id",)))
         elif item.binding.entity is REPS:
             repo.mark_given(cur, "reps", _ids_with(item, "rep_id", ("home_lat", "home_lon")))
-    owners = repo.derive_owners(cur)
+    owners = repo.derive_owners(cur, unowned=[UNKNOWN_ACCOUNT_ID])
     repo.mark_given_coordinates(cur)
     addresses = repo.addresses_to_locate(cur)
     if not addresses.empty:

@@ -3,6 +3,8 @@ addresses, rep homes from their books; and counts of what was derived."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
@@ -31,10 +33,11 @@ def mark_given(cur: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> No
         cur.unregister("given_ids")
 
 
-def derive_owners(cur: duckdb.DuckDBPyConnection) -> int:
+def derive_owners(cur: duckdb.DuckDBPyConnection, unowned: Sequence[str] = ()) -> int:
     """Give every account without an owner (or with a derived one) the owner of most of its
-    deals; on a tie, the tied owner with the most recently created deal. Returns how many
-    accounts now have a derived owner."""
+    deals; on a tie, the tied owner with the most recently created deal. Accounts listed in
+    `unowned` (buckets such as the unknown account, whose deals belong to many reps) keep no
+    owner. Returns how many accounts now have a derived owner."""
     cur.execute(
         """UPDATE accounts SET owner_id = NULL, owner_derived = FALSE WHERE owner_derived""")
     cur.execute(
@@ -47,7 +50,8 @@ def derive_owners(cur: duckdb.DuckDBPyConnection) -> int:
                FROM per_owner)
            UPDATE accounts AS a SET owner_id = r.owner_id, owner_derived = TRUE
            FROM ranked AS r
-           WHERE r.account_id = a.account_id AND r.rank = 1 AND a.owner_id IS NULL""")
+           WHERE r.account_id = a.account_id AND r.rank = 1 AND a.owner_id IS NULL
+             AND NOT list_contains(?, a.account_id)""", [list(unowned)])
     return int(cur.execute("SELECT count(*) FROM accounts WHERE owner_derived").fetchone()[0])
 
 

@@ -133,8 +133,8 @@ def test_every_open_deal_is_kept_with_estimated_dates(workspace: Workspace,
     assert deals["D6"][1] == "unknown-account"
     assert deals["D7"] == ("open", "Acme Corporation", dt.datetime(2017, 6, 20),
                            dt.date(2017, 7, 15), True, True)
-    assert rows(workspace, "SELECT name, source FROM accounts WHERE account_id = "
-                "'unknown-account'") == [("Unknown account", "import:created")]
+    assert rows(workspace, "SELECT name, source, owner_id FROM accounts WHERE account_id = "
+                "'unknown-account'") == [("Unknown account", "import:created", None)]
     assert summary.fallbacks == {"close_date_estimated": 4, "created_estimated": 2,
                                  "unknown_account": 2, "managers_created": 2}
     assert summary.totals.rejected == 0
