@@ -85,6 +85,7 @@ class WorkspaceKpis:
     as_of: AsOf | None = None
     newest_record_at: dt.datetime | None = None
     record_age: dt.timedelta | None = None
+    open_deals_without_amount: int = 0
 
     @property
     def day_of_quarter(self) -> int:
@@ -224,6 +225,7 @@ def _compute(
         as_of=as_of,
         newest_record_at=newest_at,
         record_age=record_age,
+        open_deals_without_amount=kpi_queries.open_deals_without_amount(cur, owners),
     )
 
 

@@ -63,7 +63,7 @@ def metric_delta(change: float | None, text: str, description: str) -> dict[str,
 
 
 def freshness_text(kpis: WorkspaceKpis) -> str:
-    """Freshness line such as "Data as of 3 hours ago (23 Nov 2026, 08:00 UTC)".
+    """Freshness line such as "Newest record 3 hours ago (23 Nov 2026, 08:00 UTC)".
 
     Freshness is the newest date a CRM record carries, not when it was imported.
     """
@@ -72,7 +72,7 @@ def freshness_text(kpis: WorkspaceKpis) -> str:
             return "No dated CRM records yet"
         return "No CRM data imported yet"
     stamp = kpis.newest_record_at.strftime("%d %b %Y, %H:%M UTC")
-    return f"Data as of {describe_age(kpis.record_age)} ({stamp})"
+    return f"Newest record {describe_age(kpis.record_age)} ({stamp})"
 
 
 def old_data_notice(kpis: WorkspaceKpis) -> str | None:
@@ -109,11 +109,19 @@ def show_headline(kpis: WorkspaceKpis) -> None:
     current, last = kpis.current_quarter, kpis.last_quarter
     day = kpis.day_of_quarter
     pipeline, bookings_qtd, bookings_last, win = st.columns(4)
+    unpriced = kpis.open_deals_without_amount
     pipeline.metric(
         "Open pipeline",
         format_money(kpis.open_pipeline_cents),
+        **metric_delta(
+            None if not unpriced else 0.0,
+            f"{unpriced:,} of {kpis.open_pipeline_deals:,} deals without an amount",
+            "",
+        ),
         help=f"{format_money(kpis.open_pipeline_cents, compact=False)} across "
-        f"{kpis.open_pipeline_deals:,} open deals.",
+        f"{kpis.open_pipeline_deals:,} open deals"
+        + (f"; {unpriced:,} of them have no amount in the CRM and count as $0."
+           if unpriced else "."),
         border=True,
     )
     change = kpis.bookings_qtd_change
@@ -162,8 +170,13 @@ def show_counts(kpis: WorkspaceKpis) -> None:
     imported = ("" if kpis.data_as_of is None
                 else f" Last import {kpis.data_as_of:%d %b %Y, %H:%M UTC}.")
     fresh.metric(
-        "Data as of",
-        describe_age(kpis.record_age) if kpis.record_age is not None else "never",
+        "Newest record",
+        "none" if kpis.newest_record_at is None else format_day(kpis.newest_record_at.date()),
+        **metric_delta(
+            None if kpis.record_age is None else 0.0,
+            "" if kpis.record_age is None else f"{describe_age(kpis.record_age)}",
+            "",
+        ),
         help=f"{freshness_text(kpis)}: the newest date on a deal (created or closed), its "
         f"history, an activity or an account.{imported}",
         border=True,

@@ -83,6 +83,17 @@ def open_pipeline(cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None) -> 
     return Totals(int(cents), int(deals))
 
 
+def open_deals_without_amount(cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None) -> int:
+    """How many open opportunities carry no amount (many CRMs leave it empty until close)."""
+    scope, scope_params = owner_filter(owners)
+    row = cur.execute(
+        f"""SELECT COUNT(*) FROM opportunities
+           WHERE status = ? AND amount_cents IS NULL AND {scope}""",
+        ["open", *scope_params],
+    ).fetchone()
+    return int(row[0])
+
+
 def open_pipeline_by_stage(
     cur: duckdb.DuckDBPyConnection, owners: OwnerScope = None
 ) -> list[StageTotals]:

@@ -54,7 +54,7 @@ def test_home_shows_kpis_and_only_registry_pages(
         format_money(running_app.kpis.open_pipeline_cents)
     )
     expect(page.get_by_role("heading", name="RevPlan — demo")).to_be_visible()
-    expect(page.get_by_text("Data as of", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Newest record", exact=False).first).to_be_visible()
 
     kpis = running_app.kpis
     bookings = page.locator('[data-testid="stMetric"]').filter(

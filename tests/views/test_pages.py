@@ -20,6 +20,7 @@ from auth.access import demo_sign_in_choices, grant_roles, resolve_user
 from auth.roles import Role
 from auth.settings import load_auth_settings
 from auth.users import Identity, User
+from planning.asof import format_day
 from planning.overview import format_money, format_percent, workspace_kpis
 from planning.store import Workspace
 from views.common import USER_KEY, WORKSPACE_KEY
@@ -143,8 +144,9 @@ def check_home(app: AppTest, workspace: Workspace) -> None:
     current, last = kpis.current_quarter.label, kpis.last_quarter.label
     assert app.title[0].value == f"RevPlan — {workspace.name}"
     metrics = metric_values(app)
-    freshness = metrics.pop("Data as of")
-    assert freshness == "just now" or freshness.endswith(" ago")
+    newest = metrics.pop("Newest record")
+    assert kpis.newest_record_at is not None
+    assert newest == format_day(kpis.newest_record_at.date())
     assert metrics == {
         "Open pipeline": format_money(kpis.open_pipeline_cents),
         f"Bookings {current} to date": format_money(kpis.bookings_qtd_cents),
@@ -202,8 +204,8 @@ def test_home_shows_hand_computed_values(workspace: Workspace) -> None:
     assert metrics["Accounts"] == "3"
     assert metrics["Active reps"] == "2"
     assert metrics["Open deals"] == "3"
-    assert metrics["Data as of"] == "3 hours ago"
-    assert app.caption[0].value.startswith("Whole workspace · Data as of 3 hours ago")
+    assert {m.label: m.delta for m in app.metric}["Newest record"] == "3 hours ago"
+    assert app.caption[0].value.startswith("Whole workspace · Newest record 3 hours ago")
 
     bookings, pipeline = chart_specs(app)
     assert bookings["layout"]["yaxis"]["title"]["text"] == "Bookings (USD)"
@@ -225,7 +227,7 @@ def test_home_on_an_empty_workspace_hints_at_import(data_dir) -> None:
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Open pipeline"] == "$0"
     assert metrics["Accounts"] == "0"
-    assert metrics["Data as of"] == "never"
+    assert metrics["Newest record"] == "none"
     assert any("no CRM data yet" in info.value for info in app.info)
 
 

@@ -17,6 +17,7 @@ from planning.ingest import (
     run_rejects,
     run_summary,
 )
+from planning.overview import workspace_kpis
 from planning.pipeline.csv_training import read_opportunity_csv
 from planning.store import Workspace, open_workspace
 
@@ -138,6 +139,8 @@ def test_every_open_deal_is_kept_with_estimated_dates(workspace: Workspace,
     assert summary.fallbacks == {"close_date_estimated": 4, "created_estimated": 2,
                                  "unknown_account": 2, "managers_created": 2}
     assert summary.totals.rejected == 0
+    kpis = workspace_kpis(workspace)
+    assert (kpis.open_pipeline_deals, kpis.open_deals_without_amount) == (4, 4)
     stored = run_summary(workspace, summary.run_id)
     assert stored is not None and stored.fallbacks == summary.fallbacks
     text = summary.to_text()
