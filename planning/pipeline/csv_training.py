@@ -38,7 +38,7 @@ from planning.ingest.formats import FileBinding, binding_for, detect_format
 from planning.ingest.mapping import MappingFile, load_mapping
 from planning.ingest.normalize import Context, prepare
 from planning.ingest.run import refuse_repeated_columns
-from planning.pipeline.leakage import without_leaks
+from planning.pipeline.leakage import DEAL_FEATURE_SOURCES, without_leaks
 from planning.progress import ProgressCallback, no_progress
 
 TEST_SHARE = 0.25
@@ -360,7 +360,8 @@ def train_from_csv(csv_path: Path, mapping_path: Path | None = None, *, currency
     if y_train.min() == y_train.max() or y_test.min() == y_test.max():
         raise RevPlanError("The training or the test deals all have the same outcome; a win "
                            "model needs both won and lost deals in each.")
-    kept, leaks = without_leaks(features.loc[train_index], y_train)
+    kept, leaks = without_leaks(features.loc[train_index], y_train,
+                                sources=DEAL_FEATURE_SOURCES)
     features = features[list(kept.columns)]
     categories = {c: sorted(features.loc[train_index, c].unique().tolist())
                   for c in deals.categorical if c in features.columns}

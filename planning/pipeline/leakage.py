@@ -17,6 +17,7 @@ when, on those rows:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,6 +36,13 @@ CATEGORY_PRIOR = 1.0
 """Weight of the overall positive rate in a category's out-of-fold rate."""
 CONSTANT_IN_CLASS = "constant_within_class"
 SEPARATES_ALONE = "separates_alone"
+SAME_SOURCE = "same_source"
+DEAL_FEATURE_SOURCES: dict[str, str] = {
+    name: "amount" for name in ("amount", "log_amount", "amount_vs_median",
+                                "amount_vs_owner_median", "size_vs_segment")}
+"""The CRM field each deal feature is computed from, where several share one: when one of
+them leaks, the field was written at close, so every feature built from it goes too (a ratio
+of a booked value to an owner's median can hide the leak behind missing values)."""
 
 
 class LeakageError(RevPlanError):
@@ -174,9 +182,25 @@ def find_leaks(features: pd.DataFrame, label: np.ndarray, *, weights: np.ndarray
     return leaks
 
 
-def without_leaks(features: pd.DataFrame, label: np.ndarray, **options: object
+def _same_source(leaks: list[Leak], columns: list[str], sources: Mapping[str, str]
+                 ) -> list[Leak]:
+    """Leaks for the features built from the same field as a leaking one."""
+    leaked = {leak.feature: leak for leak in leaks}
+    fields = {sources.get(name, name): leaked[name] for name in sorted(leaked)}
+    return [Leak(name, SAME_SOURCE, fields[sources[name]].auc,
+                 f"{name} is computed from {sources[name]}, which leaks "
+                 f"(see {fields[sources[name]].feature}): it was left out too")
+            for name in columns
+            if name not in leaked and sources.get(name) in fields]
+
+
+def without_leaks(features: pd.DataFrame, label: np.ndarray,
+                  sources: Mapping[str, str] | None = None, **options: object
                   ) -> tuple[pd.DataFrame, list[Leak]]:
     """The training features less those `find_leaks` flags (same options), and the leaks.
+
+    `sources` names the field each feature is computed from (see DEAL_FEATURE_SOURCES): a
+    leaking feature takes every feature of the same field with it.
 
     Features with no value on any training row carry nothing and break tree binning, so they
     are left out too (silently: an empty column is not a leak). Raises LeakageError when every
@@ -187,6 +211,7 @@ def without_leaks(features: pd.DataFrame, label: np.ndarray, **options: object
         raise LeakageError("No feature has a value on any training deal: map at least one "
                            "column that is known while a deal is open (stage, type, amount...).")
     leaks = find_leaks(features, label, **options)
+    leaks += _same_source(leaks, list(features.columns), sources or {})
     dropped = [leak.feature for leak in leaks]
     kept = [c for c in features.columns if c not in dropped]
     if not kept:

@@ -25,7 +25,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from planning.pipeline.leakage import Leak, without_leaks
+from planning.pipeline.leakage import DEAL_FEATURE_SOURCES, Leak, without_leaks
 
 NUMERIC_FEATURES = (
     "stage_age_days", "days_to_close", "pushes", "log_amount", "amount_change_ratio",
@@ -184,7 +184,7 @@ def fit(
     trees never saw.
     """
     kept, leaks = without_leaks(
-        matrix, labels, weights=weights, groups=groups,
+        matrix, labels, sources=DEAL_FEATURE_SOURCES, weights=weights, groups=groups,
         classes=LEAK_CLASSES.get(target, (target, f"not {target}")),
         noun="won deals" if target == "slip" else "deals")
     features = tuple(kept.columns)

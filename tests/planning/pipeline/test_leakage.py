@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from planning.cli import main
-from planning.pipeline.csv_training import train_from_csv
+from planning.pipeline.csv_training import AMOUNT_FEATURES, train_from_csv
 from planning.pipeline.leakage import (
     CONSTANT_IN_CLASS,
+    SAME_SOURCE,
     SEPARATES_ALONE,
     LeakageError,
     find_leaks,
@@ -26,6 +27,7 @@ from planning.pipeline.leakage import (
 )
 from planning.store import Workspace
 from tests.planning.pipeline.test_csv_training import _deal_rows
+from tests.realistic_exports import write_crm_export
 
 HEADER = ["Deal Ref", "Client", "Seller", "Phase", "Booked Value", "Opened On",
           "Expected Close", "Deal Kind", "Product", "Loss Reason"]
@@ -157,3 +159,21 @@ def test_every_feature_leaking_is_one_clear_error() -> None:
     with pytest.raises(LeakageError, match=r"^Every feature \(booked, reason\) gives the "
                                            r"outcome away on its own"):
         without_leaks(features, label)
+
+
+@pytest.mark.parametrize("deals", [300, 1000])
+def test_every_feature_built_from_a_leaking_amount_goes_with_it(tmp_path: Path,
+                                                                deals: int) -> None:
+    """A booked value (0 on lost deals) also hides in ratios to medians, which are missing
+    where the median is 0; the whole amount family is left out and the model is not perfect."""
+    export = write_crm_export(tmp_path, deals=deals, seed=5)
+
+    report = train_from_csv(export.sales_pipeline, export.mapping)
+
+    assert not set(report.features) & set(AMOUNT_FEATURES)
+    rules = {leak["feature"]: leak["rule"] for leak in report.to_dict()["leaks"]}
+    assert rules["amount"] == CONSTANT_IN_CLASS
+    assert rules["amount_vs_owner_median"] in (SAME_SOURCE, CONSTANT_IN_CLASS, SEPARATES_ALONE)
+    same = [leak for leak in report.to_dict()["leaks"] if leak["rule"] == SAME_SOURCE]
+    assert all("is computed from amount, which leaks" in leak["message"] for leak in same)
+    assert report.auc < 0.9
