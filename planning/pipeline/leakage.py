@@ -186,7 +186,9 @@ def _same_source(leaks: list[Leak], columns: list[str], sources: Mapping[str, st
                  ) -> list[Leak]:
     """Leaks for the features built from the same field as a leaking one."""
     leaked = {leak.feature: leak for leak in leaks}
-    fields = {sources.get(name, name): leaked[name] for name in sorted(leaked)}
+    fields: dict[str, Leak] = {}
+    for leak in leaks:
+        fields.setdefault(sources.get(leak.feature, leak.feature), leak)
     return [Leak(name, SAME_SOURCE, fields[sources[name]].auc,
                  f"{name} is computed from {sources[name]}, which leaks "
                  f"(see {fields[sources[name]].feature}): it was left out too")
