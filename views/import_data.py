@@ -114,7 +114,7 @@ uploads = st.file_uploader("CRM export files (CSV)", type=["csv"], accept_multip
                            key="import_files")
 mapping = st.file_uploader("Column mapping (TOML, optional)", type=["toml"],
                            key="import_mapping")
-if st.button("Import", type="primary", disabled=not uploads):
+if st.button("Import", type="primary", disabled=not uploads, key="import_go"):
     bar = st.progress(0.0, text="Starting the import")
 
     def report(fraction: float, message: str) -> None:
