@@ -68,7 +68,8 @@ class WorkspaceSummary:
             **self.as_of.to_dict(),
             "current_quarter": kpis.current_quarter.label,
             "open_pipeline": {**_money(kpis.open_pipeline_cents),
-                              "deals": kpis.open_pipeline_deals},
+                              "deals": kpis.open_pipeline_deals,
+                              "deals_without_amount": kpis.open_deals_without_amount},
             "bookings_by_quarter": [
                 {"quarter": q.quarter.label, "start": q.quarter.start.isoformat(),
                  "end": q.quarter.end.isoformat(), **_money(q.cents), "deals": q.deals,
@@ -92,7 +93,9 @@ class WorkspaceSummary:
             f"Workspace {kpis.workspace}: as of {as_of.day.isoformat()} ({as_of.source_text}).",
             as_of.sentence + ".",
             f"Open pipeline: {format_money(kpis.open_pipeline_cents, compact=False)} in "
-            f"{_deals(kpis.open_pipeline_deals)}.",
+            f"{_deals(kpis.open_pipeline_deals)}"
+            + (f" ({kpis.open_deals_without_amount:,} without an amount)."
+               if kpis.open_deals_without_amount else "."),
             f"Win rate: {format_percent(self.win_rate)} ({self.won:,} won, {self.lost:,} lost "
             f"from {self.bookings[0].quarter.label} to {self.bookings[-1].quarter.label}); "
             f"{kpis.last_quarter.label}: {format_percent(kpis.win_rate_last_quarter)}.",

@@ -50,7 +50,8 @@ def test_summary_json_is_machine_readable(
     data = json.loads(out)
     assert (data["as_of"], data["source"], data["newest_close"]) == (
         "2017-12-31", "data", "2017-12-31")
-    assert data["open_pipeline"] == {"cents": 750_000, "dollars": 7500.0, "deals": 1}
+    assert data["open_pipeline"] == {"cents": 750_000, "dollars": 7500.0, "deals": 1,
+                                     "deals_without_amount": 0}
     by_quarter = {row["quarter"]: row for row in data["bookings_by_quarter"]}
     assert len(by_quarter) >= 8
     assert by_quarter["FY2017 Q4"]["cents"] == 300_050
