@@ -14,6 +14,7 @@ from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.quota.model import QuotaInfeasibleError, QuotaScenario, solve_quotas
 from planning.quota.workspace import (
+    DEFAULT_BLEND,
     QuotaInputs,
     checked_reason,
     quota_inputs,
@@ -21,6 +22,7 @@ from planning.quota.workspace import (
     record_override,
     save_quota_scenario,
     saved_quota_scenarios,
+    suggested_blend,
 )
 from planning.territory.workspace import saved_scenarios
 from views.common import (
@@ -56,6 +58,14 @@ def percent(value: float | None) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.0%}"
 
 
+def default_blend() -> tuple[dict[str, int], tuple[str, ...]]:
+    """The blend the form starts from, fitted to what the workspace holds for next year."""
+    try:
+        return suggested_blend(quota_inputs(workspace, today=as_of.day))
+    except RevPlanError:
+        return dict(DEFAULT_BLEND), ()
+
+
 def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
     """The scenario settings; inputs, scenario and name when submitted."""
     territories = saved_scenarios(workspace)
@@ -72,10 +82,14 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
                                      value=50_000_000.0, step=1_000_000.0, format="%.2f")
         source = right.selectbox("Potential from", list(sources), format_func=sources.get)
         st.markdown("**Fair-share blend** (percent, adding up to 100)")
+        blend, missing = default_blend()
         left, middle, right = st.columns(3)
-        potential = left.number_input("Potential %", 0, 100, 50)
-        history = middle.number_input("Trailing bookings %", 0, 100, 30)
-        pipeline = right.number_input("Open pipeline %", 0, 100, 20)
+        potential = left.number_input("Potential %", 0, 100, blend["potential"])
+        history = middle.number_input("Trailing bookings %", 0, 100, blend["history"])
+        pipeline = right.number_input("Open pipeline %", 0, 100, blend["pipeline"])
+        if missing:
+            st.caption(f"No rep has any {' or '.join(missing)} in this workspace, so the "
+                       "blend starts without it.")
         left, middle, right, fourth = st.columns(4)
         over = left.number_input("Over-assignment %", 0.0, 100.0, 10.0, step=1.0)
         increase = middle.number_input("Max rise vs last year % (0 = none)", 0.0, 500.0, 25.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from planning.territory.workspace import (
     lockable_accounts,
     save_scenario,
     saved_scenarios,
+    suggested_measure,
     workspace_territory,
 )
 from views.common import (
@@ -100,9 +101,13 @@ def scenario_form() -> SolveJob | None:
     choices = account_choices(workspace.name, str(workspace.path))
     with st.form("territory_scenario"):
         left, right = st.columns(2)
+        default = suggested_measure(workspace, page_as_of(workspace).day)
         measure = left.selectbox("Balance measure", list(MEASURE_NAMES),
-                                 format_func=MEASURE_NAMES.get, index=1,
-                                 help="What each rep's workload counts.")
+                                 format_func=MEASURE_NAMES.get,
+                                 index=list(MEASURE_NAMES).index(default),
+                                 help="What each rep's workload counts. The default is the "
+                                 "first of account revenue, 12-month bookings, open pipeline "
+                                 "and account count that this workspace's accounts carry.")
         tolerance = left.slider("Balance tolerance (± % of each rep's share)", 1, 30, 10,
                                 help="Each rep's workload must lie within this band.")
         weight = right.number_input(
@@ -207,6 +212,28 @@ def balance_chart(job: SolveJob, result: TerritoryResult) -> go.Figure:
     return figure
 
 
+def offer_suggested_tolerance(job: SolveJob) -> None:
+    """A button that solves the same scenario at the smallest tolerance with a plan.
+
+    Small books (a few dozen accounts per handful of reps) are lumpy: one large account can
+    outweigh a rep's whole band, so the tolerance that works is found by the diagnosis.
+    """
+    result = job.result
+    suggested = (None if result is None or result.infeasibility is None
+                 else result.infeasibility.suggested_tolerance)
+    if suggested is None or not may_solve:
+        return
+    if st.button(f"Solve at ±{suggested:.1%}", key="territory_suggested", type="primary",
+                 help="The same scenario with the smallest balance tolerance that has a plan."):
+        retry = SolveJob(territory=job.territory, scenario=replace(job.scenario,
+                                                                   tolerance=suggested),
+                         name=f"{job.scenario.balance_measure} ±{suggested:.1%}",
+                         locked=job.locked, respect_segments=job.respect_segments)
+        retry.start()
+        st.session_state[JOB_KEY] = retry
+        st.rerun()
+
+
 def show_result(job: SolveJob) -> None:
     """Status, KPIs, map, balance chart, moved accounts and saving."""
     if job.error is not None:
@@ -217,6 +244,7 @@ def show_result(job: SolveJob) -> None:
         return
     if result.status == "infeasible":
         st.error(f"**No plan: infeasible.** {result.message}", icon=":material/block:")
+        offer_suggested_tolerance(job)
         return
     if not result.has_plan:
         st.warning(result.message)

@@ -133,6 +133,26 @@ def quota_inputs(
         potential_source=potential_source)
 
 
+DEFAULT_BLEND: dict[str, int] = {"potential": 50, "history": 30, "pipeline": 20}
+"""Fair-share blend percentages a new quota scenario starts from."""
+BLEND_NAMES = {"potential": "potential", "history": "trailing bookings",
+               "pipeline": "open pipeline"}
+
+
+def suggested_blend(inputs: QuotaInputs) -> tuple[dict[str, int], tuple[str, ...]]:
+    """The default blend in whole percent, less the measures no rep has (an export whose open
+    deals carry no amount has no pipeline to share by), the rest scaled to add up to 100; and
+    the names of the measures left out."""
+    present = {m: w for m, w in DEFAULT_BLEND.items() if (inputs.reps[m] > 0).any()}
+    missing = tuple(BLEND_NAMES[m] for m in DEFAULT_BLEND if m not in present)
+    if not present or not missing:
+        return dict(DEFAULT_BLEND), missing
+    total = sum(present.values())
+    blend = {m: (100 * w) // total for m, w in present.items()}
+    blend[max(present, key=present.get)] += 100 - sum(blend.values())
+    return {m: blend.get(m, 0) for m in DEFAULT_BLEND}, missing
+
+
 def _potential_fallback(reps: pd.DataFrame, fallbacks: pd.DataFrame
                         ) -> tuple[pd.DataFrame, str]:
     """Potential when no account carries annual revenue (common in CRM exports): the

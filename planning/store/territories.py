@@ -43,6 +43,26 @@ def territory_units(
     ).df()
 
 
+def measure_totals(cur: duckdb.DuckDBPyConnection, since: dt.date) -> dict[str, float]:
+    """Each workload measure summed over the located accounts (bookings won since `since`)."""
+    units = territory_units(cur, "accounts", since)
+    if units.empty:
+        return dict.fromkeys(MEASURES, 0.0)
+    totals = cur.execute(
+        f"""WITH p AS (
+                SELECT account_id,
+                       sum(amount_cents) FILTER (WHERE status = 'open') AS open_cents,
+                       sum(amount_cents) FILTER (WHERE status = 'won' AND close_date >= ?)
+                           AS won_cents
+                FROM opportunities GROUP BY account_id)
+            SELECT {", ".join(f"sum({sql})" for sql in MEASURES.values())}
+            FROM accounts a LEFT JOIN p ON p.account_id = a.account_id
+            WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL""",
+        [since],
+    ).fetchone()
+    return {key: float(total or 0.0) for key, total in zip(MEASURES, totals, strict=True)}
+
+
 def territory_reps(cur: duckdb.DuckDBPyConnection, today: dt.date) -> pd.DataFrame:
     """Active reps with a home: rep_id, name, team, lat, lon, capacity (FTE × ramp, where a
     new hire ramps linearly over their ramp months), segment."""

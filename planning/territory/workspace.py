@@ -46,6 +46,19 @@ def _today(workspace: Workspace) -> dt.date:
     return resolve_as_of(workspace).day
 
 
+MEASURE_PREFERENCE = ("revenue", "bookings", "pipeline", "accounts")
+"""The default balance measure is the first of these the workspace's accounts carry."""
+
+
+def suggested_measure(workspace: Workspace, today: dt.date | None = None) -> str:
+    """The balance measure a new scenario starts from: account revenue (potential) when the
+    accounts carry it, else 12-month bookings, else open pipeline, else the account count.
+    A CRM export without revenue would otherwise balance a workload of 0."""
+    since = (today or _today(workspace)) - dt.timedelta(days=365)
+    totals = workspace.read(lambda cur: repo.measure_totals(cur, since))
+    return next(key for key in MEASURE_PREFERENCE if totals[key] > 0 or key == "accounts")
+
+
 def workspace_territory(
     workspace: Workspace, measure: str = "revenue", *, respect_segments: bool = True,
     locked_ids: tuple[str, ...] = (), today: dt.date | None = None,
@@ -67,6 +80,11 @@ def workspace_territory(
                            "homes can be derived on import.")
     if units.empty:
         raise RevPlanError("No accounts with a location in this workspace.")
+    if not (units["workload"] > 0).any():
+        raise RevPlanError(
+            f"No located account has any {MEASURE_NAMES[measure].split(' (')[0].lower()} in "
+            f"this workspace, so there is no workload to balance: choose the balance measure "
+            f"{MEASURE_NAMES[suggested_measure(workspace, today)]!r}.")
     unknown = sorted(set(locked_ids) - set(units["unit_id"]))
     if unknown:
         raise RevPlanError(f"Locked account(s) not found: {', '.join(unknown[:5])}.")
