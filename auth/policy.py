@@ -19,6 +19,8 @@ class Action(StrEnum):
     READ_DEAL = "deal.read"
     """resource: the deal owner's rep id."""
     RUN_IMPORT = "import.run"
+    CHANGE_SETTINGS = "workspace.settings"
+    """Change a workspace setting such as its as-of date."""
     MANAGE_ACCESS = "access.manage"
     READ_AUDIT = "audit.read"
     EXPORT_AUDIT = "audit.export"
@@ -32,6 +34,7 @@ class Action(StrEnum):
     TRAIN_MODEL = "model.train"
     """Retrain and rescore the deal risk models."""
     RESOLVE_INBOX = "inbox.resolve"
+    """Act on or dismiss an inbox item addressed to oneself."""
     SOLVE_TERRITORY = "territory.solve"
     """Solve territory scenarios and save their results."""
     SOLVE_QUOTA = "quota.solve"
@@ -40,7 +43,6 @@ class Action(StrEnum):
     """Submit a plan version for approval and tag versions."""
     PUBLISH_VERSION = "version.publish"
     """Publish an approved version to the writeback outbox and deliver it."""
-    """Act on or dismiss an inbox item addressed to oneself."""
 
 
 EVERYONE = frozenset(ROLES)
@@ -69,6 +71,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
 
 ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.RUN_IMPORT: OPERATORS,
+    Action.CHANGE_SETTINGS: OPERATORS,
     Action.MANAGE_ACCESS: ADMINS,
     Action.READ_AUDIT: OPERATORS,
     Action.EXPORT_AUDIT: OPERATORS,

@@ -153,13 +153,13 @@ def resolve_as_of(workspace: Workspace, override: dt.date | None = None) -> AsOf
 def set_workspace_as_of(workspace: Workspace, actor: User | str, day: dt.date | None) -> AsOf:
     """Store (or with None clear) the workspace's as-of date, audited in the same transaction.
 
-    A signed-in user must be an admin or RevOps (they own the workspace's data: the import
-    right); a plain name is the command line's operator, who holds the file itself, recorded
+    A signed-in user must hold the right to change workspace settings (admin, RevOps); a plain
+    name is the command line's operator, who holds the file itself, recorded
     with the role "operator" as imports do. Returns the as-of that now applies.
     """
     if isinstance(actor, User):
         require(actor, Action.OPEN_WORKSPACE, workspace.name)
-        require(actor, Action.RUN_IMPORT)
+        require(actor, Action.CHANGE_SETTINGS)
         role = actor.primary_role
         name, role_name = actor.email, None if role is None else role.value
     else:

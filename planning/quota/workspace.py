@@ -67,12 +67,6 @@ def productive_share(hire_date: object, ramp_months: float, capacity: float,
     return float(capacity) * float(np.mean(shares))
 
 
-def planning_years(workspace: Workspace, today: dt.date | None = None) -> tuple[int, int]:
-    """The current and the next fiscal year, as of `today` (the workspace's as-of day)."""
-    current = fiscal_year_of(today or _today(workspace), workspace.read(fiscal_year_start_month))
-    return current, current + 1
-
-
 def _fiscal_quarters(fiscal_year: int, start_month: int) -> tuple[FiscalQuarter, ...]:
     probe = dt.date(fiscal_year if start_month == 1 else fiscal_year - 1, start_month, 15)
     first = fiscal_quarter_of(probe, start_month)

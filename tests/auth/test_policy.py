@@ -44,6 +44,7 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
 
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.RUN_IMPORT: frozenset({R.ADMIN, R.REVOPS}),
+    Action.CHANGE_SETTINGS: frozenset({R.ADMIN, R.REVOPS}),
     Action.MANAGE_ACCESS: frozenset({R.ADMIN}),
     Action.READ_AUDIT: frozenset({R.ADMIN, R.REVOPS}),
     Action.EXPORT_AUDIT: frozenset({R.ADMIN, R.REVOPS}),
