@@ -12,6 +12,7 @@ from auth.policy import Action
 from auth.users import User
 from planning.asof import describe_span, format_day
 from planning.overview import (
+    QuarterBookings,
     WorkspaceKpis,
     describe_age,
     format_money,
@@ -183,6 +184,14 @@ def show_counts(kpis: WorkspaceKpis) -> None:
     )
 
 
+def shown_quarters(kpis: WorkspaceKpis) -> tuple[QuarterBookings, ...]:
+    """The bookings series from the first quarter with a won deal (data that start late, as
+    an export's often do, would otherwise open on empty quarters); all of it when none has."""
+    series = kpis.bookings_by_quarter
+    first = next((i for i, q in enumerate(series) if q.deals), 0)
+    return series[first:]
+
+
 def bookings_chart(kpis: WorkspaceKpis) -> go.Figure:
     """Bar chart of won bookings per fiscal quarter, the current quarter shown to date."""
     figure = go.Figure()
@@ -190,7 +199,7 @@ def bookings_chart(kpis: WorkspaceKpis) -> go.Figure:
         (False, "Closed quarter", CLOSED_COLOR),
         (True, f"{kpis.current_quarter.label} to date", CURRENT_COLOR),
     ):
-        rows = [q for q in kpis.bookings_by_quarter if q.to_date == to_date]
+        rows = [q for q in shown_quarters(kpis) if q.to_date == to_date]
         figure.add_bar(
             name=name,
             x=[q.quarter.label for q in rows],
@@ -208,7 +217,7 @@ def bookings_chart(kpis: WorkspaceKpis) -> go.Figure:
         xaxis={
             "title": {"text": "Fiscal quarter"},
             "categoryorder": "array",
-            "categoryarray": [q.quarter.label for q in kpis.bookings_by_quarter],
+            "categoryarray": [q.quarter.label for q in shown_quarters(kpis)],
         },
         yaxis={
             "title": {"text": "Bookings (USD)"},
@@ -224,29 +233,38 @@ def bookings_chart(kpis: WorkspaceKpis) -> go.Figure:
 
 
 def pipeline_chart(kpis: WorkspaceKpis) -> go.Figure:
-    """Horizontal bars of open pipeline per stage, earliest stage at the top."""
+    """Horizontal bars of open pipeline per stage, earliest stage at the top.
+
+    When no open deal carries an amount (many CRMs fill it only at close), the bars count
+    deals instead of showing empty dollars.
+    """
     stages = kpis.pipeline_by_stage
+    by_count = not any(s.cents for s in stages)
+    values = [s.deals if by_count else s.cents / 100 for s in stages]
     figure = go.Figure(
         go.Bar(
-            name="Open pipeline",
+            name="Open deals" if by_count else "Open pipeline",
             orientation="h",
             y=[s.stage for s in stages],
-            x=[s.cents / 100 for s in stages],
-            text=[f"{format_money(s.cents)} · {s.deals:,} deals" for s in stages],
+            x=values,
+            text=[(f"{s.deals:,} deals" if by_count
+                   else f"{format_money(s.cents)} · {s.deals:,} deals") for s in stages],
             textposition="auto",
             customdata=[[s.deals, format_money(s.cents, compact=False)] for s in stages],
-            hovertemplate="%{y}<br>%{customdata[1]} in %{customdata[0]:,} open deals"
-            "<extra></extra>",
+            hovertemplate=("%{y}<br>%{customdata[0]:,} open deals without an amount"
+                           if by_count else
+                           "%{y}<br>%{customdata[1]} in %{customdata[0]:,} open deals")
+            + "<extra></extra>",
             marker_color=PIPELINE_COLOR,
             showlegend=True,
         )
     )
+    axis = ({"title": {"text": "Open deals (no amounts in the CRM)"}} if by_count else
+            {"title": {"text": "Open pipeline (USD)"},
+             **money_ticks(max((s.cents for s in stages), default=0))})
     figure.update_layout(
-        title={"text": "Open pipeline by stage (funnel order)"},
-        xaxis={
-            "title": {"text": "Open pipeline (USD)"},
-            **money_ticks(max((s.cents for s in stages), default=0)),
-        },
+        title={"text": f"Open {'deals' if by_count else 'pipeline'} by stage (funnel order)"},
+        xaxis=axis,
         yaxis={"title": {"text": "Stage"}, "autorange": "reversed"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         margin={"t": 90},
@@ -262,7 +280,7 @@ def show_charts(kpis: WorkspaceKpis) -> None:
             bookings_chart(kpis),
             config=CHART_CONFIG,
             alt="Bar chart of won bookings in US dollars for each of the last "
-            f"{len(kpis.bookings_by_quarter)} fiscal quarters.",
+            f"{len(shown_quarters(kpis))} fiscal quarters.",
         )
     with right:
         if kpis.pipeline_by_stage:

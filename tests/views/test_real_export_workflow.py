@@ -22,7 +22,7 @@ from planning.pipeline.csv_training import train_from_csv
 from planning.store import Workspace
 from planning.workspaces import create_workspace
 from tests.realistic_exports import RealisticExport, write_crm_export
-from tests.views.test_pages import page_app, signed_in
+from tests.views.test_pages import chart_specs, page_app, signed_in
 from views.registry import page_by_path
 
 ADMIN = "ana.admin@example.com"
@@ -106,3 +106,19 @@ def test_the_trainer_leaves_the_booked_amount_out_by_name(
     assert any(leak["message"].startswith("amount is 0 on 100% of lost deals")
                for leak in report.leaks)
     assert report.auc < 0.9
+
+
+def test_home_shows_the_data_quarters_and_counts_unpriced_open_deals(
+    imported: tuple[Workspace, RealisticExport],
+) -> None:
+    workspace, export = imported
+    app = page_app(page_by_path("views/home.py"), admin(workspace)).run()
+    assert not app.exception and not app.error
+    deltas = {m.label: m.delta for m in app.metric}
+    assert deltas["Open pipeline"] == (f"{export.open_deals:,} of {export.open_deals:,} deals "
+                                       "without an amount")
+    bookings, pipeline = chart_specs(app)
+    labels = [label for trace in bookings["data"] for label in trace["x"]]
+    assert labels[0] == "FY2016 Q4" and labels[-1] == "FY2017 Q4"
+    assert pipeline["layout"]["xaxis"]["title"]["text"] == "Open deals (no amounts in the CRM)"
+    assert sum(pipeline["data"][0]["x"]) == export.open_deals
