@@ -264,8 +264,18 @@ def show_forecast(forecast: QuarterForecast) -> None:
         f"({model}; {forecast.fallback_deals:,} deals without a score use their stage's win "
         f"rate) in {seconds_text(forecast.seconds)}, with a shared win-rate shock of "
         f"σ = {forecast.shock_sigma:.2f} (logit scale, from the last eight quarters). "
-        f"{range_text(forecast)}"
+        f"{range_text(forecast)}{unpriced_text(forecast)}"
     )
+
+
+def unpriced_text(forecast: QuarterForecast) -> str:
+    """Why open deals due in the quarter may add nothing: they carry no amount."""
+    missing = forecast.unpriced_due_deals
+    if not missing:
+        return ""
+    return (f" {missing:,} open deal{'s' if missing != 1 else ''} due in the quarter "
+            f"{'carry' if missing != 1 else 'carries'} no amount in the CRM, so "
+            f"{'they add' if missing != 1 else 'it adds'} nothing to the forecast.")
 
 
 def range_text(forecast: QuarterForecast) -> str:
@@ -283,10 +293,15 @@ def range_text(forecast: QuarterForecast) -> str:
 
 
 def show_changes(workspace: Workspace, user: User, version: str) -> None:
-    """What changed in the deals in scope over the seven days up to the end of this hour."""
+    """What changed in the deals in scope over the seven days up to the end of this hour, or
+    of the as-of day when the plan looks at an earlier day."""
     st.subheader("What changed since last week")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    until = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    as_of = page_as_of(workspace).day
+    if as_of < now.date():
+        until = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    else:
+        until = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     since = until - dt.timedelta(days=7)
     try:
         lines = load_changes(workspace.name, str(workspace.path), scope_key(user), since, until,
@@ -295,7 +310,8 @@ def show_changes(workspace: Workspace, user: User, version: str) -> None:
         logger.exception("Deal changes failed for workspace %s", workspace.name)
         show_failure(exc, "summarise last week's changes")
         return
-    st.caption(f"{since:%d %b} – {until:%d %b %Y} (UTC), deals in your scope")
+    last = until - dt.timedelta(microseconds=1)
+    st.caption(f"{since:%d %b %H:%M} – {last:%d %b %Y %H:%M} (UTC), deals in your scope")
     if lines:
         st.markdown("\n".join(f"- {line}" for line in lines))
     else:

@@ -370,9 +370,11 @@ class QuarterForecast:
     subjects: tuple[SubjectForecast, ...]
     calibration: RangeCalibration = RangeCalibration(margin=0.0, forecasts=0, quarters=0,
                                                      run_id=None)
+    """How the P10-P90 ranges were widened (margin 0 when no backtest has run)."""
     shock_sigma: float = 0.0
     """Spread (logit scale) of the shared win-rate shock the draws include."""
-    """How the P10-P90 ranges were widened (margin 0 when no backtest has run)."""
+    unpriced_due_deals: int = 0
+    """Open deals due in the quarter without an amount: they add nothing to any range."""
 
     def subject(self, subject_id: str) -> SubjectForecast:
         """The forecast of one subject; KeyError when it is not in this forecast."""
@@ -623,6 +625,7 @@ def quarter_forecast(
         model_id=inputs.model_id if scored.any() else None, scored_deals=int(scored.sum()),
         fallback_deals=fallback, simulated_deals=int(keep.sum()), seconds=seconds,
         subjects=subjects, calibration=calibration, shock_sigma=sigma,
+        unpriced_due_deals=int((due & (amounts == 0)).sum()),
     )
 
 

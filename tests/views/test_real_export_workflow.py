@@ -18,7 +18,9 @@ import pytest
 from auth.users import User
 from planning.cli import main
 from planning.ingest import import_files
+from planning.periods import fiscal_quarter_of
 from planning.pipeline.csv_training import train_from_csv
+from planning.pipeline.forecast import quarter_forecast
 from planning.store import Workspace
 from planning.workspaces import create_workspace
 from tests.realistic_exports import RealisticExport, write_crm_export
@@ -122,3 +124,19 @@ def test_home_shows_the_data_quarters_and_counts_unpriced_open_deals(
     assert labels[0] == "FY2016 Q4" and labels[-1] == "FY2017 Q4"
     assert pipeline["layout"]["xaxis"]["title"]["text"] == "Open deals (no amounts in the CRM)"
     assert sum(pipeline["data"][0]["x"]) == export.open_deals
+
+
+def test_forecast_counts_unpriced_deals_and_looks_back_from_the_as_of_day(
+    imported: tuple[Workspace, RealisticExport],
+) -> None:
+    workspace, export = imported
+    forecast = quarter_forecast(workspace, None, fiscal_quarter_of(export.newest_close),
+                                "company", today=export.newest_close)
+    assert forecast.unpriced_due_deals == forecast.subjects[0].pipeline_deals > 0
+    app = page_app(page_by_path("views/forecast.py"), admin(workspace)).run(timeout=60)
+    assert not app.exception and not app.error
+    captions = [c.value for c in app.caption]
+    assert any(f"{forecast.unpriced_due_deals:,} open deals due in the quarter carry no amount"
+               in c for c in captions), captions
+    assert (f"25 Dec 00:00 – {export.newest_close:%d %b %Y} 23:59 (UTC), deals in your scope"
+            in captions), captions
