@@ -89,7 +89,8 @@ def scored_open_deals(
     scope = "TRUE" if owners is None else "o.owner_id IN (SELECT UNNEST(?::VARCHAR[]))"
     params: list[object] = [] if owners is None else [list(owners)]
     return cur.execute(
-        f"""SELECT o.opportunity_id, o.name, o.account_id, a.name AS account_name,
+        f"""SELECT o.opportunity_id, coalesce(o.name, o.opportunity_id) AS name,
+                   o.account_id, a.name AS account_name,
                    a.segment, o.owner_id, r.name AS owner_name, r.team, r.manager_id,
                    o.type, o.product_id, o.stage, o.amount_cents, o.close_date, o.created_at,
                    o.forecast_category, o.next_step, o.next_step_date, o.last_activity_date,

@@ -32,7 +32,8 @@ def risky_deals_without_open_item(
     """Open deals scored by the active win model at or over the amount and at or under the
     probability threshold, with no open risk item yet, with their owner's manager."""
     return cur.execute(
-        """SELECT o.opportunity_id, o.name, a.name AS account_name, o.owner_id,
+        """SELECT o.opportunity_id, coalesce(o.name, o.opportunity_id) AS name,
+                  a.name AS account_name, o.owner_id,
                   r.name AS owner_name, r.email AS owner_email, r.manager_id,
                   m.name AS manager_name, m.email AS manager_email, o.stage,
                   o.amount_cents, o.close_date, s.model_id, s.win_probability, s.reasons_json

@@ -38,7 +38,8 @@ scores AS (
     FROM deal_scores d JOIN model_versions m
       ON m.model_id = d.model_id AND m.is_active AND m.target = 'win'
 )
-SELECT o.opportunity_id, o.name AS deal, a.name AS account, o.owner_id, r.name AS owner,
+SELECT o.opportunity_id, coalesce(o.name, o.opportunity_id) AS deal, a.name AS account,
+       o.owner_id, r.name AS owner,
        r.team, o.amount_cents, o.stage, o.close_date, s.win_probability, s.slip_probability,
        CASE WHEN s.reasons_json IS NULL THEN []::VARCHAR[]
             ELSE coalesce(json_extract_string(s.reasons_json, '$[*].text'), []::VARCHAR[])

@@ -21,6 +21,7 @@ from planning.ingest import import_files
 from planning.periods import fiscal_quarter_of
 from planning.pipeline.csv_training import train_from_csv
 from planning.pipeline.forecast import quarter_forecast
+from planning.pipeline.inspection import DealFilters, inspect_deals
 from planning.store import Workspace
 from planning.workspaces import create_workspace
 from tests.realistic_exports import RealisticExport, write_crm_export
@@ -140,3 +141,12 @@ def test_forecast_counts_unpriced_deals_and_looks_back_from_the_as_of_day(
                in c for c in captions), captions
     assert (f"25 Dec 00:00 – {export.newest_close:%d %b %Y} 23:59 (UTC), deals in your scope"
             in captions), captions
+
+
+def test_unnamed_deals_are_shown_by_their_id(
+    imported: tuple[Workspace, RealisticExport],
+) -> None:
+    workspace, export = imported
+    deals = inspect_deals(workspace, None, DealFilters(), export.newest_close)
+    assert len(deals) == export.open_deals
+    assert deals["deal"].notna().all() and deals["deal"].str.len().gt(0).all()
