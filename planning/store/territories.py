@@ -16,6 +16,14 @@ MEASURES: dict[str, str] = {
 """Workload measures by key, as SQL over accounts `a` and their deal totals `p`."""
 
 
+_DEAL_TOTALS = """WITH p AS (
+    SELECT account_id,
+           sum(amount_cents) FILTER (WHERE status = 'open') AS open_cents,
+           sum(amount_cents) FILTER (WHERE status = 'won' AND close_date >= ?) AS won_cents
+    FROM opportunities GROUP BY account_id)"""
+"""Per account: open pipeline and bookings won since the query's one parameter, in cents."""
+
+
 def territory_units(
     cur: duckdb.DuckDBPyConnection, measure: str, since: dt.date
 ) -> pd.DataFrame:
@@ -23,12 +31,7 @@ def territory_units(
     (annual revenue, what a move risks), current_rep_id (an active rep only), segment, state."""
     workload = MEASURES[measure]
     return cur.execute(
-        f"""WITH p AS (
-                SELECT account_id,
-                       sum(amount_cents) FILTER (WHERE status = 'open') AS open_cents,
-                       sum(amount_cents) FILTER (WHERE status = 'won' AND close_date >= ?)
-                           AS won_cents
-                FROM opportunities GROUP BY account_id)
+        f"""{_DEAL_TOTALS}
             SELECT a.account_id AS unit_id, a.name, a.lat, a.lon,
                    {workload} AS workload,
                    greatest(coalesce(a.annual_revenue_cents, 0) / 100.0, 0) AS value,
@@ -45,16 +48,8 @@ def territory_units(
 
 def measure_totals(cur: duckdb.DuckDBPyConnection, since: dt.date) -> dict[str, float]:
     """Each workload measure summed over the located accounts (bookings won since `since`)."""
-    units = territory_units(cur, "accounts", since)
-    if units.empty:
-        return dict.fromkeys(MEASURES, 0.0)
     totals = cur.execute(
-        f"""WITH p AS (
-                SELECT account_id,
-                       sum(amount_cents) FILTER (WHERE status = 'open') AS open_cents,
-                       sum(amount_cents) FILTER (WHERE status = 'won' AND close_date >= ?)
-                           AS won_cents
-                FROM opportunities GROUP BY account_id)
+        f"""{_DEAL_TOTALS}
             SELECT {", ".join(f"sum({sql})" for sql in MEASURES.values())}
             FROM accounts a LEFT JOIN p ON p.account_id = a.account_id
             WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL""",
