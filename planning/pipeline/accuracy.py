@@ -220,17 +220,20 @@ def backtest_forecasts(
     chosen = [last_closed.shifted(-i) for i in reversed(range(quarters + warmup))]
     reported = [quarter.label for quarter in chosen[warmup:]]
     frames = []
+    skipped: RevPlanError | None = None
     for index, quarter in enumerate(chosen):
         step = "calibrating on" if quarter.label not in reported else "backtesting"
         progress(index / len(chosen), f"{step} {quarter.label}")
         try:
             frames.append(backtest_quarter(workspace, quarter, draws=draws, seed=seed,
                                            per_deal=per_deal, max_deals=max_deals))
-        except RevPlanError:
-            continue
+        except RevPlanError as exc:
+            skipped = exc
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if raw.empty or not raw["quarter_label"].isin(reported).any():
-        raise RevPlanError("Not enough closed deals before any of the quarters to backtest.")
+        reason = "" if skipped is None else f" For {reported[-1]}: {skipped}"
+        raise RevPlanError("Not enough closed deals before any of the quarters to backtest."
+                           + reason)
     rows = calibrate_backtest(raw, reported)
     computed_at = _now()
     rows.insert(0, "run_id", f"backtest-{computed_at:%Y%m%d-%H%M%S}")

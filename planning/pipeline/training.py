@@ -185,8 +185,10 @@ def fit_models_as_of(
     facts, start_month = build_training_rows(workspace, moment, per_deal, max_deals, seed)
     if facts["opportunity_id"].nunique() < MIN_TRAINING_DEALS:
         raise RevPlanError(
-            f"Only {facts['opportunity_id'].nunique()} deals had closed before "
-            f"{moment:%Y-%m-%d}; at least {MIN_TRAINING_DEALS} are needed to train."
+            f"Only {facts['opportunity_id'].nunique()} deals with stage history had closed "
+            f"before {moment:%Y-%m-%d}; at least {MIN_TRAINING_DEALS} are needed to train. "
+            f"A backtest replays deals as they stood each week, which needs {cm.HISTORY_EXPORT}; "
+            "deal scores and the live forecast work without it."
         )
     matrix = dm.model_matrix(facts, start_month)
     labels = (facts["status"] == "won").to_numpy(dtype=int)

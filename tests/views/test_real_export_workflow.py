@@ -17,8 +17,10 @@ import pytest
 
 from auth.users import User
 from planning.cli import main
+from planning.errors import RevPlanError
 from planning.ingest import import_files
 from planning.periods import fiscal_quarter_of
+from planning.pipeline.accuracy import backtest_forecasts
 from planning.pipeline.csv_training import train_from_csv
 from planning.pipeline.forecast import quarter_forecast
 from planning.pipeline.inspection import DealFilters, inspect_deals
@@ -150,3 +152,15 @@ def test_unnamed_deals_are_shown_by_their_id(
     deals = inspect_deals(workspace, None, DealFilters(), export.newest_close)
     assert len(deals) == export.open_deals
     assert deals["deal"].notna().all() and deals["deal"].str.len().gt(0).all()
+
+
+def test_a_backtest_without_field_history_says_what_to_import(
+    imported: tuple[Workspace, RealisticExport],
+) -> None:
+    workspace, _ = imported
+    with pytest.raises(RevPlanError) as caught:
+        backtest_forecasts(workspace, quarters=2, warmup=0)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Only 0 deals with stage history had closed before 2017-07-01" in message
+    assert "OpportunityFieldHistory export" in message
