@@ -148,9 +148,10 @@ def table_frame(deals: pd.DataFrame) -> pd.DataFrame:
         "Account": shown["account"],
         "Owner": shown["owner"],
         "Team": shown["team"],
-        "Amount": (shown["amount_cents"].fillna(0) // 100).astype("int64"),
+        "Amount": (shown["amount_cents"].astype("Int64") // 100),
         "Stage": shown["stage"],
         "Close date": shown["close_date"],
+        "Estimated": shown["close_date_estimated"],
         "Win probability": shown["win_probability"] * 100,
         "Slip risk": shown["slip_probability"] * 100,
         **{flag.label: shown[flag.value] for flag in Flag},
@@ -166,8 +167,12 @@ def column_config(stale_days: int) -> dict[str, object]:
     config: dict[str, object] = {
         "Deal": st.column_config.TextColumn(width="medium"),
         "Account": st.column_config.TextColumn(width="small"),
-        "Amount": st.column_config.NumberColumn(format="$%,d", help="Deal amount in USD."),
+        "Amount": st.column_config.NumberColumn(
+            format="$%,d", help="Deal amount in USD; empty when the CRM has none."),
         "Close date": st.column_config.DateColumn(format="D MMM YYYY"),
+        "Estimated": st.column_config.CheckboxColumn(
+            "Est.", width=56, help="The CRM had no close date: the import estimated it from "
+            "the created date and the median won sales cycle (docs/IMPORT.md)."),
         "Win probability": st.column_config.ProgressColumn(
             "Win", format="%.0f%%", min_value=0, max_value=100, width=110,
             help="The model's chance that the deal is won.", color="green"),

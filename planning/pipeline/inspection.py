@@ -131,7 +131,8 @@ class FilterChoices:
 
 DEAL_COLUMNS = [
     "opportunity_id", "deal", "account", "owner_id", "owner", "team", "amount_cents", "stage",
-    "close_date", "win_probability", "slip_probability", "risk_band", "reasons",
+    "close_date", "close_date_estimated", "win_probability", "slip_probability", "risk_band",
+    "reasons",
     "days_since_activity", "last_activity_date", "next_step", "next_step_date",
     *(flag.value for flag in Flag), "pushes",
 ]

@@ -40,7 +40,8 @@ scores AS (
 )
 SELECT o.opportunity_id, coalesce(o.name, o.opportunity_id) AS deal, a.name AS account,
        o.owner_id, r.name AS owner,
-       r.team, o.amount_cents, o.stage, o.close_date, s.win_probability, s.slip_probability,
+       r.team, o.amount_cents, o.stage, o.close_date, o.close_date_estimated,
+       s.win_probability, s.slip_probability,
        CASE WHEN s.reasons_json IS NULL THEN []::VARCHAR[]
             ELSE coalesce(json_extract_string(s.reasons_json, '$[*].text'), []::VARCHAR[])
        END AS reasons,

@@ -152,6 +152,7 @@ def test_unnamed_deals_are_shown_by_their_id(
     deals = inspect_deals(workspace, None, DealFilters(), export.newest_close)
     assert len(deals) == export.open_deals
     assert deals["deal"].notna().all() and deals["deal"].str.len().gt(0).all()
+    assert deals["close_date_estimated"].all()  # the export gives open deals no close date
 
 
 def test_a_backtest_without_field_history_says_what_to_import(
