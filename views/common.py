@@ -9,7 +9,7 @@ import streamlit as st
 from auth.policy import AccessDeniedError, Action, can, require
 from auth.users import User
 from planning import telemetry
-from planning.asof import AsOf, resolve_as_of
+from planning.asof import AsOf, resolve_as_of, set_workspace_as_of
 from planning.errors import RevPlanError
 from planning.store import Workspace, open_workspace
 
@@ -134,8 +134,21 @@ def as_of_sidebar(workspace: Workspace) -> None:
     if isinstance(picked, dt.date) and picked != shown:
         set_session_as_of(workspace.name, picked)
         st.rerun()
+    user = st.session_state.get(USER_KEY)
+    may_set = isinstance(user, User) and can(user, Action.CHANGE_SETTINGS)
     if chosen is not None:
         st.sidebar.caption(f"Workspace default: {default.day:%d %b %Y} ({default.source_text}).")
         if st.sidebar.button("Back to the workspace date", icon=":material/undo:"):
             set_session_as_of(workspace.name, None)
             st.rerun()
+        if may_set and st.sidebar.button(
+                "Make it the workspace date", icon=":material/event_available:",
+                help="Everyone opening this workspace then plans as of this day (audited)."):
+            set_workspace_as_of(workspace, user, chosen)
+            set_session_as_of(workspace.name, None)
+            st.rerun()
+    elif may_set and default.source == "workspace" and st.sidebar.button(
+            "Use the newest record's date", icon=":material/update:",
+            help="Clear the workspace's fixed date (audited)."):
+        set_workspace_as_of(workspace, user, None)
+        st.rerun()

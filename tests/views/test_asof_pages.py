@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
+from streamlit.testing.v1 import AppTest
+
+from auth.access import grant_roles
+from auth.roles import Role
+from planning.asof import resolve_as_of
+from planning.audit import audit_events
 from planning.store import Workspace
 from tests.planning.test_asof import seed_old_workspace
-from tests.views.test_pages import metric_values, page_app, run_page, workspace_admin
-from views.common import AS_OF_KEY
+from tests.views.test_pages import (
+    metric_values,
+    page_app,
+    run_page,
+    signed_in,
+    workspace_admin,
+)
+from views.common import AS_OF_KEY, USER_KEY, WORKSPACE_KEY
 from views.registry import page_by_path
 
 
@@ -43,3 +55,52 @@ def test_home_follows_the_sessions_plan_as_of(workspace: Workspace) -> None:
     assert metrics["Bookings FY2017 Q2 to date"] == "$2.5K"
     assert "every figure is as of 1 Jun 2017" in app.info[0].value
     assert "(chosen for this session)" in app.caption[0].value
+
+
+def _sidebar() -> None:
+    """The app's sidebar date control on the session's workspace (the script AppTest runs)."""
+    import streamlit as st
+
+    from views.common import WORKSPACE_KEY, as_of_sidebar
+
+    as_of_sidebar(st.session_state[WORKSPACE_KEY])
+
+
+def _sidebar_app(workspace: Workspace, user) -> AppTest:
+    app = AppTest.from_function(_sidebar, default_timeout=30)
+    app.session_state[USER_KEY] = user
+    app.session_state[WORKSPACE_KEY] = workspace
+    return app
+
+
+def test_an_admin_makes_the_sessions_date_the_workspace_date_and_back(
+    workspace: Workspace,
+) -> None:
+    seed_old_workspace(workspace)
+    admin = workspace_admin(workspace)
+    app = _sidebar_app(workspace, admin)
+    app.session_state[AS_OF_KEY] = {workspace.name: dt.date(2017, 6, 30)}
+    app.run()
+    assert not app.exception
+    [b for b in app.sidebar.button if b.label == "Make it the workspace date"][0].click().run()
+    assert not app.exception
+    stored = resolve_as_of(workspace)
+    assert (stored.day, stored.source) == (dt.date(2017, 6, 30), "workspace")
+    assert app.session_state[AS_OF_KEY] == {}
+    events = audit_events(workspace, action="workspace.set_as_of")
+    assert list(events["actor"]) == [admin.email]
+
+    [b for b in app.sidebar.button if b.label == "Use the newest record's date"][0].click().run()
+    assert resolve_as_of(workspace).source == "data"
+
+
+def test_a_viewer_may_plan_another_day_but_not_change_the_workspace_date(
+    workspace: Workspace,
+) -> None:
+    seed_old_workspace(workspace)
+    grant_roles(workspace, None, "vic.viewer@example.com", [Role.VIEWER])
+    app = _sidebar_app(workspace, signed_in(workspace, "vic.viewer@example.com"))
+    app.session_state[AS_OF_KEY] = {workspace.name: dt.date(2017, 6, 30)}
+    app.run()
+    labels = [b.label for b in app.sidebar.button]
+    assert labels == ["Back to the workspace date"]
