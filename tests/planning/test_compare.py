@@ -3,13 +3,23 @@ waterfall, and the offline HTML report."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
 import pandas as pd
 import pytest
 
-from planning.compare import compare_versions, comparison_figures, report_html
+from planning.compare import (
+    change_map,
+    change_summary,
+    changed_quotas_table,
+    compare_versions,
+    comparison_figures,
+    kpi_cards,
+    report_html,
+    waterfall_range,
+)
 from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.versions import create_version
@@ -99,3 +109,104 @@ def test_versions_of_different_kinds_are_not_compared(demo_copy: Workspace) -> N
     b = save(demo_copy, "quota", "Q", pd.DataFrame({"subject": [r1], "amount_cents": [1]}))
     with pytest.raises(RevPlanError, match="compare versions of one kind"):
         compare_versions(demo_copy, a, b)
+
+
+def rep_rows(demo_copy: Workspace, count: int) -> pd.DataFrame:
+    return demo_copy.read(lambda cur: cur.execute(
+        "SELECT rep_id, name, region FROM reps WHERE role = 'rep' ORDER BY rep_id LIMIT ?",
+        [count]).df())
+
+
+def test_quota_change_summary_names_the_largest_rise_and_cut(demo_copy: Workspace) -> None:
+    reps = rep_rows(demo_copy, 3)
+    ids, names = list(reps["rep_id"]), list(reps["name"])
+    a = save(demo_copy, "quota", "A", pd.DataFrame({
+        "subject": ids, "amount_cents": [1_000_000_00, 2_000_000_00, 3_000_000_00]}))
+    b = save(demo_copy, "quota", "B", pd.DataFrame({
+        "subject": ids, "amount_cents": [1_180_000_00, 2_000_000_00, 2_850_000_00]}))
+    assert change_summary(demo_copy, a, b) == (
+        f"B changes 2 of 3 quotas: quota total +$30K, largest rise {names[0]} +18%, "
+        f"largest cut {names[2]} −5%.")
+
+
+def test_territory_change_summary_counts_moves_potential_and_band(demo_copy: Workspace) -> None:
+    accounts, _ = accounts_and_reps(demo_copy)
+    reps = rep_rows(demo_copy, 2)
+    (r1, r2), (n1, n2) = list(reps["rep_id"]), list(reps["name"])
+    values = [json.dumps({"workload": 1.0, "value": v})
+              for v in (10.0, 1_250_000.0, 10.0, 10.0)]
+    a = save(demo_copy, "territory", "A",
+             territory_items(accounts, [r1, r1, r2, r2], [1.0] * 4).assign(detail=values))
+    b = save(demo_copy, "territory", "B",
+             territory_items(accounts, [r1, r2, r2, r2], [1.0] * 4).assign(detail=values))
+    regions = dict(zip(reps["rep_id"], reps["region"], strict=True))
+    start, end = (regions[r1], regions[r2]) if regions[r1] != regions[r2] else (n1, n2)
+    assert change_summary(demo_copy, a, b) == (
+        f"B moves 1 account ($1.25M potential), mostly from {start} to {end}; "
+        "2 reps leave the ±10% band.")
+
+
+def test_kpi_cards_are_formatted_and_never_nan(demo_copy: Workspace) -> None:
+    reps = rep_rows(demo_copy, 2)
+    ids = list(reps["rep_id"])
+    a = save(demo_copy, "quota", "A", pd.DataFrame({"subject": ids[:1],
+                                                    "amount_cents": [55_000_000_00]}),
+             {"gini_quota_to_potential": float("nan"), "share_expected_to_reach_100": 0.57})
+    b = save(demo_copy, "quota", "B", pd.DataFrame({"subject": ids,
+                                                    "amount_cents": [55_000_000_00, 4_100_00]}),
+             {"gini_quota_to_potential": 0.31, "share_expected_to_reach_100": 0.6,
+              "capacity_gap": 450_542_285.8})
+    cards = {card.label: card for card in kpi_cards(compare_versions(demo_copy, a, b))}
+    total = cards["Total quota (USD)"]
+    assert (total.value, total.delta, total.help) == ("$55M", "+$4.1K vs A", "A: $55M")
+    reach = cards["Reps expected to reach 100%"]
+    assert (reach.value, reach.delta) == ("60.0%", "+3.0 pts vs A")
+    assert cards["Gini of quota ÷ potential"].delta == "new"
+    assert cards["Capacity gap (USD)"].value == "$451M"
+    text = " ".join(f"{c.label} {c.value} {c.delta} {c.help}" for c in cards.values())
+    assert "nan" not in text.lower() and "55,000,000" not in text
+    table = changed_quotas_table(compare_versions(demo_copy, a, b), 0.10)
+    assert list(table.columns) == ["Rep", "Team", "Quota A", "Quota B", "Change", "Change %",
+                                   "Rep id"]
+    assert table.iloc[0].to_dict() | {"Team": None} == {
+        "Rep": reps["name"][1], "Team": None, "Quota A": "$0", "Quota B": "$4.1K",
+        "Change": "+$4.1K", "Change %": "new", "Rep id": ids[1]}
+
+
+def test_waterfall_zooms_to_small_changes() -> None:
+    low, high = waterfall_range(370_000_000.0, [1_000_000.0, -500_000.0], 370_500_000.0)
+    assert 360_000_000 < low < 370_000_000 < 371_000_000 < high < 372_000_000
+    assert waterfall_range(100.0, [-100.0], 0.0)[0] == 0.0
+
+
+def test_quota_waterfall_axis_excludes_zero(demo_copy: Workspace) -> None:
+    ids = list(rep_rows(demo_copy, 2)["rep_id"])
+    a = save(demo_copy, "quota", "A", pd.DataFrame({"subject": ids,
+                                                    "amount_cents": [50_000_000_00] * 2}))
+    b = save(demo_copy, "quota", "B", pd.DataFrame({
+        "subject": ids, "amount_cents": [50_100_000_00, 50_000_000_00]}))
+    figure = comparison_figures(compare_versions(demo_copy, a, b))[0]
+    assert figure.layout.yaxis.range[0] > 99_000_000
+
+
+def test_the_report_opens_with_the_change_summary(demo_copy: Workspace) -> None:
+    accounts, (r1, r2) = accounts_and_reps(demo_copy)
+    a = save(demo_copy, "territory", "A", territory_items(accounts, [r1] * 4, [1.0] * 4))
+    b = save(demo_copy, "territory", "B", territory_items(accounts, [r2] * 4, [1.0] * 4))
+    text = report_html(compare_versions(demo_copy, a, b))
+    summary = change_summary(demo_copy, a, b)
+    assert summary.startswith("B moves 4 accounts ($40 potential)")
+    assert html.escape(summary) in text
+    assert "rep_a_name" not in text and "nan" not in text.replace("nanosecond", "").lower()
+
+
+def test_the_map_insets_alaska_and_hawaii() -> None:
+    items = pd.DataFrame({
+        "lat": [40.7, 34.0, 61.2, 21.3], "lon": [-74.0, -118.2, -149.9, -157.9],
+        "changed": [True, False, True, False], "account": list("ABCD"),
+        "rep_a_name": ["x"] * 4, "rep_b_name": ["y"] * 4})
+    figure = change_map(items)
+    assert figure.layout.xaxis.range[0] > -125 and figure.layout.yaxis.range[1] < 50
+    assert figure.layout.xaxis2.title.text == "Alaska"
+    assert figure.layout.xaxis3.title.text == "Hawaii"
+    assert sorted(len(trace.x) for trace in figure.data) == [0, 0, 1, 1, 1, 1]
