@@ -15,8 +15,11 @@ from planning.overview import format_money
 from planning.quota.model import QuotaInfeasibleError, QuotaScenario, solve_quotas
 from planning.quota.workspace import (
     DEFAULT_BLEND,
+    DEFAULT_GROWTH,
+    QuotaBaseline,
     QuotaInputs,
     checked_reason,
+    quota_baseline,
     quota_inputs,
     quota_metrics,
     record_override,
@@ -32,6 +35,7 @@ from views.common import (
     parent_picker,
     require_page,
     show_failure,
+    version_name_input,
 )
 
 STATE_KEY = "quota_state"
@@ -58,12 +62,26 @@ def percent(value: float | None) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.0%}"
 
 
-def default_blend() -> tuple[dict[str, int], tuple[str, ...]]:
-    """The blend the form starts from, fitted to what the workspace holds for next year."""
+def form_defaults() -> tuple[dict[str, int], tuple[str, ...], QuotaBaseline | None]:
+    """The blend the form starts from and last year's figures, for next fiscal year."""
     try:
-        return suggested_blend(quota_inputs(workspace, today=as_of.day))
+        inputs = quota_inputs(workspace, today=as_of.day)
     except RevPlanError:
-        return dict(DEFAULT_BLEND), ()
+        return dict(DEFAULT_BLEND), (), None
+    return (*suggested_blend(inputs), quota_baseline(inputs))
+
+
+def baseline_text(baseline: QuotaBaseline | None, growth: float) -> str:
+    """Last year's bookings and quotas beside the target, and what an empty target means."""
+    if baseline is None or baseline.window is None:
+        return "No bookings history to grow from: enter a target."
+    start, end = baseline.window
+    quotas = ("no quota records" if baseline.quota_cents is None
+              else f"quotas {format_money(baseline.quota_cents)}")
+    return (f"Last year ({start:%d %b %Y} – {end:%d %b %Y}): bookings "
+            f"{format_money(baseline.bookings_cents)} by these reps, {quotas}. A target of 0 "
+            f"means last year's bookings × (1 + growth) = "
+            f"{format_money(baseline.target_cents(growth))} at {growth:+.0%}.")
 
 
 def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
@@ -78,11 +96,16 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
             format_func=lambda y: f"FY{y}",
             help=f"Every fiscal year with deals, up to the year after {as_of.day:%d %b %Y} "
             f"(the plan's as-of day, {as_of.source_text}).")
-        target = middle.number_input("Company bookings target (USD)", min_value=1.0,
-                                     value=50_000_000.0, step=1_000_000.0, format="%.2f")
+        blend, missing, baseline = form_defaults()
+        target = middle.number_input(
+            "Company bookings target (USD, 0 = last year + growth)", min_value=0.0,
+            value=0.0, step=1_000_000.0, format="%.2f",
+            help="Leave 0 to grow last year's bookings by the growth rate.")
         source = right.selectbox("Potential from", list(sources), format_func=sources.get)
+        growth = middle.number_input("Growth vs last year %", -50.0, 500.0,
+                                     DEFAULT_GROWTH * 100, step=1.0)
+        middle.caption(baseline_text(baseline, growth / 100))
         st.markdown("**Fair-share blend** (percent, adding up to 100)")
-        blend, missing = default_blend()
         left, middle, right = st.columns(3)
         potential = left.number_input("Potential %", 0, 100, blend["potential"])
         history = middle.number_input("Trailing bookings %", 0, 100, blend["history"])
@@ -110,15 +133,18 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
     if potential + history + pipeline != 100:
         raise RevPlanError(f"The blend adds up to {potential + history + pipeline}%, not 100%.")
     inputs = quota_inputs(workspace, fiscal_year, territory_scenario=source, today=as_of.day)
+    target_cents = int(round(target * 100)) or quota_baseline(inputs).target_cents(growth / 100)
+    if target_cents <= 0:
+        raise RevPlanError("The reps booked nothing last year to grow from: enter a target.")
     scenario = QuotaScenario(
-        target_cents=int(round(target * 100)),
+        target_cents=target_cents,
         blend={"potential": potential / 100, "history": history / 100,
                "pipeline": pipeline / 100},
         over_assign=over / 100, max_increase=increase / 100 or None,
         max_decrease=decrease / 100 or None,
         floor_cents=int(floor * 100) or None, ceiling_cents=int(ceiling * 100) or None,
         team_totals="fixed" if fixed else "free", seasonality=inputs.seasonality)
-    default_name = f"FY{inputs.fiscal_year} {format_money(int(target * 100))}"
+    default_name = f"FY{inputs.fiscal_year} {format_money(target_cents)}"
     return inputs, scenario, name.strip() or default_name
 
 
@@ -260,12 +286,17 @@ def show_result(state: dict) -> None:
     if may_solve:
         override_form(state)
         parent = parent_picker("quota", "quota_parent")
+        overridden = len(state["overrides"])
+        name = version_name_input(
+            "quota", inputs.fiscal_year, state["name"] + (
+                f" with {overridden} override{'s' if overridden > 1 else ''}"
+                if overridden else ""), "quota_version_name")
         if st.button("Save as plan version", icon=":material/save:", key="quota_save"):
             try:
-                scenario_id = save_quota_scenario(workspace, inputs, result, state["name"],
+                scenario_id = save_quota_scenario(workspace, inputs, result, name,
                                                   actor=user.email, actor_role=role,
                                                   parent_id=parent)
-                st.success(f"Saved as version {scenario_id}.")
+                st.success(f"Saved “{name}” as version {scenario_id}.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "save the scenario")
 

@@ -40,6 +40,36 @@ class QuotaInputs:
     sigma: float
     first_year_ramp: float
     potential_source: str
+    history_window: tuple[dt.date, dt.date] | None = None
+    """The 12 months whose bookings are each rep's history: up to the day before the fiscal
+    year, or to the as-of day when that comes first."""
+
+
+DEFAULT_GROWTH = 0.10
+"""Growth over last year's bookings a new quota scenario's target starts from."""
+
+
+@dataclass(frozen=True)
+class QuotaBaseline:
+    """Last year at a glance, beside the target: the reps' bookings and quotas."""
+
+    bookings_cents: int
+    quota_cents: int | None
+    """Last fiscal year's quotas of these reps; None when the workspace holds none."""
+    window: tuple[dt.date, dt.date] | None
+
+    def target_cents(self, growth: float) -> int:
+        """Last year's bookings × (1 + growth), rounded to whole thousands of dollars."""
+        return int(round(self.bookings_cents * (1 + growth) / 100_000)) * 100_000
+
+
+def quota_baseline(inputs: QuotaInputs) -> QuotaBaseline:
+    """The reps' bookings over the history window and their quotas of last fiscal year."""
+    quotas = inputs.reps["last_quota"].dropna()
+    return QuotaBaseline(
+        bookings_cents=int(round(float(inputs.reps["history"].sum()) * 100)),
+        quota_cents=int(round(float(quotas.sum()) * 100)) if len(quotas) else None,
+        window=inputs.history_window)
 
 
 def _today(workspace: Workspace) -> dt.date:
@@ -124,7 +154,7 @@ def quota_inputs(
         sigma=bookings_sigma(*(reps.loc[reps["prior_ramp"] >= 0.999, column].to_numpy()
                                for column in ("prior_history", "history"))),
         first_year_ramp=first_year,
-        potential_source=potential_source)
+        potential_source=potential_source, history_window=window)
 
 
 DEFAULT_BLEND: dict[str, int] = {"potential": 50, "history": 30, "pipeline": 20}

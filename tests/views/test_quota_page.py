@@ -86,3 +86,25 @@ def test_caps_that_cannot_reach_the_target_are_named(demo_copy: Workspace) -> No
     assert not app.exception, [e.value for e in app.exception]
     assert app.error and "cannot add up" in app.error[0].value
     assert not app.get("plotly_chart")
+
+
+def test_the_default_target_grows_last_years_bookings_and_shows_them(
+    demo_copy: Workspace,
+) -> None:
+    """Left at 0, the target is last year's bookings by these reps × (1 + growth), and the
+    form says what last year booked and what the target will be."""
+    from planning.quota.workspace import quota_baseline, quota_inputs
+
+    baseline = quota_baseline(quota_inputs(demo_copy))
+    assert baseline.bookings_cents > 0 and baseline.quota_cents is not None
+    app = page_app(PAGE, demo_user(demo_copy, Role.FINANCE)).run()
+    assert app.number_input[0].value == 0.0 and app.number_input[1].value == 10.0
+    caption = next(c.value for c in app.caption if c.value.startswith("Last year ("))
+    assert f"bookings {format_money(baseline.bookings_cents)} by these reps" in caption
+    assert f"quotas {format_money(baseline.quota_cents)}" in caption
+    app.number_input[1].set_value(20.0)
+    app.text_input[0].set_value("Grow 20%")
+    app = solve_button(app).click().run(timeout=60)
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    total = {m.label: m.value for m in app.metric}["Total quota"]
+    assert total == format_money(round(baseline.target_cents(0.20) * 1.10))
