@@ -3,6 +3,7 @@ meeting mode, submitting for approval, and publishing to the CRM outbox."""
 
 from __future__ import annotations
 
+import html
 import os
 
 import pandas as pd
@@ -10,7 +11,15 @@ import streamlit as st
 
 from auth.policy import Action
 from planning.approvals import submit_version
-from planning.compare import compare_versions, comparison_figures, report_html
+from planning.compare import (
+    changed_accounts_table,
+    changed_quotas_table,
+    compare_versions,
+    comparison_figures,
+    describe_changes,
+    kpi_cards,
+    report_html,
+)
 from planning.versions import lineage, list_versions, tag_version
 from planning.writeback import data_loader_csv, deliver_webhook, outbox, preview, publish
 from views.common import allowed, current_workspace, require_page, show_failure
@@ -28,7 +37,13 @@ MEETING_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stToolbar"], header {display: none !important;}
 .stMainBlockContainer {max-width: 100% !important; padding-top: 1rem !important;}
 html, body, [data-testid="stMarkdownContainer"] p {font-size: 1.35rem !important;}
-[data-testid="stMetricValue"] {font-size: 2.6rem !important;}
+.meeting-summary {font-size: 1.9rem; line-height: 1.35; margin: 0.4rem 0 1.2rem 0;}
+.meeting-cards {display: grid; grid-template-columns: repeat(3, 1fr); gap: 1rem;}
+.meeting-card {border: 1px solid #ccd; border-radius: 0.6rem; padding: 0.8rem 1.1rem;}
+.meeting-card .label {font-size: 1.25rem; color: #444; white-space: normal;}
+.meeting-card .value {font-size: 3.2rem; font-weight: 700; line-height: 1.15;}
+.meeting-card .delta {font-size: 1.45rem; color: #555;}
+[data-testid="stDataFrame"] {font-size: 1.2rem;}
 </style>"""
 
 user = require_page("versions")
@@ -48,36 +63,35 @@ def show_comparison(a_id: str, b_id: str, *, read_only: bool) -> None:
     comparison = compare_versions(workspace, a_id, b_id)
     a, b = comparison.a, comparison.b
     st.subheader(f"{a.name} (A) → {b.name} (B)")
-    st.caption(f"A {a.version_id} · {a.status} · hash {a.content_hash[:12]}  |  "
-               f"B {b.version_id} · {b.status} · hash {b.content_hash[:12]}")
-    rows = comparison.kpis.to_dict("records")
-    for start in range(0, len(rows), 3):
-        columns = st.columns(3)
-        for column, row in zip(columns, rows[start:start + 3], strict=False):
-            value = row["b"] if row["b"] is not None else row["delta"]
-            shown = "—" if value is None else (f"{value:,.2f}" if isinstance(value, float)
-                                               else f"{value:,}")
-            delta = None if row["delta"] is None or row["b"] is None else (
-                f"{row['delta']:+,.2f} vs A" if isinstance(row["delta"], float)
-                else f"{row['delta']:+,} vs A")
-            column.metric(row["figure"], shown, delta=delta, border=True,
-                          help=None if row["a"] is None else f"A: {row['a']:,}")
+    summary = describe_changes(comparison)
+    cards = kpi_cards(comparison)
+    if read_only:
+        st.caption(f"A: {a.status}, saved {a.created_at:%d %b %Y} by {a.author}  |  "
+                   f"B: {b.status}, saved {b.created_at:%d %b %Y} by {b.author}")
+        st.html(meeting_cards(summary, cards))
+    else:
+        st.caption(f"A {a.version_id} · {a.status} · hash {a.content_hash[:12]}  |  "
+                   f"B {b.version_id} · {b.status} · hash {b.content_hash[:12]}")
+        st.info(summary, icon=":material/summarize:")
+        for start in range(0, len(cards), 3):
+            columns = st.columns(3)
+            for column, card in zip(columns, cards[start:start + 3], strict=False):
+                column.metric(card.label, card.value, delta=card.delta, border=True,
+                              help=card.help, delta_color="off")
     for figure in comparison_figures(comparison):
         st.plotly_chart(figure, config=CHART_CONFIG, width="stretch")
     items = comparison.items
     if a.kind == "territory":
-        changed = items[items["changed"]]
+        changed = changed_accounts_table(comparison)
         st.markdown(f"**Accounts with a different rep: {len(changed):,}**")
-        st.dataframe(changed, hide_index=True, width="stretch")
     else:
         threshold = 10 if read_only else st.slider("Show reps whose quota moved more than (%)",
                                                    0, 100, 10, key="compare_threshold")
-        moved = items[items["change_share"].abs() > threshold / 100]
-        st.markdown(f"**Reps whose quota moved more than {threshold}%: {len(moved):,}**")
-        st.dataframe(moved, hide_index=True, width="stretch", column_config={
-            c: st.column_config.NumberColumn(format="dollar")
-            for c in ("quota_a", "quota_b", "change")} | {
-            "change_share": st.column_config.NumberColumn(format="percent")})
+        changed = changed_quotas_table(comparison, threshold / 100)
+        st.markdown(f"**Reps whose quota moved more than {threshold}%: {len(changed):,}**")
+    id_column = "Account id" if a.kind == "territory" else "Rep id"
+    st.dataframe(changed.drop(columns=[id_column]) if read_only else changed,
+                 hide_index=True, width="stretch")
     if not read_only:
         left, right = st.columns(2)
         left.download_button("Download the comparison (CSV)", items.to_csv(index=False),
@@ -87,8 +101,26 @@ def show_comparison(a_id: str, b_id: str, *, read_only: bool) -> None:
                               report_html(comparison),
                               file_name=f"{a.version_id}-vs-{b.version_id}.html",
                               mime="text/html", icon=":material/description:")
-        st.caption(f"Meeting link: `?a={a.version_id}&b={b.version_id}&meeting=1` on this "
-                   "page.")
+        st.markdown("**Copy meeting link** (opens this comparison full screen, read only; "
+                    "use the copy icon at the right of the link)")
+        st.code(meeting_link(a.version_id, b.version_id), language=None)
+
+
+def meeting_link(a_id: str, b_id: str) -> str:
+    """The full address of this page in meeting mode for versions `a_id` and `b_id`."""
+    page = str(st.context.url or "").split("?")[0]
+    return f"{page}?a={a_id}&b={b_id}&meeting=1"
+
+
+def meeting_cards(summary: str, cards: list) -> str:
+    """The summary and KPI cards as large HTML for a projector: values bigger than labels,
+    labels wrapping instead of being cut off."""
+    tiles = "".join(
+        f'<div class="meeting-card"><div class="label">{html.escape(card.label)}</div>'
+        f'<div class="value">{html.escape(card.value)}</div>'
+        f'<div class="delta">{html.escape(card.delta or "")}</div></div>' for card in cards)
+    return (f'<div class="meeting-summary">{html.escape(summary)}</div>'
+            f'<div class="meeting-cards">{tiles}</div>')
 
 
 def show_publish(version_id: str, status: str) -> None:

@@ -45,8 +45,11 @@ def test_compare_submit_approve_publish(demo_copy: Workspace) -> None:
     specs = chart_specs(app)
     assert specs[0]["data"][0]["type"] == "waterfall"
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Total quota (USD)"] == "44,000,000.00"
+    assert metrics["Total quota (USD)"] == "$44M"
     assert "Gini of quota ÷ potential" in metrics
+    assert any(i.value.startswith("Plan B changes ") for i in app.info)
+    link = app.get("code")[0].value
+    assert link.endswith(f"?a={a}&b={b}&meeting=1")
 
     app.selectbox(key="detail_version").set_value(b)
     app = app.button(key="version_submit").click().run(timeout=60)
@@ -90,6 +93,15 @@ def test_meeting_mode_is_read_only(demo_copy: Workspace) -> None:
     assert app.subheader[0].value == "Plan A (A) → Plan B (B)"
     assert not app.button and not app.get("download_button")
     assert chart_specs(app)
+    shown = " ".join(str(h.proto.body) for h in app.get("html"))
+    assert "Plan B changes " in shown and "Total quota (USD)" in shown and "$44M" in shown
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["Rep", "Team", "Quota A", "Quota B", "Change", "Change %"]
+    visible = shown + " ".join(m.value for m in app.markdown) + " ".join(
+        c.value for c in app.caption) + table.to_string()
+    reps = set(demo_copy.read(lambda cur: cur.execute("SELECT rep_id FROM reps").df())["rep_id"])
+    assert not [rep for rep in reps if rep in visible]
+    assert a not in visible and b not in visible and "nan" not in visible.lower().split()
 
 
 @pytest.mark.parametrize("role", [Role.REP, Role.MANAGER])
