@@ -11,7 +11,13 @@ submitter when they hold its role (compensation prepares quota versions and sign
 submitting); otherwise someone holding the role decides it like any step.
 
 Separation of duties: the submitter decides no step, and nobody decides two steps of one
-request. Decisions run in one serialised transaction that re-reads the step, so two approvers
+request. So that no request waits forever, submitting checks each step against the members who
+hold its role: a step only the submitter could decide is refused with the reason, unless an
+admin set an alternate approver for that role, who is then named on the step and may decide
+it. (A workspace without any member rows takes its roles from the identity provider's groups,
+which cannot be listed; its routes are not checked.) The submitter may withdraw an open
+request; the version returns to draft and can be submitted again.
+Decisions run in one serialised transaction that re-reads the step, so two approvers
 clicking at once produce exactly one transition; the loser is told the step was decided.
 """
 
@@ -24,11 +30,15 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from auth.policy import Action, require
 from auth.roles import Role
 from auth.users import User
 from planning import audit
 from planning.errors import RevPlanError
+from planning.overview import format_money, format_percent
 from planning.store import Workspace
+from planning.store import access as access_repo
+from planning.store import approvals as approvals_repo
 from planning.versions import read_items, read_version, set_status, verify_version
 
 DEFAULT_RULES: dict[str, list[dict]] = {
@@ -55,8 +65,23 @@ THRESHOLD_SLACK = 1e-9
 CONDITIONS = ("always", "rep_change_over", "moved_share_over", "enterprise_moved")
 
 
+ROLE_LABELS = {"revops": "RevOps", "sales_leader": "sales leader", "finance": "finance",
+               "comp": "compensation", "admin": "admin", "manager": "manager", "rep": "rep",
+               "deal_desk": "deal desk", "cs": "customer success", "viewer": "viewer"}
+BIGGEST_CHANGES = 10
+
+
 class DecisionError(RevPlanError):
     """A decision that may not be taken (already decided, own submission, second step…)."""
+
+
+class UnroutableError(RevPlanError):
+    """A route with a step nobody but the submitter (or nobody at all) could decide."""
+
+
+def role_label(role: str) -> str:
+    """A role as people say it ("RevOps", "sales leader")."""
+    return ROLE_LABELS.get(role, role)
 
 
 @dataclass(frozen=True)
@@ -183,12 +208,14 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
         steps = route(rules, version.kind, version_facts(cur, version_id))
         if not steps:
             raise RevPlanError("The approval policy asks nobody for this version.")
+        held = {r.value for r in user.roles}
+        assigned = routable_alternates(cur, steps, user)
         request_id = f"request-{_now():%Y%m%d-%H%M%S%f}"
         cur.execute("INSERT INTO approval_requests VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
                     [request_id, version_id, version.content_hash, policy_version,
-                     json.dumps([{"role": s.role, "reasons": list(s.reasons)} for s in steps]),
+                     json.dumps([{"role": s.role, "reasons": list(s.reasons),
+                                  "alternate": assigned.get(s.role)} for s in steps]),
                      user.email, _now()])
-        held = {r.value for r in user.roles}
         for number, step in enumerate(steps, start=1):
             signed = step.submitter_signs and step.role in held
             cur.execute("""INSERT INTO approval_steps (request_id, step_no, role, reason,
@@ -208,7 +235,8 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
                      entity="approval_request", entity_id=request_id,
                      after={"version_id": version_id, "content_hash": version.content_hash,
                             "policy_version": policy_version,
-                            "route": [s.role for s in steps]})
+                            "route": [s.role for s in steps],
+                            "alternates": assigned})
         return request_id
 
     return workspace.write(write)
@@ -225,11 +253,11 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
 
     def write(cur) -> str:
         request = cur.execute(
-            "SELECT version_id, content_hash, submitted_by, status FROM approval_requests "
-            "WHERE request_id = ?", [request_id]).fetchone()
+            "SELECT version_id, content_hash, submitted_by, status, route "
+            "FROM approval_requests WHERE request_id = ?", [request_id]).fetchone()
         if request is None:
             raise RevPlanError(f"No approval request {request_id!r}.")
-        version_id, approved_hash, submitted_by, status = request
+        version_id, approved_hash, submitted_by, status, route_json = request
         step = cur.execute("SELECT role, status FROM approval_steps WHERE request_id = ? "
                            "AND step_no = ?", [request_id, step_no]).fetchone()
         if step is None:
@@ -238,8 +266,10 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
         if status != "pending" or step_status != "pending":
             raise DecisionError(f"Step {step_no} of {request_id} was already decided "
                                 f"({step_status}); nothing changed.")
-        if Role(role) not in user.roles:
-            raise DecisionError(f"Step {step_no} needs the {role} role.")
+        alternate = _step_alternates(route_json).get(step_no)
+        if Role(role) not in user.roles and user.email != alternate:
+            raise DecisionError(f"Step {step_no} needs the {role} role"
+                                + (f" or the alternate {alternate}." if alternate else "."))
         if user.email == submitted_by:
             raise DecisionError("You submitted this version; someone else must decide it.")
         already = cur.execute("SELECT count(*) FROM approval_steps WHERE request_id = ? AND "
@@ -255,7 +285,8 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
                     [decision, user.email, _now(), comment or None, request_id, step_no])
         audit.record(cur, actor=user.email, actor_role=role, action=f"approval.{decision}",
                      entity="approval_request", entity_id=request_id,
-                     after={"step": step_no, "role": role, "content_hash": approved_hash},
+                     after={"step": step_no, "role": role, "content_hash": approved_hash,
+                            "as_alternate": Role(role) not in user.roles},
                      reason=comment or None)
         pending = cur.execute("SELECT count(*) FROM approval_steps WHERE request_id = ? AND "
                               "status = 'pending'", [request_id]).fetchone()[0]
@@ -274,33 +305,340 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
 
 
 def waiting_for(workspace: Workspace, user: User) -> pd.DataFrame:
-    """Pending steps this user may decide (their role, not their submission, no other step of
-    the same request decided by them)."""
-    roles = sorted(r.value for r in user.roles)
-    return workspace.read(lambda cur: cur.execute(
+    """Pending steps this user may decide (their role or the step's named alternate, not
+    their submission, no other step of the same request decided by them)."""
+    frame = workspace.read(lambda cur: cur.execute(
         """SELECT s.request_id, s.step_no, s.role, s.reason, r.version_id, v.kind, v.name,
-                  r.submitted_by, r.submitted_at, r.content_hash, r.policy_version
+                  r.submitted_by, r.submitted_at, r.content_hash, r.policy_version, r.route
            FROM approval_steps s
            JOIN approval_requests r USING (request_id)
            JOIN plan_versions v ON v.version_id = r.version_id
-           WHERE s.status = 'pending' AND r.status = 'pending'
-             AND list_contains(?::VARCHAR[], s.role) AND r.submitted_by <> ?
+           WHERE s.status = 'pending' AND r.status = 'pending' AND r.submitted_by <> ?
              AND NOT EXISTS (SELECT 1 FROM approval_steps d WHERE d.request_id = s.request_id
                              AND d.decided_by = ?)
            ORDER BY r.submitted_at, s.step_no""",
-        [roles, user.email, user.email]).df())
+        [user.email, user.email]).df())
+    roles = {r.value for r in user.roles}
+    mine = [role in roles or _step_alternates(route).get(int(step)) == user.email
+            for role, route, step in zip(frame["role"], frame["route"], frame["step_no"],
+                                         strict=True)]
+    keep = pd.Series(mine, index=frame.index, dtype=bool)
+    return frame.loc[keep].drop(columns="route").reset_index(drop=True)
 
 
 def requests(workspace: Workspace, submitted_by: str | None = None) -> pd.DataFrame:
-    """Requests (newest first) with their steps in words; only one submitter's when given."""
-    return workspace.read(lambda cur: cur.execute(
-        """SELECT r.request_id, r.version_id, v.kind, v.name, r.status, r.submitted_by,
-                  r.submitted_at, r.policy_version,
-                  string_agg(s.role || ': ' || s.status
-                             || coalesce(' by ' || s.decided_by, '')
-                             || coalesce(' (' || s.comment || ')', ''), '; '
-                             ORDER BY s.step_no) AS steps
-           FROM approval_requests r JOIN plan_versions v USING (version_id)
-           JOIN approval_steps s USING (request_id)
-           WHERE ?::VARCHAR IS NULL OR r.submitted_by = ?
-           GROUP BY ALL ORDER BY r.submitted_at DESC""", [submitted_by, submitted_by]).df())
+    """Requests (newest first) with their steps in words and whom each open step waits for;
+    only one submitter's when given."""
+
+    def read(cur) -> pd.DataFrame:
+        frame = cur.execute(
+            """SELECT r.request_id, r.version_id, v.kind, v.name, r.status, r.submitted_by,
+                      r.submitted_at, r.policy_version,
+                      string_agg(s.role || ': ' || s.status
+                                 || coalesce(' by ' || s.decided_by, '')
+                                 || coalesce(' (' || s.comment || ')', ''), '; '
+                                 ORDER BY s.step_no) AS steps
+               FROM approval_requests r JOIN plan_versions v USING (version_id)
+               JOIN approval_steps s USING (request_id)
+               WHERE ?::VARCHAR IS NULL OR r.submitted_by = ?
+               GROUP BY ALL ORDER BY r.submitted_at DESC""",
+            [submitted_by, submitted_by]).df()
+        waits = _waits_for(cur, frame["request_id"].tolist())
+        frame["waiting_for"] = [
+            "; ".join(f"{role_label(role)}: {', '.join(people) or 'nobody'}"
+                      for (_, role), people in sorted(waits.get(rid, {}).items()))
+            for rid in frame["request_id"]]
+        return frame
+
+    return workspace.read(read)
+
+
+def _step_alternates(route_json: str | None) -> dict[int, str]:
+    """Step number -> the alternate named on it when the request was submitted."""
+    steps = json.loads(route_json) if route_json else []
+    return {number: step["alternate"] for number, step in enumerate(steps, start=1)
+            if step.get("alternate")}
+
+
+def _person(email: str, names: dict[str, str]) -> str:
+    name = names.get(email)
+    return f"{name} <{email}>" if name and name.lower() != email else email
+
+
+def _waits_for(cur: duckdb.DuckDBPyConnection,
+               request_ids: list[str]) -> dict[str, dict[tuple[int, str], list[str]]]:
+    """Per request, per open step (number, role): the people who may decide it."""
+    if not request_ids:
+        return {}
+    steps = approvals_repo.request_steps(cur, request_ids)
+    routes = approvals_repo.requests_with_route(cur, request_ids)
+    holders = approvals_repo.role_holders(cur)
+    names = approvals_repo.member_names(cur, holders["email"].tolist() + [
+        a for _, route in routes.values() for a in _step_alternates(route).values()])
+    result: dict[str, dict[tuple[int, str], list[str]]] = {}
+    for rid, group in steps.groupby("request_id"):
+        submitter, route = routes[rid]
+        decided = set(group["decided_by"].dropna())
+        alternate_of = _step_alternates(route)
+        for step in group[group["status"] == "pending"].itertuples():
+            people = [email for email, roles in zip(holders["email"], holders["roles"],
+                                                    strict=True)
+                      if step.role in list(roles) and email != submitter
+                      and email not in decided]
+            alternate = alternate_of.get(int(step.step_no))
+            if alternate and alternate not in people and alternate not in decided:
+                people.append(alternate)
+            shown = [_person(email, names) + (" (alternate)" if email == alternate else "")
+                     for email in people]
+            if holders.empty:
+                shown = [f"anyone holding {role_label(step.role)}"]
+            result.setdefault(rid, {})[(int(step.step_no), step.role)] = shown
+    return result
+
+
+def waits_for(workspace: Workspace, request_id: str) -> dict[int, list[str]]:
+    """Whom each open step of a request waits for: step number -> "Name <email>" texts."""
+    found = workspace.read(lambda cur: _waits_for(cur, [request_id])).get(request_id, {})
+    return {number: people for (number, _), people in found.items()}
+
+
+def routable_alternates(cur: duckdb.DuckDBPyConnection, steps: list[RouteStep],
+                        submitter: User) -> dict[str, str]:
+    """Check that someone other than the submitter can decide every step; returns the
+    alternate named for each role that needs one. Raises UnroutableError with the reason."""
+    holders = approvals_repo.role_holders(cur)
+    if holders.empty:
+        return {}
+    held = {r.value for r in submitter.roles}
+    alternates = approvals_repo.alternates(cur)
+    assigned: dict[str, str] = {}
+    for step in steps:
+        if step.submitter_signs and step.role in held:
+            continue
+        others = [email for email, roles in zip(holders["email"], holders["roles"],
+                                                strict=True)
+                  if step.role in list(roles) and email != submitter.email]
+        if others:
+            continue
+        alternate = alternates.get(step.role)
+        if alternate and alternate != submitter.email:
+            assigned[step.role] = alternate
+            continue
+        label = role_label(step.role)
+        member_roles = access_repo.member_roles(cur, submitter.email) or []
+        if step.role in held or step.role in member_roles:
+            raise UnroutableError(
+                f"The {label} step can only be decided by you, the submitter: grant {label} "
+                f"to someone else or set an alternate (revplan approvals alternate --role "
+                f"{step.role} --email EMAIL).")
+        raise UnroutableError(
+            f"Nobody in this workspace holds {label}, so the {label} step could never be "
+            f"decided: grant {label} to someone or set an alternate (revplan approvals "
+            f"alternate --role {step.role} --email EMAIL).")
+    return assigned
+
+
+def alternates(workspace: Workspace) -> dict[str, str]:
+    """The alternate approver email per role."""
+    return workspace.read(approvals_repo.alternates)
+
+
+def set_alternate(workspace: Workspace, role: str, email: str | None, actor: User | None,
+                  *, reason: str | None = None) -> None:
+    """Name (or with None clear) the alternate who may decide a role's step when nobody but
+    the submitter holds the role (audited). `actor` None is the operator at the command line;
+    otherwise an admin."""
+    if actor is not None:
+        require(actor, Action.MANAGE_ACCESS)
+        require(actor, Action.OPEN_WORKSPACE, workspace.name)
+    try:
+        role = Role(role.strip().lower()).value
+    except ValueError:
+        raise RevPlanError(f"Unknown role {role!r}; roles are: "
+                           f"{', '.join(r.value for r in Role)}.") from None
+    wanted = email.strip().lower() if email else None
+
+    def write(cur) -> None:
+        if wanted and access_repo.member(cur, wanted) is None:
+            raise RevPlanError(f"{wanted} is not a member of workspace {workspace.name!r}; "
+                               "grant them access first (revplan access grant).")
+        before = approvals_repo.alternates(cur).get(role)
+        approvals_repo.set_alternate(cur, role, wanted)
+        audit.record(cur, actor=actor.email if actor else "cli",
+                     actor_role=_role_of(actor) if actor else "operator",
+                     action="approval.alternate", entity="approval_alternate", entity_id=role,
+                     before={"email": before}, after={"email": wanted}, reason=reason)
+
+    workspace.write(write)
+
+
+def withdraw_request(workspace: Workspace, request_id: str, user: User,
+                     reason: str | None = None) -> None:
+    """Withdraw an open request (only its submitter, audited); the version returns to draft
+    and may be submitted again."""
+
+    def write(cur) -> None:
+        request = approvals_repo.request_row(cur, request_id)
+        if request is None:
+            raise RevPlanError(f"No approval request {request_id!r}.")
+        if request["submitted_by"] != user.email:
+            raise DecisionError(f"Only the submitter ({request['submitted_by']}) can withdraw "
+                                f"{request_id}.")
+        if request["status"] != "pending":
+            raise DecisionError(f"{request_id} is {request['status']}; only an open request "
+                                "can be withdrawn.")
+        approvals_repo.mark_withdrawn(cur, request_id)
+        set_status(cur, request["version_id"], "draft", actor=user.email,
+                   actor_role=_role_of(user), reason=f"request {request_id} withdrawn")
+        audit.record(cur, actor=user.email, actor_role=_role_of(user),
+                     action="approval.withdraw", entity="approval_request",
+                     entity_id=request_id, before={"status": "pending"},
+                     after={"status": "withdrawn", "version_id": request["version_id"]},
+                     reason=reason)
+
+    workspace.write(write)
+
+
+@dataclass(frozen=True)
+class SummaryFigure:
+    """One total of the approver's card: this version's value, the baseline's, the change."""
+
+    label: str
+    value: str
+    baseline: str | None
+    change: str | None
+
+
+@dataclass(frozen=True)
+class ApproverSummary:
+    """What an approver sees before deciding one step."""
+
+    request_id: str
+    step_no: int
+    role: str
+    rule: str
+    """Why the policy asks this step (the rules that fired), with the policy version."""
+    version_id: str
+    version_name: str
+    kind: str
+    content_hash: str
+    baseline_id: str | None
+    """The published version of the same kind compared against; None: first version."""
+    baseline_text: str
+    totals: tuple[SummaryFigure, ...]
+    biggest_changes: pd.DataFrame
+    """Up to ten rows, named: territory account, from, to, revenue; quota rep, before,
+    after, change."""
+    compare_query: str | None
+    """`?a=ID&b=ID` of the versions page for the full compare, when there is a baseline."""
+
+
+def approver_summary(workspace: Workspace, request_id: str, step_no: int) -> ApproverSummary:
+    """Totals and change against the published version (or "first version"), the ten biggest
+    changes by name, the rule behind the step and the compare link, for one open step."""
+
+    def read(cur) -> ApproverSummary:
+        request = approvals_repo.request_row(cur, request_id)
+        if request is None:
+            raise RevPlanError(f"No approval request {request_id!r}.")
+        steps = approvals_repo.request_steps(cur, [request_id])
+        step = steps[steps["step_no"] == step_no]
+        if step.empty:
+            raise RevPlanError(f"Request {request_id} has no step {step_no}.")
+        version = read_version(cur, request["version_id"])
+        baseline_id = approvals_repo.published_version_id(
+            cur, version.kind, version.fiscal_year, version.version_id)
+        items = read_items(cur, version.version_id)
+        base_items = read_items(cur, baseline_id) if baseline_id else None
+        if version.kind == "territory":
+            totals, changes, base_text = _territory_summary(cur, items, base_items)
+        else:
+            totals, changes, base_text = _quota_summary(cur, items, base_items,
+                                                        version.fiscal_year)
+        if baseline_id:
+            base_text = f"Compared with the published version {read_version(cur, baseline_id).name}"
+        role = str(step["role"].iloc[0])
+        return ApproverSummary(
+            request_id=request_id, step_no=step_no, role=role,
+            rule=f"{step['reason'].iloc[0]} (policy version {request['policy_version']})",
+            version_id=version.version_id, version_name=version.name, kind=version.kind,
+            content_hash=request["content_hash"], baseline_id=baseline_id,
+            baseline_text=base_text, totals=totals, biggest_changes=changes,
+            compare_query=(f"?a={baseline_id}&b={version.version_id}" if baseline_id
+                           else None))
+
+    return workspace.read_snapshot(read)
+
+
+def _territory_summary(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,
+                       base_items: pd.DataFrame | None
+                       ) -> tuple[tuple[SummaryFigure, ...], pd.DataFrame, str]:
+    before = (items["subject"].map(base_items.set_index("subject")["assignee"])
+              if base_items is not None else items["previous"])
+    moved = items.assign(before=before)
+    moved = moved[moved["before"].notna() & (moved["assignee"] != moved["before"])]
+    accounts = approvals_repo.account_names_and_revenue(cur, moved["subject"].tolist())
+    accounts = accounts.set_index("account_id")
+    reps = approvals_repo.rep_names(cur, sorted(set(moved["assignee"].dropna())
+                                                | set(moved["before"].dropna())))
+    moved = moved.assign(
+        account=moved["subject"].map(accounts["name"]).fillna(moved["subject"]),
+        revenue_cents=moved["subject"].map(accounts["revenue_cents"]).fillna(0).astype("int64"),
+        from_rep=moved["before"].map(lambda r: reps.get(r, r)),
+        to_rep=moved["assignee"].map(lambda r: reps.get(r, r)))
+    top = moved.sort_values(["revenue_cents", "account"], ascending=[False, True]).head(
+        BIGGEST_CHANGES)
+    changes = top[["account", "subject", "from_rep", "to_rep", "revenue_cents"]].rename(
+        columns={"subject": "account_id"}).reset_index(drop=True)
+    share = len(moved) / len(items) if len(items) else 0.0
+    totals = (
+        SummaryFigure("Accounts in the plan", f"{len(items):,}",
+                      None if base_items is None else f"{len(base_items):,}", None),
+        SummaryFigure("Reps with accounts", f"{items['assignee'].nunique():,}",
+                      None if base_items is None else f"{base_items['assignee'].nunique():,}",
+                      None),
+        SummaryFigure("Accounts with a new rep", f"{len(moved):,}", None,
+                      format_percent(share) + " of the accounts"),
+        SummaryFigure("Revenue of those accounts", format_money(int(moved["revenue_cents"].sum())),
+                      None, None),
+    )
+    text = ("First version of this kind: compared with the account owners when it was solved"
+            if base_items is None else "")
+    return totals, changes, text
+
+
+def _quota_summary(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,
+                   base_items: pd.DataFrame | None, fiscal_year: int | None
+                   ) -> tuple[tuple[SummaryFigure, ...], pd.DataFrame, str]:
+    if base_items is None:
+        base_items = approvals_repo.last_year_quotas(cur, fiscal_year or 0)
+        text = ("First version of this kind: compared with last fiscal year's quotas"
+                if len(base_items) else "First version of this kind: no earlier quotas")
+    else:
+        text = ""
+    base = base_items.set_index("subject")["amount_cents"]
+    frame = items[["subject", "amount_cents"]].assign(
+        before_cents=items["subject"].map(base))
+    frame["change_cents"] = frame["amount_cents"] - frame["before_cents"].fillna(0)
+    frame["change_share"] = [None if pd.isna(b) or b == 0 else float(a / b - 1)
+                             for a, b in zip(frame["amount_cents"], frame["before_cents"],
+                                             strict=True)]
+    reps = approvals_repo.rep_names(cur, frame["subject"].tolist())
+    frame["rep"] = frame["subject"].map(lambda r: reps.get(r, r))
+    top = frame.reindex(frame["change_cents"].abs().sort_values(ascending=False).index).head(
+        BIGGEST_CHANGES)
+    changes = top.rename(columns={"subject": "rep_id", "amount_cents": "after_cents"})[
+        ["rep", "rep_id", "before_cents", "after_cents", "change_cents", "change_share"]
+    ].reset_index(drop=True)
+    total = int(items["amount_cents"].sum())
+    before_total = int(base_items["amount_cents"].sum()) if len(base_items) else None
+    change = None if before_total is None else (
+        f"{'+' if total >= before_total else ''}{format_money(total - before_total)}"
+        + (f" ({format_percent(total / before_total - 1, signed=True)})"
+           if before_total else ""))
+    totals = (
+        SummaryFigure("Total quota", format_money(total),
+                      None if before_total is None else format_money(before_total), change),
+        SummaryFigure("Reps with a quota", f"{len(items):,}", f"{len(base_items):,}", None),
+    )
+    return totals, changes, text

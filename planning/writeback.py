@@ -30,7 +30,9 @@ import pandas as pd
 from auth.users import User
 from planning import audit
 from planning.errors import RevPlanError
+from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
+from planning.store import approvals as approvals_repo
 from planning.versions import read_items, set_status, verify_version
 
 FIELD_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -41,6 +43,14 @@ FIELD_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
 """Which roles may change each CRM field through a publish."""
 SIGNATURE_HEADER = "X-RevPlan-Signature"
 CHANGE_COLUMNS = ["object", "record_id", "field", "old_value", "new_value"]
+FIELD_NAMES: dict[tuple[str, str], str] = {
+    ("Account", "OwnerId"): "Account owner",
+    ("Opportunity", "OwnerId"): "Opportunity owner",
+    ("Quota", "QuotaAmount"): "Annual quota",
+}
+"""What each CRM field is, in words, for the dry run."""
+PUBLISH_CHUNK = 500
+"""Outbox rows inserted per statement while publishing (and per progress report)."""
 
 
 def _now() -> dt.datetime:
@@ -113,6 +123,52 @@ def preview(workspace: Workspace, version_id: str) -> pd.DataFrame:
     return workspace.read_snapshot(read)
 
 
+def named_preview(workspace: Workspace, version_id: str) -> pd.DataFrame:
+    """The dry run with names next to ids: the record's name (account, deal or rep), the
+    field in words and the old and new owner's name."""
+    changes = preview(workspace, version_id)
+
+    def read(cur) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        owners = {v for o, f, old, new in zip(changes["object"], changes["field"],
+                                              changes["old_value"], changes["new_value"],
+                                              strict=True)
+                  if f == "OwnerId" for v in (old, new) if isinstance(v, str)}
+        quota_reps = {r.rsplit("-FY", 1)[0] for o, r in zip(changes["object"],
+                                                            changes["record_id"], strict=True)
+                      if o == "Quota"}
+        reps = approvals_repo.rep_names(cur, sorted(owners | quota_reps))
+        accounts = approvals_repo.account_names_and_revenue(
+            cur, changes.loc[changes["object"] == "Account", "record_id"].tolist())
+        account_names = dict(zip(accounts["account_id"], accounts["name"], strict=True))
+        deals = approvals_repo.opportunity_names(
+            cur, changes.loc[changes["object"] == "Opportunity", "record_id"].tolist())
+        return account_names, deals, reps
+
+    account_names, deals, reps = workspace.read(read)
+
+    def record_name(obj: str, record_id: str) -> str | None:
+        if obj == "Account":
+            return account_names.get(record_id)
+        if obj == "Opportunity":
+            return deals.get(record_id)
+        return reps.get(record_id.rsplit("-FY", 1)[0])
+
+    def owner_name(field: str, value: object) -> str | None:
+        return reps.get(value) if field == "OwnerId" and isinstance(value, str) else None
+
+    named = changes.assign(
+        record_name=[record_name(o, r) for o, r in zip(changes["object"], changes["record_id"],
+                                                        strict=True)],
+        field_name=[FIELD_NAMES.get((o, f), f) for o, f in zip(changes["object"],
+                                                              changes["field"], strict=True)],
+        old_name=[owner_name(f, v) for f, v in zip(changes["field"], changes["old_value"],
+                                                   strict=True)],
+        new_name=[owner_name(f, v) for f, v in zip(changes["field"], changes["new_value"],
+                                                   strict=True)])
+    return named[["object", "record_name", "record_id", "field_name", "field", "old_name",
+                  "old_value", "new_name", "new_value", "queued"]]
+
+
 def idempotency_key(content_hash: str, change: dict) -> str:
     text = "\n".join([content_hash, change["object"], change["record_id"], change["field"],
                       str(change["new_value"])])
@@ -130,8 +186,10 @@ class PublishResult:
     superseded: tuple[str, ...]
 
 
-def publish(workspace: Workspace, version_id: str, user: User) -> PublishResult:
-    """Publish an approved version: outbox items for every change (audited)."""
+def publish(workspace: Workspace, version_id: str, user: User,
+            progress: ProgressCallback = no_progress) -> PublishResult:
+    """Publish an approved version: outbox items for every change (audited); `progress`
+    hears the share of changes queued so far."""
     roles = {r.value for r in user.roles}
 
     def write(cur) -> PublishResult:
@@ -154,20 +212,29 @@ def publish(workspace: Workspace, version_id: str, user: User) -> PublishResult:
         batch_id = f"batch-{_now():%Y%m%d-%H%M%S%f}"
         start = cur.execute("SELECT coalesce(max(sequence), 0) FROM writeback_outbox"
                             ).fetchone()[0]
-        new = 0
-        for change in changes.to_dict("records"):
-            key = idempotency_key(version.content_hash, change)
-            exists = cur.execute("SELECT 1 FROM writeback_outbox WHERE idempotency_key = ?",
-                                 [key]).fetchone()
-            if exists:
+        records = changes.to_dict("records")
+        keys = [idempotency_key(version.content_hash, change) for change in records]
+        existing = {k for (k,) in cur.execute(
+            "SELECT idempotency_key FROM writeback_outbox WHERE idempotency_key IN "
+            "(SELECT UNNEST(?::VARCHAR[]))", [keys]).fetchall()}
+        rows = []
+        for key, change in zip(keys, records, strict=True):
+            if key in existing:
                 continue
-            new += 1
-            cur.execute(
+            existing.add(key)
+            rows.append([key, batch_id, start + len(rows) + 1, change["object"],
+                         change["record_id"], change["field"], change["old_value"],
+                         change["new_value"]])
+        new = len(rows)
+        progress(0.0, f"queuing {new:,} change(s)")
+        for first in range(0, new, PUBLISH_CHUNK):
+            cur.executemany(
                 """INSERT INTO writeback_outbox (idempotency_key, batch_id, sequence, object,
                        record_id, field, old_value, new_value, status)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')""",
-                [key, batch_id, start + new, change["object"], change["record_id"],
-                 change["field"], change["old_value"], change["new_value"]])
+                rows[first:first + PUBLISH_CHUNK])
+            done = min(first + PUBLISH_CHUNK, new)
+            progress(done / new * 0.95, f"queued {done:,} of {new:,} change(s)")
         if new:
             cur.execute("INSERT INTO writeback_batches VALUES (?, ?, ?, ?, ?, ?)",
                         [batch_id, version_id, version.content_hash, user.email, _now(), new])
@@ -187,6 +254,7 @@ def publish(workspace: Workspace, version_id: str, user: User) -> PublishResult:
                             "content_hash": version.content_hash,
                             "new_items": new, "already_queued": len(changes) - new,
                             "superseded": list(superseded)})
+        progress(1.0, f"published: {new:,} new change(s)")
         return PublishResult(batch_id=batch_id if new else None, new_items=new,
                              already_queued=len(changes) - new, superseded=superseded)
 
