@@ -15,7 +15,7 @@ from bench.large_workspace import LARGE_DIR_VARIABLE
 BENCHMARKS = (
     "demo_generation", "import_throughput", "app_cold_start", "deal_models",
     "forecast_monte_carlo", "inspection_latency", "territory_solve",
-    "quota_solve",
+    "quota_solve", "territory_compare",
 )
 
 
