@@ -21,7 +21,7 @@ from planning.compare import (
     report_html,
 )
 from planning.versions import lineage, list_versions, tag_version
-from planning.writeback import data_loader_csv, deliver_webhook, outbox, preview, publish
+from planning.writeback import data_loader_csv, deliver_webhook, named_preview, outbox, publish
 from views.common import allowed, current_workspace, require_page, show_failure
 
 CHART_CONFIG = {"displaylogo": False}
@@ -29,7 +29,9 @@ CHANGE_HEADERS = {"object": "Object", "record_id": "Record", "field": "Field",
                   "old_value": "Now in the CRM", "new_value": "New value",
                   "queued": "Already queued", "sequence": "#", "batch_id": "Batch",
                   "status": "Status", "attempts": "Attempts", "last_error": "Last error",
-                  "delivered_at": "Delivered (UTC)"}
+                  "delivered_at": "Delivered (UTC)", "record_name": "Name",
+                  "field_name": "What changes", "old_name": "Now (name)",
+                  "new_name": "New (name)"}
 KIND_NAMES = {"quota": "Quota plans", "territory": "Territory plans"}
 WEBHOOK_URL = "REVPLAN_WEBHOOK_URL"
 WEBHOOK_SECRET = "REVPLAN_WEBHOOK_SECRET"
@@ -126,7 +128,7 @@ def meeting_cards(summary: str, cards: list) -> str:
 def show_publish(version_id: str, status: str) -> None:
     """Dry-run preview, publish, the outbox and its delivery."""
     st.markdown("#### Publish to the CRM")
-    changes = preview(workspace, version_id)
+    changes = named_preview(workspace, version_id)
     queued = int(changes["queued"].sum())
     st.caption(f"Dry run: the version changes {len(changes):,} CRM field(s); {queued:,} of "
                "them are already in the outbox and would not be sent again.")
@@ -137,7 +139,9 @@ def show_publish(version_id: str, status: str) -> None:
                  help="Only an approved version can be published; RevOps and compensation "
                  "publish."):
         try:
-            result = publish(workspace, version_id, user)
+            bar = st.progress(0.0, text="Publishing…")
+            result = publish(workspace, version_id, user,
+                             progress=lambda share, text: bar.progress(share, text=text))
             st.success(f"Published: {result.new_items:,} new change(s) in batch "
                        f"{result.batch_id}; {result.already_queued:,} were already queued."
                        if result.batch_id else "Nothing new to send: every change of this "
@@ -200,9 +204,10 @@ compare_tab, detail_tab = st.tabs(["Compare", "Version detail"])
 with compare_tab:
     ids = list(labels)
     left, right = st.columns(2)
-    a_id = left.selectbox("A", ids, index=min(1, len(ids) - 1), format_func=labels.get,
-                          key="compare_a")
-    b_id = right.selectbox("B", ids, index=0, format_func=labels.get, key="compare_b")
+    a_id = left.selectbox("A", ids, index=ids.index(params["a"]) if params.get("a") in ids
+                          else min(1, len(ids) - 1), format_func=labels.get, key="compare_a")
+    b_id = right.selectbox("B", ids, index=ids.index(params["b"]) if params.get("b") in ids
+                           else 0, format_func=labels.get, key="compare_b")
     if a_id == b_id:
         st.info("Pick two different versions to compare.")
     else:
