@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import pandas as pd
@@ -34,6 +34,7 @@ from auth.policy import Action, require
 from auth.roles import Role
 from auth.users import User
 from planning import audit
+from planning.compare import change_summary
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
 from planning.store import Workspace
@@ -531,6 +532,9 @@ class ApproverSummary:
     after, change."""
     compare_query: str | None
     """`?a=ID&b=ID` of the versions page for the full compare, when there is a baseline."""
+    change_summary: str | None = None
+    """The compare's plan-change summary against the baseline, in words (None: first
+    version)."""
 
 
 def approver_summary(workspace: Workspace, request_id: str, step_no: int) -> ApproverSummary:
@@ -567,7 +571,11 @@ def approver_summary(workspace: Workspace, request_id: str, step_no: int) -> App
             compare_query=(f"?a={baseline_id}&b={version.version_id}" if baseline_id
                            else None))
 
-    return workspace.read_snapshot(read)
+    summary = workspace.read_snapshot(read)
+    if summary.baseline_id is None:
+        return summary
+    words = change_summary(workspace, summary.baseline_id, summary.version_id)
+    return replace(summary, change_summary=words)
 
 
 def _territory_summary(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planning.approvals import decide, requests, waiting_for
+from planning.approvals import (
+    ApproverSummary,
+    approver_summary,
+    decide,
+    requests,
+    waiting_for,
+    withdraw_request,
+)
 from views.common import current_workspace, require_page, show_failure
 
 DECISION_WORDS = {"approved": "Approve", "changes_requested": "Request changes",
@@ -17,6 +24,45 @@ st.title("Approvals")
 st.caption("Versions are routed by the workspace's approval policy. Approving approves the "
            "version's content hash; nobody decides their own submission or two steps of one "
            "request.")
+
+REQUEST_HEADERS = {"request_id": "Request", "version_id": "Version id", "kind": "Kind",
+                   "name": "Version", "status": "Status", "submitted_by": "Submitted by",
+                   "submitted_at": "Submitted (UTC)", "policy_version": "Policy",
+                   "steps": "Steps", "waiting_for": "Waiting for"}
+CHANGE_HEADERS = {"account": "Account", "account_id": "Account id", "from_rep": "From",
+                  "to_rep": "To", "revenue_cents": "Annual revenue", "rep": "Rep",
+                  "rep_id": "Rep id", "before_cents": "Before", "after_cents": "After",
+                  "change_cents": "Change", "change_share": "Change %"}
+
+
+def show_summary(summary: ApproverSummary) -> None:
+    """What the approver sees before deciding: totals, biggest changes, rule, compare link."""
+    st.markdown(f"**Why you are asked:** {summary.rule}.")
+    st.caption(summary.baseline_text)
+    if summary.change_summary:
+        st.markdown(summary.change_summary)
+    columns = st.columns(len(summary.totals))
+    for column, figure in zip(columns, summary.totals, strict=True):
+        column.metric(figure.label, figure.value, delta=figure.change, delta_color="off",
+                      help=None if figure.baseline is None else f"Published: {figure.baseline}",
+                      border=True)
+    changes = summary.biggest_changes.copy()
+    money = [c for c in ("revenue_cents", "before_cents", "after_cents", "change_cents")
+             if c in changes]
+    changes[money] = changes[money].astype("float") / 100
+    if "change_share" in changes:
+        changes["change_share"] = changes["change_share"].astype("float") * 100
+    st.markdown(f"**The {len(changes)} biggest changes**" if len(changes)
+                else "**No change against the baseline.**")
+    if len(changes):
+        st.dataframe(changes.rename(columns=CHANGE_HEADERS), hide_index=True, width="stretch",
+                     column_config={CHANGE_HEADERS[c]: st.column_config.NumberColumn(
+                         format="dollar") for c in money} | {
+                         "Change %": st.column_config.NumberColumn(format="%+.1f%%")})
+    if summary.compare_query:
+        st.markdown(f"[Open the full compare](versions{summary.compare_query}"
+                    f"&kind={summary.kind})")
+
 
 mine, submitted, history = st.tabs(["Waiting for me", "Submitted by me", "History"])
 with mine:
@@ -31,6 +77,10 @@ with mine:
             st.caption(f"Why: {row.reason}. Policy version {row.policy_version}; approving "
                        f"approves content hash {row.content_hash[:12]}. Version "
                        f"{row.version_id}.")
+            try:
+                show_summary(approver_summary(workspace, row.request_id, int(row.step_no)))
+            except Exception as exc:  # noqa: BLE001 - shown in words
+                show_failure(exc, "summarise the version")
             with st.form(f"decide_{key}"):
                 choice = st.radio("Decision", list(DECISION_WORDS), format_func=
                                   DECISION_WORDS.get, horizontal=True, key=f"choice_{key}")
@@ -48,10 +98,20 @@ with submitted:
     if rows.empty:
         st.info("You have submitted nothing for approval.")
     else:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(rows.rename(columns=REQUEST_HEADERS), hide_index=True, width="stretch")
+        open_requests = rows[rows["status"] == "pending"]
+        for row in open_requests.itertuples():
+            if st.button(f"Withdraw {row.name} ({row.request_id})",
+                         key=f"withdraw_{row.request_id}", icon=":material/undo:",
+                         help="The version returns to draft and can be submitted again."):
+                try:
+                    withdraw_request(workspace, row.request_id, user)
+                    st.success(f"Withdrawn: {row.name} is a draft again.")
+                except Exception as exc:  # noqa: BLE001 - shown in words
+                    show_failure(exc, "withdraw the request")
 with history:
     rows = requests(workspace)
     if rows.empty:
         st.info("No approval requests yet.")
     else:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(rows.rename(columns=REQUEST_HEADERS), hide_index=True, width="stretch")

@@ -151,6 +151,7 @@ def test_the_approver_summary_names_the_biggest_changes(demo_copy: Workspace) ->
     summary = approver_summary(demo_copy, request_id, 1)
 
     assert summary.baseline_id is None and summary.compare_query is None
+    assert summary.change_summary is None
     assert summary.baseline_text.startswith("First version")
     assert summary.rule == ("every territory version needs RevOps; more than 5% of accounts "
                             "move (policy version 1)")
@@ -191,6 +192,7 @@ def test_the_summary_compares_with_the_published_version(demo_copy: Workspace) -
     assert summary.baseline_id == published
     assert summary.compare_query == f"?a={published}&b={second}"
     assert summary.baseline_text == "Compared with the published version First"
+    assert summary.change_summary and "nan" not in summary.change_summary
     total = {f.label: f for f in summary.totals}["Total quota"]
     assert (total.value, total.baseline, total.change) == ("$1.27M", "$1.2M", "+$66K (+5.5%)")
     assert list(summary.biggest_changes["rep"]) == list(reps["name"][::-1][:10])
