@@ -24,6 +24,7 @@ from auth.users import User
 from planning import audit
 from planning.errors import RevPlanError
 from planning.overview import format_money
+from planning.pipeline.scores import shown_probability
 from planning.pipeline.training import TrainingReport, score_open_deals, train_deal_models
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
@@ -104,8 +105,8 @@ def _alert(row: dict) -> dict[str, object]:
         assignee_id, assignee_email = row["owner_id"], _text(row["owner_email"])
     probability = float(row["win_probability"])
     amount = int(row["amount_cents"])
-    title = (f"{deal} ({owner}): {format_money(amount)} at {probability:.0%} win probability, "
-             f"{reason}")
+    title = (f"{deal} ({owner}): {format_money(amount)} at "
+             f"{shown_probability(probability):.0%} win probability, {reason}")
     reasons = json.loads(row["reasons_json"]) if _text(row["reasons_json"]) else []
     close_date = row["close_date"]
     return {
@@ -124,25 +125,49 @@ def _alert(row: dict) -> dict[str, object]:
     }
 
 
+ALERT_RULE = (
+    "A deal raises an alert when its expected loss, (1 − win probability) × amount, is at "
+    "least the workspace's `risk_alert_min_expected_loss_cents` (by default the 90th "
+    "percentile of the expected loss of scored open deals), its amount is at least "
+    "`risk_alert_min_amount_cents` ($50,000) and its win probability at most "
+    "`risk_alert_max_win_probability` (25 %). Each manager gets at most "
+    "`risk_alert_max_per_week` (5) new alerts in 7 days, largest expected loss first."
+)
+"""The alert rule in words, for page help."""
+
+
 def raise_risk_alerts(workspace: Workspace, actor: str = "system", *,
                       actor_role: str | None = None) -> int:
-    """Open an inbox item for every scored open deal at or over the amount threshold and at or
-    under the win-probability threshold that has no open item yet; returns how many opened.
+    """Open an inbox item for scored open deals over the alert thresholds (`ALERT_RULE`) that
+    have no open item yet; returns how many opened.
 
     Each item goes to the owner's manager (the owner when they have none) and logs the
-    recommendation shown; items, recommendations and their audit events commit together.
+    recommendation shown; at most `risk_alert_max_per_week` items per assignee in 7 days,
+    largest expected loss first, so a manager gets a handful a week. Items, recommendations and
+    their audit events commit together.
     """
     def work(cur) -> int:
         min_amount, max_probability = repo.alert_thresholds(cur)
+        min_loss, per_week = repo.alert_budget(cur)
         deals = repo.risky_deals_without_open_item(cur, min_amount, max_probability)
+        deals = deals[deals["expected_loss_cents"] >= min_loss]
         now = _now()
+        sent = repo.alerts_since(cur, now - dt.timedelta(days=7))
+        raised = 0
         for row in deals.to_dict("records"):
             alert = _alert(row)
+            assignee = alert["assignee_rep_id"] or alert["assignee_email"]
+            if sent.get(assignee, 0) >= per_week:
+                continue
+            sent[assignee] = sent.get(assignee, 0) + 1
+            raised += 1
             recommendation_id = repo.insert_recommendation(
                 cur, row["model_id"], row["opportunity_id"], alert["kind"], alert["text"],
                 alert["assignee_email"], now)
             detail = {**alert["detail"], "recommendation_id": recommendation_id,
-                      "min_amount_cents": min_amount, "max_win_probability": max_probability}
+                      "min_amount_cents": min_amount, "max_win_probability": max_probability,
+                      "expected_loss_cents": int(row["expected_loss_cents"]),
+                      "min_expected_loss_cents": min_loss}
             item_id = repo.insert_item(
                 cur, repo.DEAL_RISK, repo.OPPORTUNITY, row["opportunity_id"],
                 alert["assignee_rep_id"], alert["assignee_email"], now, alert["title"],
@@ -158,7 +183,7 @@ def raise_risk_alerts(workspace: Workspace, actor: str = "system", *,
                        "amount_cents": detail["amount_cents"],
                        "win_probability": detail["win_probability"]},
             )
-        return len(deals)
+        return raised
 
     return workspace.write(work)
 
@@ -173,8 +198,9 @@ def _addressed_to(item: dict, user: User) -> bool:
 def inbox(workspace: Workspace, user: User) -> pd.DataFrame:
     """The items addressed to the user (by email or their CRM rep id), open ones first.
 
-    Besides the stored columns: the deal's name, owner, amount (cents), win probability and
-    reasons when the item was raised, and the note given on resolving it.
+    Besides the stored columns: the deal's name, owner (id and name), amount (cents), close
+    date, win probability, expected loss (cents; empty for items raised before it was kept)
+    and reasons when the item was raised, and the note given on resolving it.
     """
     require(user, Action.OPEN_WORKSPACE, workspace.name)
     frame = workspace.read(lambda cur: repo.items_for(cur, user.email, user.rep_id))
@@ -185,6 +211,11 @@ def inbox(workspace: Workspace, user: User) -> pd.DataFrame:
     frame["amount_cents"] = pd.array([d.get("amount_cents") for d in details], dtype="Int64")
     frame["win_probability"] = np.array([d.get("win_probability", np.nan) for d in details],
                                         dtype=float)
+    frame["expected_loss_cents"] = pd.array(
+        [d.get("expected_loss_cents") for d in details], dtype="Int64")
+    frame["close_date"] = pd.to_datetime(pd.Series([d.get("close_date") for d in details],
+                                                   dtype=object), errors="coerce")
+    frame["owner_id"] = [d.get("owner_id") for d in details]
     frame["reasons"] = [d.get("reasons", []) for d in details]
     frame["note"] = [d.get("resolution_note") for d in details]
     return frame

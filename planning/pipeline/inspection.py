@@ -76,6 +76,83 @@ class Flag(StrEnum):
         }[self]
 
 
+DEFAULT_FLAG_PERCENTILE = 97.0
+"""Stale and overdue thresholds default to this percentile of open deals (`flag_percentile`)."""
+MIN_OVERDUE_DAYS = 14
+DEFAULT_PUSHED_MIN_TIMES = 2
+DEFAULT_AMOUNT_CUT_MIN_PERCENT = 30.0
+DEFAULT_MISSING_CLOSE_WITHIN_DAYS = 14
+FLAG_RULES = (
+    "Flags are calibrated so that, by default, about 15 % of open deals carry one: "
+    "stale = no activity for more than the 97th percentile of days since activity of open "
+    "deals, but at least `stale_after_days` (21); next step overdue = by more than the 97th "
+    "percentile of days overdue, but at least 14 days; pushed = close date moved later at "
+    "least 2 times; amount cut = at least 30 % below the highest amount it has had; no next "
+    "step = none recorded and the close date is within 14 days (or past). Each is a workspace "
+    "setting: `stale_after_days`, `flag_percentile`, `next_step_overdue_after_days`, "
+    "`pushed_min_times`, `amount_cut_min_percent`, `next_step_missing_close_within_days`."
+)
+"""The flag rules in words, for page help."""
+
+
+@dataclass(frozen=True)
+class FlagThresholds:
+    """The thresholds in effect for the warning flags (settings, or defaults computed from the
+    open deals so that together they flag about 15 % of them)."""
+
+    stale_after_days: int
+    next_step_overdue_after_days: int
+    pushed_min_times: int
+    amount_cut_min_percent: float
+    next_step_missing_close_within_days: int
+
+
+def _setting(settings: dict[str, str], key: str) -> float | None:
+    try:
+        return float(settings[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _percentile(values: np.ndarray, percentile: float) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, percentile)) if values.size else 0.0
+
+
+def flag_thresholds(deals: pd.DataFrame, settings: dict[str, str], today: dt.date
+                    ) -> FlagThresholds:
+    """The flag thresholds for open `deals` as of `today`: a setting when given, else the
+    computed default. Stale: the `flag_percentile` (97) of days since activity, at least
+    `stale_after_days` (21). Overdue: that percentile of days overdue among deals whose next
+    step is overdue, at least 14 days. Pushed at least 2 times, amount cut by at least 30 %,
+    no next step when closing within 14 days. Calibrated so that about 15 % of open deals
+    carry a flag."""
+    day = np.datetime64(today, "D")
+    percentile = _setting(settings, "flag_percentile")
+    percentile = DEFAULT_FLAG_PERCENTILE if percentile is None else min(max(percentile, 0), 100)
+    floor = _setting(settings, "stale_after_days")
+    floor = repo.DEFAULT_STALE_AFTER_DAYS if floor is None else max(floor, 0)
+    idle = (day - deals["activity_reference_date"].to_numpy().astype("datetime64[D]")).astype(
+        float)
+    stale = max(floor, _percentile(idle, percentile) if percentile > 0 else 0)
+    overdue = _setting(settings, "next_step_overdue_after_days")
+    if overdue is None:
+        late = (day - deals["next_step_date"].to_numpy().astype("datetime64[D]")).astype(float)
+        overdue = max(MIN_OVERDUE_DAYS, _percentile(late[late > 0], percentile))
+    pushed = _setting(settings, "pushed_min_times")
+    cut = _setting(settings, "amount_cut_min_percent")
+    within = _setting(settings, "next_step_missing_close_within_days")
+    return FlagThresholds(
+        stale_after_days=int(stale),
+        next_step_overdue_after_days=max(int(overdue), 0),
+        pushed_min_times=max(int(DEFAULT_PUSHED_MIN_TIMES if pushed is None else pushed), 1),
+        amount_cut_min_percent=min(max(DEFAULT_AMOUNT_CUT_MIN_PERCENT if cut is None else cut,
+                                       0.0), 100.0),
+        next_step_missing_close_within_days=int(
+            DEFAULT_MISSING_CLOSE_WITHIN_DAYS if within is None else within),
+    )
+
+
 def _frozen(values: Iterable[str] | None) -> frozenset[str]:
     return frozenset() if values is None else frozenset(str(v) for v in values)
 
@@ -110,11 +187,14 @@ class InspectionFacts:
     stages: tuple[str, ...]
     """Stages in funnel order."""
     stale_after_days: int
+    """Days without activity after which a deal is stale (the threshold in effect)."""
     fiscal_year_start_month: int
     has_model: bool
     version: str
     data_through: dt.datetime | None
     """The newest recorded change or activity (UTC): the moment the data describes."""
+    thresholds: FlagThresholds | None = None
+    """The flag thresholds in effect, computed as of `data_through`."""
 
 
 @dataclass(frozen=True)
@@ -166,14 +246,18 @@ def load_inspection_facts(workspace: Workspace) -> InspectionFacts:
         for column in DATE_COLUMNS:
             deals[column] = deals[column].astype("datetime64[us]")
         deals["risk_band"] = pd.Series(_risk_bands(deals["win_probability"]), dtype="str")
+        through = deal_models.latest_activity_time(cur)
+        reference = dt.date.today() if through is None else through.date()
+        thresholds = flag_thresholds(deals, repo.flag_settings(cur), reference)
         return InspectionFacts(
             deals=deals,
             stages=tuple(repo.open_stage_order(cur)),
-            stale_after_days=repo.stale_after_days(cur),
+            stale_after_days=thresholds.stale_after_days,
             fiscal_year_start_month=kpi_queries.fiscal_year_start_month(cur),
             has_model=repo.has_active_win_model(cur),
             version=repo.data_version(cur),
-            data_through=deal_models.latest_activity_time(cur),
+            data_through=through,
+            thresholds=thresholds,
         )
 
     return workspace.read_snapshot(read)
@@ -189,10 +273,13 @@ def inspect_deals(
 ) -> pd.DataFrame:
     """Open deals in the viewer's scope matching `filters`, largest first, flagged as of `today`.
 
-    Flags: stale (no activity for more than the workspace's `stale_after_days`, counted from
-    the last activity date or, without one, the creation date), next step missing (blank),
-    next step overdue (next-step date before today), pushed (close date moved later at least
-    once), amount cut (current amount below the highest it has had). A filter naming a rep
+    Flags, with the thresholds of `facts.thresholds` (see `flag_thresholds`): stale (no
+    activity for more than the threshold, counted from the last activity date or, without one,
+    the creation date), next step missing (blank, and the close date within the threshold's
+    days of today or past), next step overdue (next-step date more than the threshold's days
+    before today), pushed (close date moved later at least the threshold's times), amount cut
+    (current amount at least the threshold's percent below the highest it has had). The
+    `pushes` column counts every push. A filter naming a rep
     outside the viewer's scope returns no deals. Pass `facts` from `load_inspection_facts` to
     skip reading the workspace.
     """
@@ -216,12 +303,24 @@ def inspect_deals(
     day = np.datetime64(today, "D")
     idle = (day - deals["activity_reference_date"].to_numpy().astype("datetime64[D]")).astype(
         np.int64)
-    computed = {
-        Flag.STALE: idle > facts.stale_after_days,
-        Flag.NEXT_STEP_OVERDUE: deals["next_step_date"].to_numpy().astype("datetime64[D]") < day,
-    }
+    limits = facts.thresholds or flag_thresholds(deals, {}, today)
+    late = (day - deals["next_step_date"].to_numpy().astype("datetime64[D]")).astype(float)
+    to_close = (deals["close_date"].to_numpy().astype("datetime64[D]") - day).astype(float)
+    amount = deals["amount_cents"].to_numpy(dtype=float, na_value=np.nan)
+    highest = deals["max_amount_cents"].to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        computed = {
+            Flag.STALE: idle > facts.stale_after_days,
+            Flag.NEXT_STEP_MISSING: deals["next_step_missing"].to_numpy(dtype=bool)
+            & (to_close <= limits.next_step_missing_close_within_days),
+            Flag.NEXT_STEP_OVERDUE: late > limits.next_step_overdue_after_days,
+            Flag.PUSHED: deals["pushes"].to_numpy(dtype=np.int64)
+            >= limits.pushed_min_times,
+            Flag.AMOUNT_CUT: deals["amount_cut"].to_numpy(dtype=bool)
+            & (amount <= highest * (1 - limits.amount_cut_min_percent / 100)),
+        }
     for flag in filters.flags:
-        mask &= computed[flag] if flag in computed else deals[flag.value].to_numpy(dtype=bool)
+        mask &= computed[flag]
     rows = np.flatnonzero(mask)
     stored = [c for c in DEAL_COLUMNS if c in deals.columns]
     out = deals[stored].take(rows).reset_index(drop=True)

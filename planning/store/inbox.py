@@ -26,17 +26,64 @@ def alert_thresholds(cur: duckdb.DuckDBPyConnection) -> tuple[int, float]:
             float(values["risk_alert_max_win_probability"]))
 
 
+ALERT_LOSS_PERCENTILE = 0.9
+"""Without `risk_alert_min_expected_loss_cents`, the threshold is this quantile of the expected
+loss of scored open deals."""
+DEFAULT_MAX_ALERTS_PER_WEEK = 5
+
+
+def alert_budget(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The minimum expected loss (cents) of an alert and the most new alerts one assignee
+    gets in 7 days: the settings `risk_alert_min_expected_loss_cents` and
+    `risk_alert_max_per_week`, or the defaults (the 90th percentile of the expected loss,
+    (1 - win probability) x amount, of the open deals scored by the active win model; 5)."""
+    rows = dict(cur.execute(
+        "SELECT key, value FROM workspace_settings WHERE key IN (?, ?)",
+        ["risk_alert_min_expected_loss_cents", "risk_alert_max_per_week"],
+    ).fetchall())
+    try:
+        per_week = max(int(rows["risk_alert_max_per_week"]), 0)
+    except (KeyError, ValueError):
+        per_week = DEFAULT_MAX_ALERTS_PER_WEEK
+    try:
+        return max(int(rows["risk_alert_min_expected_loss_cents"]), 0), per_week
+    except (KeyError, ValueError):
+        pass
+    row = cur.execute(
+        """SELECT quantile_cont((1 - s.win_probability) * o.amount_cents, ?)
+           FROM deal_scores s
+           JOIN model_versions v ON v.model_id = s.model_id AND v.is_active
+                                 AND v.target = 'win'
+           JOIN opportunities o ON o.opportunity_id = s.opportunity_id AND o.status = 'open'
+           WHERE o.amount_cents IS NOT NULL""",
+        [ALERT_LOSS_PERCENTILE],
+    ).fetchone()
+    return (0 if row is None or row[0] is None else round(row[0])), per_week
+
+
+def alerts_since(cur: duckdb.DuckDBPyConnection, since: dt.datetime) -> dict[str, int]:
+    """How many risk alerts each assignee (rep id, else email) was sent since a moment."""
+    return dict(cur.execute(
+        """SELECT coalesce(assignee_rep_id, lower(assignee_email)) AS assignee, count(*)
+           FROM inbox_items WHERE kind = ? AND created_at >= ? GROUP BY ALL""",
+        [DEAL_RISK, since],
+    ).fetchall())
+
+
 def risky_deals_without_open_item(
     cur: duckdb.DuckDBPyConnection, min_amount_cents: int, max_win_probability: float
 ) -> pd.DataFrame:
     """Open deals scored by the active win model at or over the amount and at or under the
-    probability threshold, with no open risk item yet, with their owner's manager."""
+    probability threshold, with no open risk item yet, with their owner's manager and their
+    expected loss ((1 - win probability) x amount, cents), largest expected loss first."""
     return cur.execute(
         """SELECT o.opportunity_id, coalesce(o.name, o.opportunity_id) AS name,
                   a.name AS account_name, o.owner_id,
                   r.name AS owner_name, r.email AS owner_email, r.manager_id,
                   m.name AS manager_name, m.email AS manager_email, o.stage,
-                  o.amount_cents, o.close_date, s.model_id, s.win_probability, s.reasons_json
+                  o.amount_cents, o.close_date, s.model_id, s.win_probability, s.reasons_json,
+                  CAST(round((1 - s.win_probability) * o.amount_cents) AS BIGINT)
+                      AS expected_loss_cents
            FROM deal_scores s
            JOIN model_versions v ON v.model_id = s.model_id AND v.is_active
                                  AND v.target = 'win'
@@ -49,7 +96,7 @@ def risky_deals_without_open_item(
                  SELECT 1 FROM inbox_items i
                  WHERE i.kind = ? AND i.entity = ? AND i.entity_id = o.opportunity_id
                    AND i.status = 'open')
-           ORDER BY o.amount_cents DESC, o.opportunity_id""",
+           ORDER BY expected_loss_cents DESC, o.amount_cents DESC, o.opportunity_id""",
         [min_amount_cents, max_win_probability, DEAL_RISK, OPPORTUNITY],
     ).df()
 

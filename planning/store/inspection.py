@@ -14,6 +14,11 @@ import pandas as pd
 import pyarrow as pa
 
 DEFAULT_STALE_AFTER_DAYS = 21
+FLAG_SETTING_KEYS = [
+    "stale_after_days", "flag_percentile", "next_step_overdue_after_days", "pushed_min_times",
+    "amount_cut_min_percent", "next_step_missing_close_within_days",
+]
+"""Workspace settings behind the warning flags (see planning.pipeline.inspection)."""
 
 OPEN_DEAL_FACTS_SQL = """
 WITH open_deals AS (
@@ -74,8 +79,18 @@ def stale_after_days(cur: duckdb.DuckDBPyConnection) -> int:
         return DEFAULT_STALE_AFTER_DAYS
 
 
+def flag_settings(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The flag threshold settings that are set (key -> text value)."""
+    placeholders = ", ".join("?" for _ in FLAG_SETTING_KEYS)
+    return dict(cur.execute(
+        f"SELECT key, value FROM workspace_settings WHERE key IN ({placeholders})",
+        FLAG_SETTING_KEYS,
+    ).fetchall())
+
+
 def data_version(cur: duckdb.DuckDBPyConnection) -> str:
-    """A text that changes whenever deals, their history or the active scores change."""
+    """A text that changes whenever deals, their history, the active scores or the workspace
+    settings (flag thresholds) change."""
     row = cur.execute(
         """SELECT (SELECT max(loaded_at) FROM opportunities),
                   (SELECT count(*) FROM opportunities),
@@ -85,7 +100,9 @@ def data_version(cur: duckdb.DuckDBPyConnection) -> str:
                   (SELECT max(loaded_at) FROM reps),
                   (SELECT max(d.scored_at) || '@' || any_value(m.model_id)
                    FROM deal_scores d JOIN model_versions m
-                     ON m.model_id = d.model_id AND m.is_active AND m.target = 'win')"""
+                     ON m.model_id = d.model_id AND m.is_active AND m.target = 'win'),
+                  (SELECT string_agg(key || '=' || value, ',' ORDER BY key)
+                   FROM workspace_settings)"""
     ).fetchone()
     return "|".join("" if value is None else str(value) for value in row or ())
 

@@ -36,7 +36,31 @@ def _rows(workspace: Workspace, sql: str, params: list | None = None) -> pd.Data
     return workspace.read(lambda cur: cur.execute(sql, params or []).df())
 
 
+def _no_alert_budget(workspace: Workspace) -> None:
+    """Turn off the expected-loss threshold and the weekly cap per manager, so the tests written
+    for the amount and probability rule see every deal over those thresholds alerted."""
+    workspace.write(lambda cur: cur.executemany(
+        "INSERT OR REPLACE INTO workspace_settings VALUES (?, ?)",
+        [["risk_alert_min_expected_loss_cents", "0"], ["risk_alert_max_per_week", "100000"]]))
+
+
+@pytest.fixture(autouse=True)
+def _alert_budget_off(request: pytest.FixtureRequest) -> None:
+    """The tests below written for the amount and probability rule expect every deal over those
+    thresholds alerted, so they run without the expected-loss threshold and weekly cap (the
+    defaults are checked by the tests that call `_default_alert_budget`)."""
+    if "scored_demo_copy" in request.fixturenames:
+        _no_alert_budget(request.getfixturevalue("scored_demo_copy"))
+
+
+def _default_alert_budget(workspace: Workspace) -> None:
+    workspace.write(lambda cur: cur.execute(
+        "DELETE FROM workspace_settings WHERE key IN "
+        "('risk_alert_min_expected_loss_cents', 'risk_alert_max_per_week')"))
+
+
 def _set_thresholds(workspace: Workspace, cents: int, probability: float) -> None:
+    _no_alert_budget(workspace)
     workspace.write(lambda cur: cur.execute(
         """UPDATE workspace_settings SET value = CASE key
                WHEN 'risk_alert_min_amount_cents' THEN ? ELSE ? END
@@ -109,7 +133,10 @@ def test_alerts_go_to_the_owners_manager_with_words_and_a_recommendation(
             detail["recommendation_id"]]
         feature, reason = top_risk_reason(row.reasons_json)
         kind = REASON_KINDS.get(feature, "review_deal")
-        assert f"{row.win_probability:.0%} win probability" in row.title
+        # Titles show the probability clipped to 1 %-99 %: the model is never certain.
+        shown = min(max(row.win_probability, 0.01), 0.99)
+        assert f"{shown:.0%} win probability" in row.title
+        assert "at 0% win" not in row.title and "at 100% win" not in row.title
         assert reason in row.title and format_money(row.amount_cents) in row.title
         assert recommendation["opportunity_id"] == row.entity_id
         assert recommendation["kind"] == kind
@@ -146,6 +173,7 @@ def test_a_resolved_alert_is_raised_again_while_the_deal_stays_at_risk(
     scored_demo_copy: Workspace,
 ) -> None:
     """Only an open item holds back a new one: a later scoring alerts again."""
+    _no_alert_budget(scored_demo_copy)
     raise_risk_alerts(scored_demo_copy)
     manager = demo_user(scored_demo_copy, Role.MANAGER)
     mine = inbox(scored_demo_copy, manager)
@@ -294,3 +322,31 @@ def test_the_score_command_rescores_and_raises_alerts(
         f"Scored {open_deals:,} open deals; 0 new risk alerts sent to managers' inboxes.",
     ]
     assert set(_events(workspace, "inbox.risk_alert")["actor_role"]) == {"operator"}
+
+
+def test_default_alerts_stay_a_handful_per_manager_per_week(scored_demo_copy: Workspace) -> None:
+    """By default only deals with a large expected loss alert, at most 5 per manager in 7 days:
+    a second scoring the same week adds nothing for a manager who already has 5."""
+    _default_alert_budget(scored_demo_copy)
+    raise_risk_alerts(scored_demo_copy)
+    items = _items(scored_demo_copy)
+    per_manager = items.groupby("assignee_rep_id").size()
+    assert len(items) > 0 and per_manager.max() <= 5
+    losses = [json.loads(d)["expected_loss_cents"] for d in items["detail_json"]]
+    floor = json.loads(items["detail_json"].iloc[0])["min_expected_loss_cents"]
+    assert floor > 0 and min(losses) >= floor
+    full = set(per_manager.index[per_manager == 5])
+    manager = demo_user(scored_demo_copy, Role.MANAGER)
+    mine = inbox(scored_demo_copy, manager)
+    resolve_item(scored_demo_copy, manager, int(mine["item_id"].iloc[0]), "acted", "called")
+    raise_risk_alerts(scored_demo_copy)
+    again = _items(scored_demo_copy).groupby("assignee_rep_id").size()
+    assert all(again[rep] == 5 for rep in full)
+
+
+def test_the_expected_loss_setting_changes_the_alerts(scored_demo_copy: Workspace) -> None:
+    scored_demo_copy.write(lambda cur: cur.executemany(
+        "INSERT OR REPLACE INTO workspace_settings VALUES (?, ?)",
+        [["risk_alert_min_expected_loss_cents", "0"], ["risk_alert_max_per_week", "1"]]))
+    raise_risk_alerts(scored_demo_copy)
+    assert _items(scored_demo_copy).groupby("assignee_rep_id").size().max() == 1

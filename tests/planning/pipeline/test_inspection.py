@@ -48,33 +48,35 @@ def ids(frame: pd.DataFrame) -> set[str]:
     return set(frame["opportunity_id"])
 
 
-INDEPENDENT_FLAGS = {
-    Flag.STALE: (
-        "date_diff('day', coalesce(o.last_activity_date, CAST(o.created_at AS DATE)), ?) > "
-        "(SELECT CAST(value AS INTEGER) FROM workspace_settings WHERE key = 'stale_after_days')",
-        [TODAY],
-    ),
-    Flag.NEXT_STEP_MISSING: ("o.next_step IS NULL OR trim(o.next_step) = ''", []),
-    Flag.NEXT_STEP_OVERDUE: ("o.next_step_date < ?", [TODAY]),
-    Flag.PUSHED: (
-        "EXISTS (SELECT 1 FROM opportunity_history h WHERE h.opportunity_id = o.opportunity_id "
-        "AND h.field = 'close_date' AND CAST(h.new_value AS DATE) > CAST(h.old_value AS DATE))",
-        [],
-    ),
-    Flag.AMOUNT_CUT: (
-        "o.amount_cents < (SELECT max(v) FROM (SELECT CAST(h.old_value AS BIGINT) AS v "
-        "FROM opportunity_history h WHERE h.opportunity_id = o.opportunity_id "
-        "AND h.field = 'amount' UNION ALL SELECT CAST(h.new_value AS BIGINT) "
-        "FROM opportunity_history h WHERE h.opportunity_id = o.opportunity_id "
-        "AND h.field = 'amount'))",
-        [],
-    ),
-}
+def independent_flags(workspace: Workspace) -> dict[Flag, tuple[str, list]]:
+    """Each flag as SQL, with the calibrated thresholds in effect (FlagThresholds)."""
+    t = load_inspection_facts(workspace).thresholds
+    highest = ("(SELECT max(v) FROM (SELECT CAST(h.old_value AS BIGINT) AS v "
+               "FROM opportunity_history h WHERE h.opportunity_id = o.opportunity_id "
+               "AND h.field = 'amount' UNION ALL SELECT CAST(h.new_value AS BIGINT) "
+               "FROM opportunity_history h WHERE h.opportunity_id = o.opportunity_id "
+               "AND h.field = 'amount' UNION ALL SELECT o.amount_cents))")
+    return {
+        Flag.STALE: ("date_diff('day', coalesce(o.last_activity_date, "
+                     "CAST(o.created_at AS DATE)), ?) > ?", [TODAY, t.stale_after_days]),
+        Flag.NEXT_STEP_MISSING: ("(o.next_step IS NULL OR trim(o.next_step) = '') "
+                                 "AND date_diff('day', ?, o.close_date) <= ?",
+                                 [TODAY, t.next_step_missing_close_within_days]),
+        Flag.NEXT_STEP_OVERDUE: ("date_diff('day', o.next_step_date, ?) > ?",
+                                 [TODAY, t.next_step_overdue_after_days]),
+        Flag.PUSHED: (
+            "(SELECT count(*) FROM opportunity_history h "
+            "WHERE h.opportunity_id = o.opportunity_id AND h.field = 'close_date' "
+            "AND CAST(h.new_value AS DATE) > CAST(h.old_value AS DATE)) >= ?",
+            [t.pushed_min_times]),
+        Flag.AMOUNT_CUT: (f"o.amount_cents < {highest} AND o.amount_cents <= "
+                          f"{highest} * (1 - ? / 100)", [t.amount_cut_min_percent]),
+    }
 
 
 @pytest.mark.parametrize("flag", list(Flag), ids=[f.value for f in Flag])
 def test_each_flag_matches_independent_sql(scored_demo_copy: Workspace, flag: Flag) -> None:
-    where, params = INDEPENDENT_FLAGS[flag]
+    where, params = independent_flags(scored_demo_copy)[flag]
     expected = sql_ids(scored_demo_copy, where, params)
     every = inspect_deals(scored_demo_copy, None, DealFilters(), TODAY)
 
@@ -507,6 +509,10 @@ def test_hand_built_waterfall_for_all_open_deals_and_for_a_manager(
 
 def test_hand_built_flags(hand_built: Workspace) -> None:
     today = dt.date(2026, 11, 16)
+    # Calibration off (one push, any cut, plain 21 stale days): this checks the history facts.
+    hand_built.write(lambda cur: cur.executemany(
+        "INSERT OR REPLACE INTO workspace_settings VALUES (?, ?)",
+        [["pushed_min_times", "1"], ["amount_cut_min_percent", "0"], ["flag_percentile", "0"]]))
     deals = inspect_deals(hand_built, None, DealFilters(), today).set_index("opportunity_id")
 
     assert set(deals.index[deals["pushed"]]) == {"D07-pushed", "D09-cut-and-pushed"}
