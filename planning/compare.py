@@ -30,7 +30,8 @@ class Comparison:
     """Per subject: territory subject, rep_a, rep_b, workload, value, changed; quota rep_id,
     name, team, quota_a, quota_b (dollars), change, change_share."""
     by_rep: pd.DataFrame
-    """Territory: rep, name, workload_a, workload_b. Quota: team, quota_a, quota_b, change."""
+    """Territory: rep, name, workload_a, workload_b, capacity (FTE), segment. Quota: team,
+    quota_a, quota_b, change."""
     kpis: pd.DataFrame
     """figure, a, b, delta, unit (usd, share, index, accounts, FTE, workload·km)."""
 
@@ -49,7 +50,8 @@ def compare_versions(workspace: Workspace, a_id: str, b_id: str) -> Comparison:
         if a.kind != b.kind:
             raise RevPlanError(f"{a_id} is a {a.kind} version and {b_id} a {b.kind} version; "
                                "compare versions of one kind.")
-        reps = cur.execute("SELECT rep_id, name, team, region FROM reps").df()
+        reps = cur.execute(
+            "SELECT rep_id, name, team, region, capacity, segment FROM reps").df()
         places = (cur.execute("SELECT account_id AS subject, name AS account, lat, lon "
                               "FROM accounts").df() if a.kind == "territory" else None)
         return a, b, read_items(cur, a_id), read_items(cur, b_id), reps, places
@@ -58,7 +60,8 @@ def compare_versions(workspace: Workspace, a_id: str, b_id: str) -> Comparison:
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     if a.kind == "territory":
         regions = dict(zip(reps["rep_id"], reps["region"], strict=True))
-        return _compare_territory(a, b, items_a, items_b, names, places, regions)
+        capacity = reps.set_index("rep_id")[["capacity", "segment"]]
+        return _compare_territory(a, b, items_a, items_b, names, places, regions, capacity)
     teams = dict(zip(reps["rep_id"], reps["team"], strict=True))
     return _compare_quota(a, b, items_a, items_b, names, teams)
 
@@ -80,7 +83,8 @@ def _kpi_rows(a: PlanVersion, b: PlanVersion,
     return pd.DataFrame(rows)
 
 
-def _compare_territory(a, b, items_a, items_b, names, places, regions) -> Comparison:
+def _compare_territory(a, b, items_a, items_b, names, places, regions,
+                       capacity) -> Comparison:
     merged = items_a.merge(items_b, on="subject", how="outer", suffixes=("_a", "_b"))
     merged["workload"] = [_detail(x, "workload") or _detail(y, "workload")
                           for x, y in zip(merged["detail_a"], merged["detail_b"], strict=True)]
@@ -101,7 +105,10 @@ def _compare_territory(a, b, items_a, items_b, names, places, regions) -> Compar
     reps = sorted(set(load_a.index) | set(load_b.index))
     by_rep = pd.DataFrame({"rep": reps, "name": [names.get(r, r) for r in reps],
                            "workload_a": [float(load_a.get(r, 0.0)) for r in reps],
-                           "workload_b": [float(load_b.get(r, 0.0)) for r in reps]})
+                           "workload_b": [float(load_b.get(r, 0.0)) for r in reps],
+                           "capacity": [float(capacity["capacity"].get(r) or 1.0)
+                                        for r in reps],
+                           "segment": [capacity["segment"].get(r) or "" for r in reps]})
     kpis = _kpi_rows(a, b, {
         "max_balance_deviation": ("Max balance deviation", "share"),
         "moved_units": ("Accounts moved vs the CRM", "accounts"),
@@ -163,6 +170,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{number:.2f}"
     if unit == "FTE":
         return f"{number:,.1f} FTE"
+    if unit == "accounts":
+        return f"{round(number):,} accounts"
     return f"{format_quantity(number)} {unit}"
 
 
@@ -201,14 +210,6 @@ def _signed_share(change: float) -> str:
     return f"{'+' if change >= 0 else '−'}{abs(change) * 100:.0f}%"
 
 
-def _outside_band(loads: pd.Series, tolerance: float) -> set[str]:
-    """Reps whose workload lies outside ±tolerance of the average workload."""
-    mean = float(loads.mean()) if len(loads) else 0.0
-    if mean <= 0:
-        return set()
-    return set(loads.index[(loads / mean - 1).abs() > tolerance + 1e-9])
-
-
 def _territory_summary(comparison: Comparison) -> str:
     items, b_name = comparison.items, comparison.b.name
     moved = items[items["changed"]]
@@ -217,7 +218,7 @@ def _territory_summary(comparison: Comparison) -> str:
     else:
         count = len(moved)
         text = (f"{b_name} moves {count:,} account{'s' if count != 1 else ''} "
-                f"({format_money(round(float(moved['value'].sum()) * 100))} potential)")
+                f"({format_money(round(float(moved['value'].sum()) * 100))} annual revenue)")
         same_region = moved["region_a"].isna() | moved["region_a"].eq(moved["region_b"])
         regions = moved.assign(
             start=moved["region_a"].where(~same_region, moved["rep_a_name"]).fillna("no rep"),
@@ -228,22 +229,11 @@ def _territory_summary(comparison: Comparison) -> str:
             start, end = flows.sort_values(["sum", "size"], ascending=False).index[0]
             text += f", mostly from {start} to {end}"
         parts = [text]
-    tolerance = _number(comparison.b.parameters.get("tolerance")) or 0.10
-    by_rep = comparison.by_rep.set_index("name")
-    outside_a = _outside_band(by_rep["workload_a"], tolerance)
-    outside_b = _outside_band(by_rep["workload_b"], tolerance)
-    band = f"±{tolerance * 100:g}% band"
-    leave, enter = len(outside_b - outside_a), len(outside_a - outside_b)
-    if leave or enter:
-        words = []
-        if leave:
-            words.append(f"{leave} rep{'s' if leave != 1 else ''} leave the {band}")
-        if enter:
-            words.append(f"{enter} rep{'s' if enter != 1 else ''} come into the {band}")
-        parts.append(" and ".join(words))
-    else:
-        parts.append(f"{len(outside_b)} rep{'s' if len(outside_b) != 1 else ''} outside "
-                     f"the {band}, as in A")
+    first = _number(comparison.a.metrics.get("max_balance_deviation"))
+    second = _number(comparison.b.metrics.get("max_balance_deviation"))
+    if second is not None:
+        band = f"largest workload deviation from a rep's share {format_percent(second)}"
+        parts.append(band + ("" if first is None else f" (A: {format_percent(first)})"))
     return "; ".join(parts) + "."
 
 
@@ -395,7 +385,7 @@ def changed_accounts_table(comparison: Comparison) -> pd.DataFrame:
         "Account": moved["account"].fillna(moved["subject"]),
         "From (A)": moved["rep_a_name"].fillna(moved["rep_a"]).fillna("no rep"),
         "To (B)": moved["rep_b_name"].fillna(moved["rep_b"]).fillna("no rep"),
-        "Potential": [format_money(round(v * 100)) for v in moved["value"]],
+        "Annual revenue": [format_money(round(v * 100)) for v in moved["value"]],
         "Workload": [format_quantity(w) if w >= 1000 else f"{w:,.2f}"
                      for w in moved["workload"]],
         "Account id": moved["subject"]})

@@ -129,21 +129,23 @@ def test_quota_change_summary_names_the_largest_rise_and_cut(demo_copy: Workspac
         f"largest cut {names[2]} −5%.")
 
 
-def test_territory_change_summary_counts_moves_potential_and_band(demo_copy: Workspace) -> None:
+def test_territory_change_summary_counts_moves_revenue_and_balance(demo_copy: Workspace) -> None:
     accounts, _ = accounts_and_reps(demo_copy)
     reps = rep_rows(demo_copy, 2)
     (r1, r2), (n1, n2) = list(reps["rep_id"]), list(reps["name"])
     values = [json.dumps({"workload": 1.0, "value": v})
               for v in (10.0, 1_250_000.0, 10.0, 10.0)]
     a = save(demo_copy, "territory", "A",
-             territory_items(accounts, [r1, r1, r2, r2], [1.0] * 4).assign(detail=values))
+             territory_items(accounts, [r1, r1, r2, r2], [1.0] * 4).assign(detail=values),
+             {"max_balance_deviation": 0.0})
     b = save(demo_copy, "territory", "B",
-             territory_items(accounts, [r1, r2, r2, r2], [1.0] * 4).assign(detail=values))
+             territory_items(accounts, [r1, r2, r2, r2], [1.0] * 4).assign(detail=values),
+             {"max_balance_deviation": 0.5})
     regions = dict(zip(reps["rep_id"], reps["region"], strict=True))
     start, end = (regions[r1], regions[r2]) if regions[r1] != regions[r2] else (n1, n2)
     assert change_summary(demo_copy, a, b) == (
-        f"B moves 1 account ($1.25M potential), mostly from {start} to {end}; "
-        "2 reps leave the ±10% band.")
+        f"B moves 1 account ($1.25M annual revenue), mostly from {start} to {end}; "
+        "largest workload deviation from a rep's share 50.0% (A: 0.0%).")
 
 
 def test_kpi_cards_are_formatted_and_never_nan(demo_copy: Workspace) -> None:
@@ -195,7 +197,7 @@ def test_the_report_opens_with_the_change_summary(demo_copy: Workspace) -> None:
     b = save(demo_copy, "territory", "B", territory_items(accounts, [r2] * 4, [1.0] * 4))
     text = report_html(compare_versions(demo_copy, a, b))
     summary = change_summary(demo_copy, a, b)
-    assert summary.startswith("B moves 4 accounts ($40 potential)")
+    assert summary.startswith("B moves 4 accounts ($40 annual revenue)")
     assert html.escape(summary) in text
     shown = re.sub(r"<script.*?</script>", "", text, flags=re.S)
     assert "rep_a_name" not in shown and not re.search(r"\bnan\b", shown.lower())
