@@ -17,10 +17,12 @@ from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
 from planning.periods import FiscalQuarter
 from planning.pipeline.inspection import (
+    FLAG_RULES,
     MAX_NOTE_LENGTH,
     DealFilters,
     FilterChoices,
     Flag,
+    FlagThresholds,
     InspectionFacts,
     RiskBand,
     Waterfall,
@@ -32,6 +34,7 @@ from planning.pipeline.inspection import (
     load_inspection_facts,
     pipeline_waterfall,
 )
+from planning.pipeline.scores import PROBABILITY_NOTE, shown_probabilities, shown_probability
 from planning.store import Workspace
 from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
 
@@ -56,10 +59,13 @@ FLAG_HEADERS = {
 }
 FLAG_HELP = {
     Flag.STALE: "No activity logged for more than {days} days.",
-    Flag.NEXT_STEP_MISSING: "The deal has no next step.",
-    Flag.NEXT_STEP_OVERDUE: "The next-step date has passed.",
-    Flag.PUSHED: "The close date was moved later at least once.",
-    Flag.AMOUNT_CUT: "The amount is below the highest it has been.",
+    Flag.NEXT_STEP_MISSING: "No next step, and the close date is within "
+    "{t.next_step_missing_close_within_days} days or past.",
+    Flag.NEXT_STEP_OVERDUE: "The next-step date passed more than "
+    "{t.next_step_overdue_after_days} days ago.",
+    Flag.PUSHED: "The close date was moved later at least {t.pushed_min_times} times.",
+    Flag.AMOUNT_CUT: "The amount is at least {t.amount_cut_min_percent:.0f} % below the highest "
+    "it has been.",
 }
 
 
@@ -114,7 +120,8 @@ def filter_row(choices: FilterChoices, facts: InspectionFacts) -> DealFilters:
     flags = [
         flag for flag, column in zip(Flag, flag_columns[1:], strict=True)
         if column.checkbox(flag.label,
-                           help=FLAG_HELP[flag].format(days=facts.stale_after_days))
+                           help=FLAG_HELP[flag].format(days=facts.stale_after_days,
+                                                       t=facts.thresholds))
     ]
     return DealFilters(teams=teams, owner_ids=reps, stages=stages,
                        close_quarter=quarter_labels.get(chosen), risk_bands=bands, flags=flags)
@@ -137,7 +144,8 @@ def show_kpis(deals: pd.DataFrame, has_model: bool) -> None:
     )
     any_flag = deals[[flag.value for flag in Flag]].any(axis=1)
     flagged.metric("Deals with a warning flag", f"{int(any_flag.sum()):,}", border=True,
-                   help="Stale, no next step, next step overdue, pushed or amount cut.")
+                   help="Stale, no next step, next step overdue, pushed or amount cut. "
+                   f"{FLAG_RULES}")
 
 
 def table_frame(deals: pd.DataFrame) -> pd.DataFrame:
@@ -152,8 +160,8 @@ def table_frame(deals: pd.DataFrame) -> pd.DataFrame:
         "Stage": shown["stage"],
         "Close date": shown["close_date"],
         "Estimated": shown["close_date_estimated"],
-        "Win probability": shown["win_probability"] * 100,
-        "Slip risk": shown["slip_probability"] * 100,
+        "Win probability": shown_probabilities(shown["win_probability"]) * 100,
+        "Slip risk": shown_probabilities(shown["slip_probability"]) * 100,
         **{flag.label: shown[flag.value] for flag in Flag},
         "Reasons": pd.Series(shown["reasons"].tolist(), index=shown.index, dtype=object),
         "Days since activity": shown["days_since_activity"],
@@ -162,7 +170,8 @@ def table_frame(deals: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def column_config(stale_days: int) -> dict[str, object]:
+def column_config(stale_days: int, thresholds: FlagThresholds | None
+                  ) -> dict[str, object]:
     """How each table column is drawn."""
     config: dict[str, object] = {
         "Deal": st.column_config.TextColumn(width="medium"),
@@ -175,10 +184,12 @@ def column_config(stale_days: int) -> dict[str, object]:
             "the created date and the median won sales cycle (docs/IMPORT.md)."),
         "Win probability": st.column_config.ProgressColumn(
             "Win", format="%.0f%%", min_value=0, max_value=100, width=110,
-            help="The model's chance that the deal is won.", color="green"),
+            help=f"The model's chance that the deal is won. {PROBABILITY_NOTE}",
+            color="green"),
         "Slip risk": st.column_config.ProgressColumn(
             "Slip risk", format="%.0f%%", min_value=0, max_value=100, width=110,
-            help="The model's chance that the deal closes after its quarter.", color="orange"),
+            help="The model's chance that the deal closes after its quarter. "
+            f"{PROBABILITY_NOTE}", color="orange"),
         "Reasons": st.column_config.ListColumn(
             width="large", help="What moves the win probability most, strongest first."),
         "Days since activity": st.column_config.NumberColumn(format="%d d"),
@@ -186,7 +197,8 @@ def column_config(stale_days: int) -> dict[str, object]:
     }
     for flag in Flag:
         config[flag.label] = st.column_config.CheckboxColumn(
-            FLAG_HEADERS[flag], width=72, help=FLAG_HELP[flag].format(days=stale_days))
+            FLAG_HEADERS[flag], width=72,
+            help=FLAG_HELP[flag].format(days=stale_days, t=thresholds))
     return config
 
 
@@ -197,7 +209,8 @@ def show_table(deals: pd.DataFrame, facts: InspectionFacts, filters: DealFilters
         st.caption(f"Showing the {MAX_TABLE_ROWS:,} largest of {len(deals):,} deals; narrow the "
                    "filters to see the others.")
     event = st.dataframe(
-        table_frame(deals), column_config=column_config(facts.stale_after_days),
+        table_frame(deals), column_config=column_config(facts.stale_after_days,
+                                                 facts.thresholds),
         hide_index=True, on_select="rerun", selection_mode="single-row",
         key=f"{TABLE_KEY}-{hash(filters)}", height=420,
     )
@@ -235,7 +248,8 @@ def show_deal(workspace: Workspace, user: User, deal: pd.Series) -> None:
         format_money(0 if pd.isna(deal["amount_cents"]) else int(deal["amount_cents"]),
                      compact=False),
         f"closes {close:%d %b %Y}" if pd.notna(close) else "no close date",
-        f"win probability {format_percent(None if pd.isna(win) else float(win))}",
+        "win probability "
+        f"{format_percent(None if pd.isna(win) else shown_probability(float(win)))}",
     ]
     st.markdown(" · ".join(facts_line))
     reasons = list(deal["reasons"]) if deal["reasons"] is not None else []
