@@ -31,6 +31,10 @@ class VersionIntegrityError(RevPlanError):
     """A version's stored content no longer matches its hash."""
 
 
+class DuplicateVersionError(RevPlanError):
+    """A new version repeats an existing version's name or content."""
+
+
 @dataclass(frozen=True)
 class PlanVersion:
     """A version's header (its items are read separately)."""
@@ -100,6 +104,75 @@ def checked_name(name: str) -> str:
     return name
 
 
+def name_key(name: str) -> str:
+    """The form two names are compared in: trimmed, lower case, inner spaces collapsed, so
+    "FY27  Plan" and "fy27 plan" count as the same name."""
+    return " ".join(name.split()).casefold()
+
+
+def describe_existing(name: str, author: str, created_at: dt.datetime, version_id: str) -> str:
+    """How a refusal points at an existing version: name, author, saved time and id."""
+    return f'"{name}" by {author}, saved {created_at:%d %b %Y %H:%M} UTC ({version_id})'
+
+
+def check_unique(cur: duckdb.DuckDBPyConnection, *, kind: str, name: str,
+                 fiscal_year: int | None, digest: str) -> None:
+    """Refuse a version whose name is taken for its kind and fiscal year, or whose content
+    hash is already saved for its kind, so no two versions can be mistaken for each other."""
+    same_content = cur.execute(
+        """SELECT name, author, created_at, version_id FROM plan_versions
+           WHERE kind = ? AND content_hash = ? ORDER BY created_at LIMIT 1""",
+        [kind, digest]).fetchone()
+    if same_content is not None:
+        raise DuplicateVersionError(
+            f"This {kind} plan is already saved as version {describe_existing(*same_content)}; "
+            "change the plan before saving, or use that version.")
+    year_text = f"FY{fiscal_year}" if fiscal_year is not None else "any fiscal year"
+    wanted = name_key(name)
+    for existing in cur.execute(
+            """SELECT name, author, created_at, version_id FROM plan_versions
+               WHERE kind = ? AND fiscal_year IS NOT DISTINCT FROM ? ORDER BY created_at""",
+            [kind, fiscal_year]).fetchall():
+        if name_key(existing[0]) == wanted:
+            raise DuplicateVersionError(
+                f"A {kind} version for {year_text} is already named "
+                f"{describe_existing(*existing)}; choose another name.")
+
+
+def taken_names(workspace: Workspace, kind: str, fiscal_year: int | None) -> set[str]:
+    """The compared forms (`name_key`) of the names used by `kind` versions of a fiscal year."""
+    rows = workspace.read(lambda cur: cur.execute(
+        """SELECT name FROM plan_versions
+           WHERE kind = ? AND fiscal_year IS NOT DISTINCT FROM ?""",
+        [kind, fiscal_year]).fetchall())
+    return {name_key(name) for (name,) in rows}
+
+
+def suggested_name(workspace: Workspace, kind: str, fiscal_year: int | None, base: str) -> str:
+    """`base`, or `base (2)`, `base (3)` ... : the first form not yet taken, for the save
+    field to offer (the person may still edit it)."""
+    base = " ".join(base.split())[:110] or f"{kind.capitalize()} plan"
+    taken = taken_names(workspace, kind, fiscal_year)
+    candidate, number = base, 2
+    while name_key(candidate) in taken:
+        candidate, number = f"{base} ({number})", number + 1
+    return candidate
+
+
+def version_label(name: str, author: str, created_at: dt.datetime, status: str,
+                  content_hash: str) -> str:
+    """What every version picker shows: name · author · saved time · status · short hash."""
+    return (f"{name} · {author} · {created_at:%d %b %Y %H:%M} UTC · {status} · "
+            f"#{content_hash[:8]}")
+
+
+def version_labels(versions: pd.DataFrame) -> dict[str, str]:
+    """Picker labels by version id, for a `list_versions` frame (pickers pass the id)."""
+    return {row.version_id: version_label(row.name, row.author, row.created_at, row.status,
+                                          row.content_hash)
+            for row in versions.itertuples()}
+
+
 def version_digest(kind: str, parameters: dict, items: pd.DataFrame,
                    fiscal_year: int | None = None, parent_id: str | None = None) -> str:
     """The hash `create_version` will record for this content (to name things after it)."""
@@ -123,6 +196,7 @@ def create_version(
             raise RevPlanError(f"Parent version {parent_id!r} is not a {kind} version.")
     frame = _normalised_items(items)
     digest = content_hash(kind, parameters, frame, fiscal_year, parent_id)
+    check_unique(cur, kind=kind, name=name, fiscal_year=fiscal_year, digest=digest)
     created = _now()
     version_id = version_id or f"{kind}-{created:%Y%m%d-%H%M%S%f}-{digest[:8]}"
     cur.execute(

@@ -79,14 +79,24 @@ def show_failure(exc: Exception, doing: str) -> None:
 
 def parent_picker(kind: str, key: str) -> str | None:
     """An optional earlier version of `kind` the plan being saved revises (its parent)."""
-    from planning.versions import list_versions
+    from planning.versions import list_versions, version_labels
 
     versions = list_versions(current_workspace(), kind)
-    labels = {None: "None: a new line of versions"} | {
-        row.version_id: f"{row.name} · {row.status} · {row.created_at:%d %b %H:%M}"
-        for row in versions.itertuples()}
+    labels = {None: "None: a new line of versions"} | version_labels(versions)
     return st.selectbox("Revises version (optional)", list(labels), format_func=labels.get,
                         key=key)
+
+
+def version_name_input(kind: str, fiscal_year: int | None, base: str, key: str) -> str:
+    """The required name of the version about to be saved: a suggestion not yet used by this
+    kind and fiscal year, which the person may edit (a taken name is refused on save)."""
+    from planning.versions import suggested_name
+
+    suggestion = suggested_name(current_workspace(), kind, fiscal_year, base)
+    return st.text_input(
+        "Version name", value=suggestion, key=f"{key}_{suggestion}", max_chars=120,
+        help="Required and unique among this kind's versions of the fiscal year, so "
+        "pickers, approvers and the audit trail can tell versions apart.")
 
 
 def session_as_of(workspace_name: str) -> dt.date | None:

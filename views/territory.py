@@ -34,6 +34,7 @@ from views.common import (
     parent_picker,
     require_page,
     show_failure,
+    version_name_input,
 )
 
 JOB_KEY = "territory_job"
@@ -293,14 +294,15 @@ def show_result(job: SolveJob) -> None:
     if not allowed(user, Action.SOLVE_TERRITORY):
         return
     parent = parent_picker("territory", "territory_parent")
+    name = version_name_input("territory", None, job.name, "territory_version_name")
     if st.button("Save as plan version", icon=":material/save:", key="territory_save"):
         try:
             scenario_id = save_scenario(
-                workspace, job.territory, result, job.name, actor=user.email,
+                workspace, job.territory, result, name, actor=user.email,
                 actor_role=user.primary_role.value if user.primary_role else None,
                 locked_ids=job.locked, respect_segments=job.respect_segments,
                 parent_id=parent)
-            st.success(f"Saved as version {scenario_id}.")
+            st.success(f"Saved “{name}” as version {scenario_id}.")
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "save the scenario")
 

@@ -20,7 +20,7 @@ from planning.compare import (
     kpi_cards,
     report_html,
 )
-from planning.versions import lineage, list_versions, tag_version
+from planning.versions import lineage, list_versions, tag_version, version_labels
 from planning.writeback import data_loader_csv, deliver_webhook, named_preview, outbox, publish
 from views.common import allowed, current_workspace, require_page, show_failure
 
@@ -53,11 +53,6 @@ workspace = current_workspace()
 role = user.primary_role.value if user.primary_role else None
 params = st.query_params
 meeting = params.get("meeting") == "1"
-
-
-def version_label(versions: pd.DataFrame) -> dict[str, str]:
-    return {row.version_id: f"{row.name} · {row.status} · {row.created_at:%d %b %H:%M}"
-            for row in versions.itertuples()}
 
 
 def show_comparison(a_id: str, b_id: str, *, read_only: bool) -> None:
@@ -192,7 +187,7 @@ if versions.empty:
     st.info("No version of this kind yet: save a scenario on the Territory design or Quota "
             "design page.")
     st.stop()
-labels = version_label(versions)
+labels = version_labels(versions)
 st.dataframe(pd.DataFrame({
     "Version": versions["name"], "Status": versions["status"],
     "Tags": versions["tags"].map(lambda t: ", ".join(t)),
@@ -227,7 +222,8 @@ with detail_tab:
                        disabled=row["status"] not in ("draft", "changes_requested")):
             try:
                 request_id = submit_version(workspace, version_id, user)
-                st.success(f"Submitted as {request_id}; see the Approvals page.")
+                st.success(f"Submitted as {request_id}: {labels[version_id]} ({version_id}); "
+                           "see the Approvals page.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "submit the version")
         with right.form("version_tag"):

@@ -25,7 +25,7 @@ from planning.quota.model import QuotaResult
 from planning.store import Workspace
 from planning.store import quotas as repo
 from planning.store.kpis import fiscal_year_start_month
-from planning.versions import checked_name, create_version, version_digest
+from planning.versions import check_unique, checked_name, create_version, version_digest
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,8 @@ def save_quota_scenario(
            "total_cents": result.total_cents, "content_hash": digest}
 
     def store(cur) -> None:
+        check_unique(cur, kind="quota", name=name, fiscal_year=inputs.fiscal_year,
+                     digest=digest)
         repo.insert_scenario(cur, row, allocation)
         create_version(cur, kind="quota", name=name, items=items, parameters=parameters,
                        solver=solver, metrics=metrics, author=actor, actor_role=actor_role,

@@ -19,7 +19,7 @@ from planning.store.locations import derived_counts, located_accounts_by_precisi
 from planning.territory.problem import TerritoryProblem
 from planning.territory.solve import TerritoryResult, current_plan_kpis
 from planning.territory.validation import territory_problem
-from planning.versions import checked_name, create_version, version_digest
+from planning.versions import check_unique, checked_name, create_version, version_digest
 
 MEASURE_NAMES: dict[str, str] = {
     "accounts": "Accounts (count)",
@@ -198,6 +198,7 @@ def save_scenario(
     }
 
     def store(cur) -> None:
+        check_unique(cur, kind="territory", name=name, fiscal_year=None, digest=digest)
         repo.insert_scenario(cur, row, assignment)
         create_version(cur, kind="territory", name=name, items=items, parameters=parameters,
                        solver=solver, metrics=kpis, author=actor, actor_role=actor_role,

@@ -65,11 +65,11 @@ def territory_version(ws: Workspace, items: pd.DataFrame, *, name: str = "FY27 t
         solver={"status": "optimal"}, metrics={}, author=author, actor_role="revops"))
 
 
-def simple_quota(ws: Workspace, name: str = "FY27 quotas") -> str:
+def simple_quota(ws: Workspace, name: str = "FY27 quotas", first_cents: int = 100_000_00) -> str:
     """A small quota version in an empty workspace (no prior quotas: every rep counts as a
-    change, so it routes to finance, comp and sales_leader)."""
+    change, so it routes to finance, comp and sales_leader); `first_cents` tells two apart."""
     items = pd.DataFrame({"subject": ["rep-a", "rep-b", "rep-c"],
-                          "amount_cents": [100_000_00, 200_000_00, 300_000_00]})
+                          "amount_cents": [first_cents, 200_000_00, 300_000_00]})
     return quota_version(ws, items, name=name)
 
 
@@ -466,7 +466,7 @@ def test_a_new_policy_applies_to_later_submissions_only(workspace: Workspace) ->
              "territory": DEFAULT_RULES["territory"]}
     assert publish_policy(workspace, rules, actor="admin@example.com") == 2
 
-    new_version = simple_quota(workspace, "after")
+    new_version = simple_quota(workspace, "after", first_cents=110_000_00)
     new_request = submit_version(workspace, new_version, PLANNER)
     assert request_row(workspace, new_request)["policy_version"] == 2
     assert [(s["role"], s["reason"]) for s in steps_of(workspace, new_request)] == [

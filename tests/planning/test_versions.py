@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -10,17 +11,22 @@ import pytest
 from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.versions import (
+    DuplicateVersionError,
     VersionIntegrityError,
     create_version,
     lineage,
     list_versions,
     read_items,
     read_version,
+    suggested_name,
     tag_version,
     verify_version,
+    version_digest,
+    version_labels,
 )
 
 AUTHOR = "planner@example.com"
+DRAFT_NUMBERS = itertools.count(1)
 QUOTA_PARAMETERS = {"fiscal_year": 2027, "growth": 0.12, "method": "potential", "floor": 0.8}
 
 
@@ -45,9 +51,12 @@ def territory_items(moved: int = 1) -> pd.DataFrame:
     return pd.DataFrame({"subject": accounts, "assignee": assignee, "previous": previous})
 
 
-def save(ws: Workspace, *, kind: str = "quota", name: str = "FY27 draft",
+def save(ws: Workspace, *, kind: str = "quota", name: str | None = None,
          items: pd.DataFrame | None = None, parameters: dict | None = None,
          parent_id: str | None = None) -> str:
+    """A version; without a name it gets a fresh one (names are unique per kind and year)."""
+    if name is None:
+        name = f"FY27 draft {next(DRAFT_NUMBERS)}"
     if items is None:
         items = quota_items() if kind == "quota" else territory_items()
     if parameters is None:
@@ -71,18 +80,19 @@ def verify(ws: Workspace, version_id: str):
 
 def test_same_content_in_another_row_order_has_the_same_hash(workspace: Workspace) -> None:
     first = save(workspace, items=quota_items())
-    shuffled = save(workspace, items=quota_items(order=[3, 1, 0, 2]))
-    assert first != shuffled
-    assert stored_hash(workspace, first) == stored_hash(workspace, shuffled)
-    assert len(stored_hash(workspace, first)) == 64
+    shuffled = version_digest("quota", dict(QUOTA_PARAMETERS),
+                              quota_items(order=[3, 1, 0, 2]), 2027)
+    assert stored_hash(workspace, first) == shuffled
+    assert len(shuffled) == 64
+    with pytest.raises(DuplicateVersionError, match="already saved as version"):
+        save(workspace, items=quota_items(order=[3, 1, 0, 2]))
 
 
 def test_parameter_key_order_does_not_change_the_hash(workspace: Workspace) -> None:
     reordered = dict(reversed(list(QUOTA_PARAMETERS.items())))
     assert list(reordered) != list(QUOTA_PARAMETERS)
     a = save(workspace, parameters=dict(QUOTA_PARAMETERS))
-    b = save(workspace, parameters=reordered)
-    assert stored_hash(workspace, a) == stored_hash(workspace, b)
+    assert stored_hash(workspace, a) == version_digest("quota", reordered, quota_items(), 2027)
 
 
 def test_changing_one_amount_changes_the_hash(workspace: Workspace) -> None:
@@ -135,7 +145,7 @@ def test_a_stored_version_verifies_and_keeps_its_items(workspace: Workspace, kin
 
 def test_raw_sql_update_of_an_item_amount_is_detected(workspace: Workspace) -> None:
     version_id = save(workspace)
-    other = save(workspace, name="untouched")
+    other = save(workspace, name="untouched", parameters={**QUOTA_PARAMETERS, "growth": 0.2})
     workspace.write(lambda cur: cur.execute(
         "UPDATE plan_version_items SET amount_cents = amount_cents + 1 "
         "WHERE version_id = ? AND subject = 'rep-a'", [version_id]))
@@ -310,3 +320,62 @@ def test_bad_names_and_kinds_are_refused(workspace: Workspace, name: str) -> Non
             cur, kind="forecast", name="x", items=quota_items(), parameters={}, solver={},
             metrics={}, author=AUTHOR, actor_role=None))
     assert len(list_versions(workspace)) == 0
+
+
+# ----------------------------------------------------------------------------- telling apart
+
+
+@pytest.mark.parametrize("taken", ["FY27 quotas", "  fy27   QUOTAS ", "Fy27 Quotas"])
+def test_a_name_taken_for_the_kind_and_year_is_refused_naming_the_version(
+    workspace: Workspace, taken: str,
+) -> None:
+    first = save(workspace, name="FY27 quotas")
+    with pytest.raises(DuplicateVersionError) as refused:
+        save(workspace, name=taken, parameters={**QUOTA_PARAMETERS, "growth": 0.2})
+    message = str(refused.value)
+    assert "\n" not in message
+    assert '"FY27 quotas"' in message and AUTHOR in message and first in message
+    assert "FY2027" in message
+    assert len(list_versions(workspace)) == 1
+
+
+def test_the_same_name_is_free_for_another_kind(workspace: Workspace) -> None:
+    save(workspace, name="Plan of record")
+    save(workspace, kind="territory", name="Plan of record")
+    assert sorted(list_versions(workspace)["kind"]) == ["quota", "territory"]
+
+
+def test_saving_content_already_saved_is_refused_naming_the_existing_version(
+    workspace: Workspace,
+) -> None:
+    first = save(workspace, name="FY27 base")
+    created = workspace.read(lambda cur: read_version(cur, first)).created_at
+    with pytest.raises(DuplicateVersionError) as refused:
+        save(workspace, name="FY27 base again")
+    message = str(refused.value)
+    assert "\n" not in message
+    assert '"FY27 base"' in message and AUTHOR in message and first in message
+    assert f"{created:%d %b %Y %H:%M} UTC" in message
+    assert list(list_versions(workspace)["version_id"]) == [first]
+    assert workspace.read(lambda cur: cur.execute(
+        "SELECT count(*) FROM audit_events WHERE action = 'version.create'").fetchone()[0]) == 1
+
+
+def test_suggested_names_skip_the_names_taken(workspace: Workspace) -> None:
+    assert suggested_name(workspace, "quota", 2027, "FY27 plan") == "FY27 plan"
+    save(workspace, name="fy27  plan")
+    assert suggested_name(workspace, "quota", 2027, " FY27 plan ") == "FY27 plan (2)"
+    save(workspace, name="FY27 plan (2)", parameters={**QUOTA_PARAMETERS, "growth": 0.2})
+    assert suggested_name(workspace, "quota", 2027, "FY27 plan") == "FY27 plan (3)"
+    assert suggested_name(workspace, "quota", 2028, "FY27 plan") == "FY27 plan"
+    assert suggested_name(workspace, "territory", None, "") == "Territory plan"
+
+
+def test_picker_labels_show_name_author_time_status_and_short_hash(
+    workspace: Workspace,
+) -> None:
+    version_id = save(workspace, name="FY27 growth")
+    version = workspace.read(lambda cur: read_version(cur, version_id))
+    label = version_labels(list_versions(workspace))[version_id]
+    assert label == (f"FY27 growth · {AUTHOR} · {version.created_at:%d %b %Y %H:%M} UTC · "
+                     f"draft · #{version.content_hash[:8]}")

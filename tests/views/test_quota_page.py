@@ -68,11 +68,14 @@ def test_finance_solves_overrides_and_saves(demo_copy: Workspace) -> None:
         "SELECT actor, reason FROM audit_events WHERE action = 'quota.override'").fetchall())
     assert events == [(finance.email, "Promoted to strategic accounts")]
 
+    name_field = [t for t in app.text_input if t.label == "Version name"][0]
+    assert name_field.value == "FY27 plan A with 1 override"
     app = [b for b in app.button if b.key == "quota_save"][0].click().run(timeout=60)
     assert not app.exception, [e.value for e in app.exception]
     saved = demo_copy.read(lambda cur: cur.execute(
         "SELECT name, total_cents, parameters FROM quota_scenarios").fetchall())
-    assert len(saved) == 1 and saved[0][0] == "FY27 plan A" and saved[0][1] == 4_400_000_000
+    assert len(saved) == 1 and saved[0][1] == 4_400_000_000
+    assert saved[0][0] == "FY27 plan A with 1 override"
     assert json.loads(saved[0][2])["overrides"]
     assert demo_copy.read(lambda cur: cur.execute(
         "SELECT count(*) FROM audit_events WHERE action = 'quota.save'").fetchone()[0]) == 1

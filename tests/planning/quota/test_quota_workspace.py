@@ -216,3 +216,24 @@ def test_override_is_audited_with_its_reason(demo_copy: Workspace) -> None:
         record_override(demo_copy, rep, 1_000, "  abc  ", actor=user.email)
     assert len(audit.audit_events(demo_copy, action="quota.override")) == 1
     assert audit.verify_chain(demo_copy).ok
+
+
+def test_saving_the_same_allocation_twice_is_refused_and_stores_nothing(
+        demo_copy: Workspace) -> None:
+    from planning.versions import DuplicateVersionError
+
+    user = demo_user(demo_copy, Role.COMP)
+    inputs, result = solved(demo_copy)
+    first = save_quota_scenario(demo_copy, inputs, result, "FY27 base", actor=user.email)
+    with pytest.raises(DuplicateVersionError, match=f'"FY27 base" by {user.email}.*{first}'):
+        save_quota_scenario(demo_copy, inputs, result, "FY27 base again", actor=user.email)
+    changed = solve_quotas(inputs.reps, QuotaScenario(
+        target_cents=4_000_000_000, over_assign=0.1, max_increase=0.5,
+        overrides={inputs.reps["rep_id"].iloc[0]: 5_000_000}, seasonality=inputs.seasonality))
+    with pytest.raises(DuplicateVersionError, match="already named"):
+        save_quota_scenario(demo_copy, inputs, changed, " fy27 BASE ", actor=user.email)
+    assert query(demo_copy, "SELECT scenario_id FROM quota_scenarios") == [(first,)]
+    assert len(audit.audit_events(demo_copy, action="quota.save")) == 1
+    second = save_quota_scenario(demo_copy, inputs, changed, "FY27 base with override",
+                                 actor=user.email)
+    assert second != first
