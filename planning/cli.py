@@ -619,6 +619,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quota_commands(commands)
     _add_writeback_commands(commands)
     _add_as_of_commands(commands)
+    from planning.cli_versions import add_approvals_commands, add_versions_commands
+
+    add_versions_commands(commands, progress_bar)
+    add_approvals_commands(commands)
 
     workspaces = commands.add_parser("workspaces", help="List the workspaces in the data folder.")
     workspaces.set_defaults(handler=_command_workspaces)

@@ -1,0 +1,272 @@
+"""`revplan versions ...` and `revplan approvals ...`: list, show, submit, withdraw, decide and
+publish plan versions as a named workspace member (`--as EMAIL`), checked by the same policy as
+the Plan versions and Approvals pages; `--json` prints machine-readable output."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import pandas as pd
+
+from planning.errors import RevPlanError
+from planning.progress import ProgressCallback
+from planning.settings import default_workspace
+
+DECISION_CHOICES = ("approved", "rejected", "changes_requested")
+
+
+def _acting_user(args: argparse.Namespace):
+    """The workspace and the `--as` person resolved to a member with their roles."""
+    from auth.access import normalise_email, resolve_user
+    from auth.settings import load_auth_settings
+    from auth.users import Identity
+    from planning.store import open_workspace
+
+    workspace = open_workspace(args.workspace)
+    identity = Identity(email=normalise_email(args.acting), name="", method="cli")
+    return workspace, resolve_user(workspace, identity, load_auth_settings({}))
+
+
+def _page(user, path: str) -> None:
+    from auth.policy import Action, require
+
+    require(user, Action.VIEW_PAGE, path)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def _emit(args: argparse.Namespace, payload: object, text: str) -> None:
+    print(json.dumps(payload, indent=2, default=str) if args.json else text)
+
+
+def _command_list(args: argparse.Namespace) -> int:
+    from planning.versions import list_versions
+
+    workspace, user = _acting_user(args)
+    _page(user, "versions")
+    versions = list_versions(workspace, args.kind)
+    lines = [f"{row.version_id}  {row.kind:<9} {row.status:<17} {row.content_hash[:12]}  "
+             f"{row.created_at:%Y-%m-%d %H:%M}  {row.author}  {row.name}"
+             for row in versions.itertuples()]
+    _emit(args, _records(versions), "\n".join(lines) or "No versions yet.")
+    return 0
+
+
+def _summary_payload(summary) -> dict:
+    payload = dataclasses.asdict(dataclasses.replace(summary, biggest_changes=None))
+    payload["biggest_changes"] = _records(summary.biggest_changes)
+    return payload
+
+
+def _summary_text(summary) -> list[str]:
+    lines = [f"  Step {summary.step_no} ({summary.role}): {summary.rule}",
+             f"  {summary.baseline_text}"]
+    if summary.change_summary:
+        lines.append(f"  {summary.change_summary}")
+    for figure in summary.totals:
+        extra = "".join([f", published {figure.baseline}" if figure.baseline else "",
+                         f", change {figure.change}" if figure.change else ""])
+        lines.append(f"  {figure.label}: {figure.value}{extra}")
+    if len(summary.biggest_changes):
+        lines.append("  Biggest changes:")
+        lines += ["    " + " · ".join("" if pd.isna(v) else str(v) for v in row)
+                  for row in summary.biggest_changes.itertuples(index=False)]
+    if summary.compare_query:
+        lines.append(f"  Full compare: versions page {summary.compare_query}"
+                     f"&kind={summary.kind}")
+    return lines
+
+
+def _command_show(args: argparse.Namespace) -> int:
+    from planning.approvals import approver_summary, requests, waits_for
+    from planning.versions import lineage, list_versions
+
+    workspace, user = _acting_user(args)
+    _page(user, "versions")
+    versions = list_versions(workspace)
+    found = versions[versions["version_id"] == args.version_id]
+    if found.empty:
+        raise RevPlanError(f"No version {args.version_id!r}; `revplan versions list` shows "
+                           "the ids.")
+    version = _records(found)[0]
+    version["lineage"] = lineage(workspace, args.version_id)
+    asked = requests(workspace)
+    asked = asked[asked["version_id"] == args.version_id]
+    version["requests"] = _records(asked)
+    lines = [f"{version['name']} ({version['kind']}, {version['status']})",
+             f"  id {version['version_id']} · author {version['author']} · hash "
+             f"{version['content_hash']}",
+             "  lineage: " + " <- ".join(version["lineage"])]
+    for request in version["requests"]:
+        lines.append(f"Request {request['request_id']}: {request['status']}; "
+                     f"steps: {request['steps']}")
+        if request["status"] != "pending":
+            continue
+        lines.append(f"  waiting for: {request['waiting_for']}")
+        waits = waits_for(workspace, request["request_id"])
+        request["waits_for"] = {str(k): v for k, v in waits.items()}
+        summaries = [approver_summary(workspace, request["request_id"], step)
+                     for step in sorted(waits)]
+        request["summaries"] = [_summary_payload(s) for s in summaries]
+        for summary in summaries:
+            lines += _summary_text(summary)
+    _emit(args, version, "\n".join(lines))
+    return 0
+
+
+def _command_submit(args: argparse.Namespace) -> int:
+    from auth.policy import Action, require
+    from planning.approvals import submit_version, waits_for
+
+    workspace, user = _acting_user(args)
+    require(user, Action.SUBMIT_VERSION)
+    request_id = submit_version(workspace, args.version_id, user)
+    waits = waits_for(workspace, request_id)
+    _emit(args, {"request_id": request_id, "version_id": args.version_id,
+                 "waits_for": {str(k): v for k, v in waits.items()}},
+          f"Submitted {args.version_id} as {request_id}; waiting for: "
+          + ("; ".join(f"step {k}: {', '.join(v)}" for k, v in sorted(waits.items()))
+             or "nobody (signed by you)"))
+    return 0
+
+
+def _command_withdraw(args: argparse.Namespace) -> int:
+    from planning.approvals import withdraw_request
+
+    workspace, user = _acting_user(args)
+    _page(user, "approvals")
+    withdraw_request(workspace, args.request_id, user, reason=args.reason)
+    _emit(args, {"request_id": args.request_id, "status": "withdrawn"},
+          f"Withdrew {args.request_id}; the version is a draft again.")
+    return 0
+
+
+def _command_decide(args: argparse.Namespace) -> int:
+    from planning.approvals import decide, waiting_for
+
+    workspace, user = _acting_user(args)
+    _page(user, "approvals")
+    step = args.step
+    if step is None:
+        mine = waiting_for(workspace, user)
+        mine = mine[mine["request_id"] == args.request_id]
+        if mine.empty:
+            raise RevPlanError(f"No open step of {args.request_id} waits for {user.email}.")
+        step = int(mine["step_no"].iloc[0])
+    status = decide(workspace, args.request_id, step, user, args.decision, args.comment or "")
+    _emit(args, {"request_id": args.request_id, "step": step, "decision": args.decision,
+                 "request_status": status},
+          f"Recorded {args.decision} on step {step} of {args.request_id}; the request is "
+          f"now {status}.")
+    return 0
+
+
+def _command_publish(args: argparse.Namespace,
+                     bar: Callable[[str], AbstractContextManager[ProgressCallback]]) -> int:
+    from auth.policy import Action, require
+    from planning.writeback import named_preview, publish
+
+    workspace, user = _acting_user(args)
+    require(user, Action.PUBLISH_VERSION)
+    if args.dry_run:
+        changes = named_preview(workspace, args.version_id)
+        lines = [f"{row.object} {row.record_id} ({row.record_name or '?'}) · {row.field_name}: "
+                 f"{row.old_value} ({row.old_name or '-'}) -> {row.new_value} "
+                 f"({row.new_name or '-'})" + (" [already queued]" if row.queued else "")
+                 for row in changes.itertuples()]
+        _emit(args, _records(changes), "\n".join(lines) or "No change to send.")
+        return 0
+    if args.json:
+        result = publish(workspace, args.version_id, user)
+    else:
+        with bar("publish") as progress:
+            result = publish(workspace, args.version_id, user, progress=progress)
+    _emit(args, dataclasses.asdict(result),
+          f"Published {args.version_id}: {result.new_items:,} new change(s) in batch "
+          f"{result.batch_id}; {result.already_queued:,} already queued."
+          if result.batch_id else "Nothing new to send: every change is already queued.")
+    return 0
+
+
+def _command_alternate(args: argparse.Namespace) -> int:
+    from planning.approvals import set_alternate
+    from planning.store import open_workspace
+
+    set_alternate(open_workspace(args.workspace), args.role,
+                  None if args.clear else args.email, None, reason=args.reason)
+    print(f"No alternate for {args.role} in {args.workspace!r}." if args.clear else
+          f"{args.email.strip().lower()} is the alternate approver for {args.role} in "
+          f"{args.workspace!r}.")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    parser.add_argument("--as", dest="acting", required=True, metavar="EMAIL",
+                        help="the workspace member acting (checked like on the page)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_versions_commands(
+    commands: argparse._SubParsersAction,
+    bar: Callable[[str], AbstractContextManager[ProgressCallback]],
+) -> argparse._SubParsersAction:
+    """`revplan versions list|show|submit|withdraw|decide|publish`; returns the subcommand
+    group so further subcommands (compare) are added the same way."""
+    versions = commands.add_parser("versions", help="List, submit, decide and publish plan "
+                                   "versions as a named person.")
+    sub = versions.add_subparsers(dest="versions_command", required=True, metavar="COMMAND")
+    listing = sub.add_parser("list", help="Versions newest first with status and short hash.")
+    _common(listing)
+    listing.add_argument("--kind", choices=["territory", "quota"], help="only this kind")
+    listing.set_defaults(handler=_command_list)
+    show = sub.add_parser("show", help="One version, its requests, whom they wait for and the "
+                          "approver's summary.")
+    _common(show)
+    show.add_argument("version_id", metavar="VERSION_ID")
+    show.set_defaults(handler=_command_show)
+    submit = sub.add_parser("submit", help="Submit a draft version for approval.")
+    _common(submit)
+    submit.add_argument("version_id", metavar="VERSION_ID")
+    submit.set_defaults(handler=_command_submit)
+    withdraw = sub.add_parser("withdraw", help="Withdraw your open request.")
+    _common(withdraw)
+    withdraw.add_argument("request_id", metavar="REQUEST_ID")
+    withdraw.add_argument("--reason", help="why, for the audit trail")
+    withdraw.set_defaults(handler=_command_withdraw)
+    decide = sub.add_parser("decide", help="Approve, reject or request changes on a step.")
+    _common(decide)
+    decide.add_argument("request_id", metavar="REQUEST_ID")
+    decide.add_argument("--decision", required=True, choices=DECISION_CHOICES)
+    decide.add_argument("--step", type=int, help="step number (default: your open step)")
+    decide.add_argument("--comment", help="required to reject or request changes")
+    decide.set_defaults(handler=_command_decide)
+    publish = sub.add_parser("publish", help="Publish an approved version to the outbox.")
+    _common(publish)
+    publish.add_argument("version_id", metavar="VERSION_ID")
+    publish.add_argument("--dry-run", action="store_true",
+                         help="list the changes with names, write nothing")
+    publish.set_defaults(handler=lambda args: _command_publish(args, bar))
+    return sub
+
+
+def add_approvals_commands(commands: argparse._SubParsersAction) -> None:
+    """`revplan approvals alternate`: name the alternate approver of a role (audited)."""
+    approvals = commands.add_parser("approvals", help="Approval settings.")
+    sub = approvals.add_subparsers(dest="approvals_command", required=True, metavar="COMMAND")
+    alternate = sub.add_parser(
+        "alternate", help="Name who may decide a role's step when only the submitter holds it.")
+    alternate.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    alternate.add_argument("--role", required=True, help="the role, e.g. revops")
+    who = alternate.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="a workspace member's email")
+    who.add_argument("--clear", action="store_true", help="remove the role's alternate")
+    alternate.add_argument("--reason", help="why, for the audit trail")
+    alternate.set_defaults(handler=_command_alternate)
+
