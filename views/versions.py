@@ -191,7 +191,9 @@ labels = version_labels(versions)
 st.dataframe(pd.DataFrame({
     "Version": versions["name"], "Status": versions["status"],
     "Tags": versions["tags"].map(lambda t: ", ".join(t)),
-    "Parent": versions["parent_id"], "Author": versions["author"],
+    "Revises": versions["parent_id"].map(
+        dict(zip(versions["version_id"], versions["name"], strict=True))),
+    "Author": versions["author"],
     "Saved (UTC)": versions["created_at"], "Hash": versions["content_hash"].str[:12],
     "Id": versions["version_id"]}), hide_index=True, width="stretch")
 

@@ -51,6 +51,10 @@ def test_pickers_label_versions_and_submit_acts_on_the_id_picked(demo_copy: Work
         assert set(picker.options) == labels, key
         assert all(comp.email in o and " UTC · draft · #" in o for o in picker.options)
 
+    listing = app.dataframe[0].value
+    assert list(listing["Version"]) == ["FY27 quotas $40M with override", "FY27 quotas $40M"]
+    assert listing["Revises"].isna().all() and (listing["Author"] == comp.email).all()
+
     app.selectbox(key="detail_version").set_value(second)
     app = app.run()
     app = app.button(key="version_submit").click().run(timeout=60)
@@ -92,7 +96,8 @@ def test_the_save_field_suggests_a_free_name_and_repeats_are_refused(
     assert finance.email in refusal and first in refusal and "\n" not in refusal
 
     [n for n in app.number_input if n.label == "New annual quota (USD)"][0].set_value(50_000.0)
-    [t for t in app.text_input if t.label.startswith("Reason")][0].set_value("New rep still ramping")
+    [t for t in app.text_input if t.label.startswith("Reason")][0].set_value(
+        "New rep still ramping")
     app = [b for b in app.button if b.label == "Apply override"][0].click().run(timeout=60)
     assert not app.error, [e.value for e in app.error]
     [t for t in app.text_input if t.label == "Version name"][0].set_value("  fy27   GROWTH ")

@@ -1,0 +1,39 @@
+"""Saving territory plans as versions people can tell apart: a repeated plan or a taken name
+is refused in one line naming the existing version, and nothing of the refused save is kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from planning.store import Workspace
+from planning.territory.problem import TerritoryScenario
+from planning.territory.solve import solve_territories
+from planning.territory.workspace import save_scenario, workspace_territory
+from planning.versions import DuplicateVersionError, list_versions
+from tests.conftest import DEMO_AS_OF
+
+AUTHOR = "rory@example.com"
+
+
+def test_a_repeated_plan_or_name_is_refused_naming_the_saved_version(
+    demo_copy: Workspace,
+) -> None:
+    territory = workspace_territory(demo_copy, today=DEMO_AS_OF)
+    scenario = TerritoryScenario(tolerance=0.2, method="heuristic", time_limit=30)
+    result = solve_territories(territory.problem, scenario)
+    assert result.has_plan
+    first = save_scenario(demo_copy, territory, result, "West rebalance", actor=AUTHOR)
+
+    with pytest.raises(DuplicateVersionError) as repeated:
+        save_scenario(demo_copy, territory, result, "West rebalance again", actor=AUTHOR)
+    assert "already saved as version" in str(repeated.value)
+    assert '"West rebalance"' in str(repeated.value) and first in str(repeated.value)
+
+    with pytest.raises(DuplicateVersionError) as taken:
+        save_scenario(demo_copy, territory, result, " west  REBALANCE", actor=AUTHOR,
+                      locked_ids=(territory.units["unit_id"].iloc[0],))
+    assert "already named" in str(taken.value) and first in str(taken.value)
+
+    assert list(list_versions(demo_copy, "territory")["version_id"]) == [first]
+    assert demo_copy.read(lambda cur: cur.execute(
+        "SELECT scenario_id FROM territory_scenarios").fetchall()) == [(first,)]
