@@ -296,7 +296,7 @@ def show_result(state: dict) -> None:
                 scenario_id = save_quota_scenario(workspace, inputs, result, name,
                                                   actor=user.email, actor_role=role,
                                                   parent_id=parent)
-                st.success(f"Saved “{name}” as version {scenario_id}.")
+                st.success(f"Saved as version {scenario_id}: “{name}”.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "save the scenario")
 

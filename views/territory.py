@@ -302,7 +302,7 @@ def show_result(job: SolveJob) -> None:
                 actor_role=user.primary_role.value if user.primary_role else None,
                 locked_ids=job.locked, respect_segments=job.respect_segments,
                 parent_id=parent)
-            st.success(f"Saved “{name}” as version {scenario_id}.")
+            st.success(f"Saved as version {scenario_id}: “{name}”.")
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "save the scenario")
 
