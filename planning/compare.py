@@ -180,8 +180,9 @@ def format_delta(delta: float | None, unit: str) -> str:
     number = _number(delta)
     if number is None:
         return "—"
-    sign = "+" if number >= 0 else "−"
     size = abs(number)
+    shown_as_zero = {"share": size < 0.0005, "index": size < 0.005, "FTE": size < 0.05}
+    sign = "+" if number >= 0 or shown_as_zero.get(unit, False) else "−"
     if unit == "usd":
         return sign + format_money(round(size * 100))
     if unit == "share":
