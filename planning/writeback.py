@@ -254,7 +254,7 @@ def publish(workspace: Workspace, version_id: str, user: User,
                             "content_hash": version.content_hash,
                             "new_items": new, "already_queued": len(changes) - new,
                             "superseded": list(superseded)})
-        progress(1.0, f"published: {new:,} new change(s)")
+        progress(1.0, f"done: {new:,} new change(s) queued")
         return PublishResult(batch_id=batch_id if new else None, new_items=new,
                              already_queued=len(changes) - new, superseded=superseded)
 
