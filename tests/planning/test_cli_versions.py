@@ -52,6 +52,10 @@ def test_submit_decide_publish_as_named_people(demo_copy: Workspace,
     summary = request["summaries"][0]
     assert summary["rule"].startswith("every quota version needs finance")
     assert {c["rep_id"] for c in summary["biggest_changes"]} == {"rep-a", "rep-b"}
+    code, out, _ = run(capsys, "versions", "show", version_id, *ws, "--as", finance)
+    assert code == 0 and "waiting for: finance: " in out and "Biggest changes:" in out
+    code, out, _ = run(capsys, "versions", "list", *ws, "--as", finance)
+    assert code == 0 and version_id in out and "submitted" in out
 
     code, out, err = run(capsys, "versions", "decide", request_id, *ws, "--as", comp,
                          "--decision", "approved")
