@@ -11,7 +11,8 @@ import streamlit as st
 from auth.users import User
 from planning.errors import RevPlanError
 from planning.overview import format_money
-from planning.pipeline.exceptions import inbox, resolve_item
+from planning.pipeline.exceptions import ALERT_RULE, inbox, resolve_item
+from planning.pipeline.scores import PROBABILITY_NOTE, shown_probability
 from planning.store import Workspace
 from views.common import current_workspace, require_page, show_failure
 
@@ -76,13 +77,23 @@ def facts_text(row: pd.Series) -> str:
     if not pd.isna(row["amount_cents"]):
         parts.append(format_money(int(row["amount_cents"]), compact=False))
     if not pd.isna(row["win_probability"]):
-        parts.append(f"{row['win_probability']:.0%} win probability")
+        parts.append(f"{shown_probability(row['win_probability']):.0%} win probability")
+    if not pd.isna(row["expected_loss_cents"]):
+        parts.append(f"expected loss {format_money(int(row['expected_loss_cents']))}")
     parts.append(f"raised {row['created_at']:%d %b %Y, %H:%M} UTC")
     return " · ".join(parts)
 
 
+def resolution_text(row: pd.Series) -> str:
+    """How and when a resolved item was answered, with its note, in words."""
+    verb = "Acted on" if row["status"] == "acted" else "Dismissed"
+    text = f"{verb} by {row['resolved_by']} on {row['resolved_at']:%d %b %Y, %H:%M} UTC"
+    return text + (f": {row['note']}" if isinstance(row["note"], str) else ".")
+
+
 def show_item(workspace: Workspace, user: User, row: pd.Series) -> None:
-    """One open item with its recommendation, a note and the two answers."""
+    """One item with its recommendation: an open one with a note and the two answers, a
+    resolved one with how it was answered."""
     item_id = int(row["item_id"])
     with st.container(border=True):
         st.markdown(f"**{markdown_text(row['title'])}**")
@@ -91,6 +102,9 @@ def show_item(workspace: Workspace, user: User, row: pd.Series) -> None:
             st.markdown(f"Recommendation: {markdown_text(row['recommendation'])}")
         if row["reasons"]:
             st.caption(markdown_text("What the model sees: " + "; ".join(row["reasons"]) + "."))
+        if row["status"] != "open":
+            st.caption(markdown_text(resolution_text(row)))
+            return
         st.text_input("Note", key=note_key(item_id), max_chars=500,
                       placeholder="What you did, or why the alert does not apply")
         act, dismiss = st.columns(2)
@@ -112,6 +126,62 @@ def show_history(resolved: pd.DataFrame) -> None:
                  column_config=HISTORY_COLUMNS)
 
 
+PAGE_SIZE = 20
+"""Items shown per page."""
+SORTS = {
+    "Expected loss": ("expected_loss_cents", False),
+    "Amount": ("amount_cents", False),
+    "Close date": ("close_date", True),
+    "Newest": ("created_at", False),
+}
+"""Sort choice -> (column, ascending); ties go by item id, missing values last."""
+RISKS = {
+    "All": (0.0, 1.0),
+    "Win < 10 %": (0.0, 0.10),
+    "Win 10–25 %": (0.10, 0.25),
+    "Win ≥ 25 %": (0.25, 1.01),
+}
+"""Risk choice -> win probability range [low, high) when the alert was raised."""
+STATUSES = {
+    "Open": ("open",),
+    "Acted on": ("acted",),
+    "Dismissed": ("dismissed",),
+    "All": ("open", "acted", "dismissed"),
+}
+"""Status choice -> the item statuses it shows."""
+
+
+def choose_items(items: pd.DataFrame) -> pd.DataFrame:
+    """Sort, filter (status, risk, owner) and page the viewer's items; returns the page to
+    show. Owners to choose from are those of the items addressed to the viewer."""
+    sort, status, risk, owner = st.columns(4)
+    order = sort.selectbox("Sort by", list(SORTS), key="inbox_sort")
+    state = status.selectbox("Status", list(STATUSES), key="inbox_status")
+    band = risk.selectbox("Risk", list(RISKS), key="inbox_risk",
+                          help=f"Win probability when the alert was raised. {PROBABILITY_NOTE}")
+    owners = sorted(items["owner_name"].dropna().unique())
+    chosen = owner.multiselect("Owner", owners, key="inbox_owner", placeholder="All owners")
+    kept = items[items["status"].isin(STATUSES[state])]
+    if band != "All":
+        low, high = RISKS[band]
+        win = kept["win_probability"]
+        kept = kept[(win >= low) & (win < high)]
+    if chosen:
+        kept = kept[kept["owner_name"].isin(chosen)]
+    column, ascending = SORTS[order]
+    kept = kept.sort_values([column, "item_id"], ascending=[ascending, True], na_position="last")
+    pages = max(1, -(-len(kept) // PAGE_SIZE))
+    page = int(st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1,
+                               step=1, key="inbox_page")) if pages > 1 else 1
+    start = (min(page, pages) - 1) * PAGE_SIZE
+    if kept.empty:
+        st.caption("No items match these filters.")
+    else:
+        st.caption(f"Showing {start + 1:,}–{min(start + PAGE_SIZE, len(kept)):,} of "
+                   f"{len(kept):,} matching item{'' if len(kept) == 1 else 's'}.")
+    return kept.iloc[start:start + PAGE_SIZE]
+
+
 def main() -> None:
     """Draw the Inbox page for the signed-in person."""
     user = require_page("inbox")
@@ -127,11 +197,13 @@ def main() -> None:
         return
     waiting = items[items["status"] == "open"]
     st.caption(f"{len(waiting):,} open item{'' if len(waiting) == 1 else 's'} addressed to "
-               f"{user.email}. Deal risk alerts go to the deal owner's manager.")
+               f"{user.email}. Deal risk alerts go to the deal owner's manager.",
+               help=ALERT_RULE)
     if waiting.empty:
         st.info("Nothing needs your attention: no open items are addressed to you.")
-    for _, row in waiting.iterrows():
-        show_item(workspace, user, row)
+    if not items.empty:
+        for _, row in choose_items(items).iterrows():
+            show_item(workspace, user, row)
     show_history(items[items["status"] != "open"])
 
 

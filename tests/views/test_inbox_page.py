@@ -3,14 +3,17 @@ someone with nothing addressed to them sees that said."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
 
 from auth.roles import Role
+from auth.users import User
 from planning.overview import format_money
-from planning.pipeline.exceptions import raise_risk_alerts
+from planning.pipeline.exceptions import ALERT_RULE, raise_risk_alerts
 from planning.store import Workspace
+from planning.store import inbox as inbox_repo
 from tests.views.test_pages import demo_user, run_page
 from views.registry import page_by_path
 
@@ -42,12 +45,16 @@ def test_a_manager_sees_their_open_alerts(scored_demo_copy: Workspace) -> None:
     assert [t.value for t in app.title] == ["Inbox"]
     assert app.caption[0].value.startswith(f"{len(mine)} open items addressed to "
                                            f"{manager.email}.")
+    assert app.caption[0].help == ALERT_RULE
+    by_loss = mine.assign(loss=[json.loads(d)["expected_loss_cents"] for d in mine["detail_json"]]
+                          ).sort_values(["loss", "item_id"], ascending=[False, True])
     assert [m.value for m in app.markdown if m.value.startswith("**")] == [
-        f"**{escaped(title)}**" for title in mine["title"]]
+        f"**{escaped(title)}**" for title in by_loss["title"]]
     assert len(app.text_input) == len(mine)
     assert [b.label for b in app.button] == ["Acted on it", "Dismiss"] * len(mine)
-    amount = json.loads(mine["detail_json"].iloc[0])["amount_cents"]
-    assert escaped(format_money(amount, compact=False)) in app.caption[1].value
+    assert app.caption[1].value == f"Showing 1–{len(mine)} of {len(mine)} matching items."
+    amount = json.loads(by_loss["detail_json"].iloc[0])["amount_cents"]
+    assert escaped(format_money(amount, compact=False)) in app.caption[2].value
     assert any(m.value.startswith("Recommendation: ") for m in app.markdown)
     assert app.caption[-1].value == "Nothing resolved yet."
 
@@ -95,3 +102,97 @@ def test_someone_with_nothing_addressed_to_them_is_told_so(scored_demo_copy: Wor
     assert not app.exception and not app.error
     assert app.info[0].value.startswith("Nothing needs your attention")
     assert not app.button and not app.dataframe
+
+
+def _fill_inbox(workspace: Workspace, assignee: User, count: int) -> pd.DataFrame:
+    """`count` open risk items addressed to `assignee`, with varied amounts, win probabilities
+    (0 among them), close dates and two owners; returns their ids and facts."""
+    created = dt.datetime(2025, 1, 10, 9, 0)
+    rows = []
+    for n in range(count):
+        amount = 1_000_000 * (1 + (n * 7) % count)
+        win = (n % 5) * 0.06
+        detail = {"deal_name": f"Deal {n:02d}", "owner_id": f"o{n % 2}",
+                  "owner_name": ("Olive Owner", "Otto Owner")[n % 2], "amount_cents": amount,
+                  "win_probability": win, "expected_loss_cents": round((1 - win) * amount),
+                  "close_date": str(dt.date(2025, 3, 1) + dt.timedelta(days=(n * 11) % count)),
+                  "reasons": []}
+        rows.append({**detail, "title": f"Deal {n:02d} at risk"})
+
+    def write(cur) -> list[int]:
+        return [inbox_repo.insert_item(
+            cur, inbox_repo.DEAL_RISK, inbox_repo.OPPORTUNITY, f"opp-{n}", assignee.rep_id,
+            assignee.email, created, row["title"],
+            json.dumps({k: v for k, v in row.items() if k != "title"}))
+            for n, row in enumerate(rows)]
+
+    ids = workspace.write(write)
+    return pd.DataFrame(rows).assign(item_id=ids)
+
+
+def _titles(app) -> list[str]:
+    return [m.value.strip("*") for m in app.markdown if m.value.startswith("**")]
+
+
+def test_the_inbox_pages_twenty_items_at_a_time(scored_demo_copy: Workspace) -> None:
+    manager = demo_user(scored_demo_copy, Role.MANAGER)
+    items = _fill_inbox(scored_demo_copy, manager, 45)
+    by_loss = items.sort_values(["expected_loss_cents", "item_id"], ascending=[False, True])
+
+    app = run_page(PAGE, manager)
+
+    assert not app.exception and not app.error
+    assert app.number_input(key="inbox_page").label == "Page (of 3)"
+    assert app.caption[1].value == "Showing 1–20 of 45 matching items."
+    assert _titles(app) == by_loss["title"].iloc[:20].tolist()
+    assert len(app.text_input) == 20
+
+    app.number_input(key="inbox_page").set_value(3).run()
+
+    assert app.caption[1].value == "Showing 41–45 of 45 matching items."
+    assert _titles(app) == by_loss["title"].iloc[40:].tolist()
+
+
+def test_the_inbox_sorts_by_amount_and_close_date(scored_demo_copy: Workspace) -> None:
+    manager = demo_user(scored_demo_copy, Role.MANAGER)
+    items = _fill_inbox(scored_demo_copy, manager, 15)
+    app = run_page(PAGE, manager)
+
+    app.selectbox(key="inbox_sort").set_value("Amount").run()
+
+    assert _titles(app) == items.sort_values(
+        ["amount_cents", "item_id"], ascending=[False, True])["title"].tolist()
+
+    app.selectbox(key="inbox_sort").set_value("Close date").run()
+
+    assert _titles(app) == items.sort_values(["close_date", "item_id"])["title"].tolist()
+
+
+def test_the_inbox_filters_by_risk_owner_and_status(scored_demo_copy: Workspace) -> None:
+    manager = demo_user(scored_demo_copy, Role.MANAGER)
+    items = _fill_inbox(scored_demo_copy, manager, 10)
+    app = run_page(PAGE, manager)
+    assert app.multiselect(key="inbox_owner").options == ["Olive Owner", "Otto Owner"]
+
+    app.selectbox(key="inbox_risk").set_value("Win < 10 %").run()
+
+    low = items[items["win_probability"] < 0.10]
+    assert sorted(_titles(app)) == sorted(low["title"])
+    assert "1% win probability" in " ".join(c.value for c in app.caption)
+    assert "0% win probability" not in " ".join(c.value for c in app.caption)
+
+    app.selectbox(key="inbox_risk").set_value("All")
+    app.multiselect(key="inbox_owner").set_value(["Otto Owner"]).run()
+
+    assert sorted(_titles(app)) == sorted(items[items["owner_name"] == "Otto Owner"]["title"])
+
+    first = int(items["item_id"].iloc[1])
+    app.text_input(key=f"inbox_note_{first}").input("Buyer confirmed in writing")
+    app.button(key=f"inbox_dismiss_{first}").click().run()
+    app.selectbox(key="inbox_status").set_value("Dismissed").run()
+
+    assert not app.exception and not app.error
+    assert _titles(app) == [items["title"].iloc[1]]
+    assert not app.button
+    assert any(c.value.startswith(f"Dismissed by {manager.email} on ")
+               and c.value.endswith(": Buyer confirmed in writing") for c in app.caption)
