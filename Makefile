@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/revplan demo --workspace $(WORKSPACE) --size $(DEMO_SIZE) --if-missing --with-models
+	$(BIN)/revplan worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	REVPLAN_WORKSPACE=$(WORKSPACE) $(BIN)/streamlit run app.py --server.headless true --server.port $(PORT)
 
 browser:

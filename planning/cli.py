@@ -75,6 +75,16 @@ def _command_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_worker(args: argparse.Namespace) -> int:
+    from planning.jobs.worker import run_worker
+    from planning.settings import data_dir
+
+    folder = Path(args.data_dir).expanduser().resolve() if args.data_dir else data_dir()
+    print(f"Worker polling the job queues in {folder} (Ctrl-C stops it).", flush=True)
+    run_worker(folder)
+    return 0
+
+
 def _command_workspaces(args: argparse.Namespace) -> int:
     from planning.settings import data_dir
     from planning.store import list_workspaces
@@ -161,7 +171,9 @@ def _as_of(text: str | None) -> dt.datetime | None:
 def _write_report(path: str | None, content: dict) -> None:
     if path is None:
         return
-    Path(path).write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    from planning.cli_versions import write_text_atomically
+
+    write_text_atomically(path, json.dumps(content, indent=2, default=str) + "\n")
     print(f"Report written to {path}.")
 
 
@@ -237,18 +249,27 @@ def _command_pipeline_backtest(args: argparse.Namespace) -> int:
 
 
 def _command_territory_solve(args: argparse.Namespace) -> int:
-    from planning.territory.problem import TerritoryScenario
+    from planning.cli_versions import (
+        WORKSPACE_ONLY,
+        scenario_from_args,
+        solve_workspace_territory,
+        write_text_atomically,
+    )
     from planning.territory.solve import solve_territories
     from planning.territory.validation import read_territory_csv
 
+    if args.workspace is not None:
+        if args.units or args.reps:
+            raise RevPlanError("Give either --workspace or --units and --reps, not both.")
+        return solve_workspace_territory(args, progress_bar)
+    if not (args.units and args.reps):
+        raise RevPlanError("territory solve needs --workspace NAME, or --units and --reps.")
+    extra = [name for name in WORKSPACE_ONLY if getattr(args, name) not in (None, False)]
+    if extra:
+        raise RevPlanError(f"--{extra[0].replace('_', '-').replace('acting', 'as')} goes with "
+                           "--workspace, not with --units/--reps.")
     problem = read_territory_csv(Path(args.units), Path(args.reps))
-    try:
-        scenario = TerritoryScenario(
-            tolerance=args.tolerance, disruption_weight=args.disruption_weight,
-            max_moves_per_rep=args.max_moves, time_limit=args.time_limit, rel_gap=args.gap,
-            method=args.method)
-    except ValueError as exc:
-        raise RevPlanError(str(exc)) from None
+    scenario = scenario_from_args(args)
     with progress_bar("territory") as progress:
         result = solve_territories(problem, scenario, progress=progress)
     print(result.message)
@@ -258,7 +279,8 @@ def _command_territory_solve(args: argparse.Namespace) -> int:
               f"{kpis['max_balance_deviation']:+.2%}, {kpis['moved_units']:,} units moved, "
               f"weighted distance {kpis['weighted_distance_km']:,.1f} workload·km.")
         if args.out:
-            result.assignment[["unit_id", "rep_id"]].to_csv(args.out, index=False)
+            write_text_atomically(args.out, result.assignment[["unit_id", "rep_id"]].to_csv(
+                index=False))
             print(f"Assignment written to {args.out}.")
     _write_report(args.report, result.report())
     return 0 if result.has_plan else 3
@@ -279,13 +301,25 @@ def _blend(text: str) -> dict[str, float]:
 def _command_quota_solve(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from planning.cli_versions import (
+        free_version_name,
+        quota_saver,
+        save_quota_version,
+        write_text_atomically,
+    )
     from planning.quota.model import QuotaScenario, solve_quotas
     from planning.quota.workspace import quota_inputs, quota_metrics
     from planning.store import open_workspace
 
-    workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
+    user = None
+    if args.save is not None or args.acting is not None:
+        workspace, user = quota_saver(args)
+    else:
+        workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
     inputs = quota_inputs(workspace, args.fiscal_year, territory_scenario=args.territory_version,
                           today=_as_of_day(args.as_of))
+    name = (None if args.save is None
+            else free_version_name(workspace, "quota", inputs.fiscal_year, args.save))
     scenario = QuotaScenario(
         target_cents=int(round(args.target * 100)), blend=_blend(args.blend),
         over_assign=args.over_assign, max_increase=args.max_increase,
@@ -304,8 +338,11 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
                               "quota": allocation["quota_cents"] / 100})
         for k, quarter in enumerate(inputs.quarters, start=1):
             table[quarter.label.replace(" ", "_")] = allocation[f"q{k}_cents"] / 100
-        table.to_csv(args.out, index=False, float_format="%.2f")
+        write_text_atomically(args.out, table.to_csv(index=False, float_format="%.2f"))
         print(f"Quotas written to {args.out}.")
+    if name is not None:
+        version_id = save_quota_version(workspace, user, inputs, result, name)
+        print(f"Saved as version {version_id}: \u201c{name}\u201d.")
     _write_report(args.report, {
         **result.report(), "fiscal_year": inputs.fiscal_year,
         "potential_source": inputs.potential_source,
@@ -346,6 +383,11 @@ def _add_quota_commands(commands: argparse._SubParsersAction) -> None:
     solve.add_argument("--report", help="write report.json")
     solve.add_argument("--as-of", help="plan as of this date (YYYY-MM-DD): trailing bookings "
                        "and last year's quota end there (default: the workspace's as-of date)")
+    solve.add_argument("--save", metavar="NAME",
+                       help="save the allocation as a quota version with this (unique) name")
+    solve.add_argument("--as", dest="acting", metavar="EMAIL",
+                       help="the workspace member saving (required with --save; checked like "
+                       "on the Quota planning page)")
     solve.set_defaults(handler=_command_quota_solve)
 
 
@@ -403,29 +445,39 @@ def _add_territory_commands(commands: argparse._SubParsersAction) -> None:
     territory = commands.add_parser("territory", help="Design balanced territories.")
     territory_commands = territory.add_subparsers(dest="territory_command", required=True,
                                                   metavar="COMMAND")
+    from planning.cli_versions import add_territory_workspace_options
+    from planning.territory.problem import TerritoryScenario
+
+    default = TerritoryScenario()
     solve = territory_commands.add_parser(
         "solve", help="Assign units to reps: balanced, compact, little disruption.",
         description="Assign every unit to one eligible rep so that each rep's workload is "
         "within ±tolerance of its capacity share, minimising workload × km from the rep's home "
-        "plus the disruption weight × the value of moved units. Exit status 0 with a plan, "
-        "2 on bad input, 3 when no plan exists (the report says which constraint).")
-    solve.add_argument("--units", required=True,
+        "plus the disruption weight × the value of moved units. Either a workspace's accounts "
+        "and reps (--workspace NAME --as EMAIL, optionally saved as a version with --save) or "
+        "two CSV files (--units, --reps). Exit status 0 with a plan, 2 on bad input or a "
+        "refusal, 3 when no plan exists (the report says which constraint).")
+    solve.add_argument("--units",
                        help="units.csv: unit_id,lat,lon,workload[,current_rep_id][,locked]"
                        "[,segment][,value]")
-    solve.add_argument("--reps", required=True, help="reps.csv: rep_id,lat,lon[,capacity]"
-                       "[,segment]")
-    solve.add_argument("--tolerance", type=float, default=0.05,
-                       help="workload band around each rep's share (default 0.05 = ±5%%)")
-    solve.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
-    solve.add_argument("--disruption-weight", type=float, default=0.0,
-                       help="cost per unit of value of a moved unit (default 0)")
-    solve.add_argument("--max-moves", type=int, default=None,
+    solve.add_argument("--reps", help="reps.csv: rep_id,lat,lon[,capacity][,segment]")
+    add_territory_workspace_options(solve)
+    solve.add_argument("--tolerance", type=float,
+                       help=f"workload band around each rep's share (default "
+                       f"{default.tolerance:g} = ±{default.tolerance * 100:g}%%)")
+    solve.add_argument("--time-limit", type=float,
+                       help=f"seconds (default {default.time_limit:g})")
+    solve.add_argument("--disruption-weight", type=float,
+                       help="cost per unit of value of a moved unit (default: the scenario "
+                       "default, as on the page)")
+    solve.add_argument("--max-moves", type=int,
                        help="at most this many units may move off each rep")
-    solve.add_argument("--gap", type=float, default=0.01,
-                       help="stop when proven within this relative gap (default 0.01)")
-    solve.add_argument("--method", choices=("auto", "heuristic", "plain"), default="auto",
-                       help="auto: heuristic + LP bound + warm-started MIP (default); "
-                       "plain: the full MIP alone")
+    solve.add_argument("--gap", type=float,
+                       help=f"stop when proven within this relative gap (default "
+                       f"{default.rel_gap:g})")
+    solve.add_argument("--method", choices=("auto", "heuristic", "plain"),
+                       help=f"auto: heuristic + LP bound + warm-started MIP; plain: the full "
+                       f"MIP alone (default {default.method})")
     solve.add_argument("--out", help="write assignment.csv (unit_id,rep_id)")
     solve.add_argument("--report", help="write report.json")
     solve.set_defaults(handler=_command_territory_solve)
@@ -577,6 +629,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mapping", help="TOML column-mapping file for other CRMs")
     imp.add_argument("files", nargs="+", metavar="FILE", help="CSV files to import")
     imp.set_defaults(handler=_command_import)
+
+    worker = commands.add_parser(
+        "worker", help="Run territory and quota solves queued by the app.",
+        description="Poll the job queues of every workspace in the data folder and run each "
+        "job in a process of its own, with its hard time limit; Cancel in the app kills it.")
+    worker.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="folder of the workspaces (default: REVPLAN_DATA_DIR or data/)")
+    worker.set_defaults(handler=_command_worker)
 
     audit = commands.add_parser("audit", help="Check the audit trail.")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")

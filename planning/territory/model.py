@@ -178,13 +178,15 @@ def solve_model(
     start: np.ndarray | None = None, relax: bool = False,
     stop: Callable[[float, float | None, float | None], bool] | None = None,
     cancel: threading.Event | None = None, tick: Callable[[float], None] | None = None,
+    incumbent: Callable[[np.ndarray, float], None] | None = None,
 ) -> tuple[MipOutcome, dict[str, np.ndarray] | None]:
     """Solve the model (or its LP relaxation); with `relax`, also return the row duals.
 
     `start` (rep per unit) is given to HiGHS as a starting plan. `stop(seconds, objective,
     bound)` is asked at every new plan; True ends the solve early (reported as
     stopped_at_gap). `cancel` ends it at the next check (interrupted); `tick(seconds)` is
-    called at each check, for progress.
+    called at each check, for progress; `incumbent(owner, objective)` at every improving
+    plan (rep index per unit), so a caller can keep the best plan so far.
     """
     m = built.model
     units, reps = built.pairs
@@ -213,6 +215,9 @@ def solve_model(
         events.append(SolverEvent(seconds, objective, bound))
         if not first:
             first.append(seconds)
+        if incumbent is not None:
+            incumbent(_owner_of(np.asarray(out.mip_solution)[columns], built, problem),
+                      objective)
         if stop is not None and stop(seconds, objective, bound):
             event.interrupt()
 
@@ -222,6 +227,9 @@ def solve_model(
         if cancel is not None and cancel.is_set():
             event.interrupt()
 
+    if incumbent is not None and not relax:
+        column = solver._pyomo_var_to_solver_var_map  # noqa: SLF001
+        columns = np.array([column[id(m.x[j])] for j in range(len(units))], dtype=np.int64)
     if not relax:
         highs.cbMipImprovingSolution.subscribe(on_solution)
         highs.cbMipInterrupt.subscribe(on_interrupt)
@@ -273,6 +281,16 @@ def solve_model(
     return MipOutcome(termination=termination, owner=owner, objective=objective,
                       bound=bound, seconds=seconds, events=events,
                       first_feasible_seconds=first[0] if first else None), duals
+
+
+def _owner_of(values: np.ndarray, built: AssignmentModel, problem: TerritoryProblem
+              ) -> np.ndarray:
+    """Rep index per unit of a 0/1 solution over the model's pairs (-1: none)."""
+    units, reps = built.pairs
+    owner = np.full(problem.unit_count, -1, dtype=np.int64)
+    chosen = values > 0.5
+    owner[units[chosen]] = reps[chosen]
+    return owner
 
 
 def _row_duals(block: pyo.Constraint, con_map: dict, rows: list[float], size: int) -> np.ndarray:

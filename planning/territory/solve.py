@@ -94,6 +94,7 @@ class TerritoryResult:
             "message": self.message,
             "scenario": {
                 "tolerance": scenario.tolerance, "disruption_weight": scenario.disruption_weight,
+                "objective": scenario.objective,
                 "max_moves_per_rep": scenario.max_moves_per_rep,
                 "time_limit": scenario.time_limit, "rel_gap": scenario.rel_gap,
                 "candidates": scenario.candidates, "method": scenario.method,
@@ -176,11 +177,17 @@ class _Clock:
 def solve_territories(
     problem: TerritoryProblem, scenario: TerritoryScenario, *,
     progress: ProgressCallback = no_progress, cancel: threading.Event | None = None,
+    incumbent: Callable[[TerritoryResult], None] | None = None,
 ) -> TerritoryResult:
-    """Solve the scenario (see the module docstring for the method and status words)."""
+    """Solve the scenario (see the module docstring for the method and status words).
+
+    `incumbent` receives the best plan so far, worded as stopped at the time limit, each time
+    it improves (the heuristic plan first), so a process killed by the clock still has one.
+    """
     clock = _Clock(scenario.time_limit)
+    keep = _Keeper(problem, scenario, clock, incumbent)
     if scenario.method == "plain":
-        return _solve_plain(problem, scenario, clock, progress, cancel)
+        return _solve_plain(problem, scenario, clock, progress, cancel, keep)
     progress(0.02, "Building a first plan (heuristic)")
     improve = min(max(1.0, 0.1 * scenario.time_limit), scenario.time_limit)
     first = heuristic_plan(problem, scenario, seconds=scenario.time_limit,
@@ -196,6 +203,7 @@ def solve_territories(
     if owner is not None:
         objective = float(cost[np.arange(problem.unit_count), owner].sum())
         details["heuristic_objective"] = objective
+        keep.plan(owner, objective, None, "heuristic", details)
     else:
         progress(0.1, "No first plan: checking whether the scenario is feasible")
         found = diagnose(problem, scenario)
@@ -226,6 +234,7 @@ def solve_territories(
                 value = float(cost[np.arange(problem.unit_count), better.owner].sum())
                 if value < objective - 1e-9:
                     owner, objective, method = better.owner, value, name
+                    keep.plan(owner, objective, bound, method, details)
         return _finish(problem, scenario, clock, owner, objective, bound,
                        method, None, first.feasible_seconds, None, details)
     progress(0.1, "Proving a bound (LP relaxation over the nearest reps)")
@@ -271,6 +280,7 @@ def solve_territories(
                 if owner is None:
                     first_seconds = clock.elapsed()
                 owner, objective, method = repaired.owner, value, "LP rounding + repair"
+                keep.plan(owner, objective, bound, method, details)
     if owner is not None and bound is not None and _gap(objective, bound) <= scenario.rel_gap:
         target_seconds = clock.elapsed()
         return _finish(problem, scenario, clock, owner, objective, bound, method,
@@ -295,7 +305,8 @@ def solve_territories(
                  f"Improving the plan (MIP): {mip_started + seconds:.0f} s")
 
     mip, _ = solve_model(built, problem, time_limit=limit, rel_gap=scenario.rel_gap / 2,
-                         start=owner, stop=stop, cancel=cancel, tick=_throttled(tick))
+                         start=owner, stop=stop, cancel=cancel, tick=_throttled(tick),
+                         incumbent=keep.mip(objective, bound, "warm-started MIP", details))
     details.update(mip_termination=mip.termination, mip_seconds=round(mip.seconds, 3),
                    mip_objective=mip.objective, mip_bound_on_model=mip.bound)
     if mip.owner is not None and (objective is None or mip.objective < objective - 1e-9):
@@ -363,7 +374,7 @@ def _throttled(tick: Callable[[float], None], every: float = 0.5) -> Callable[[f
 
 def _solve_plain(
     problem: TerritoryProblem, scenario: TerritoryScenario, clock: _Clock,
-    progress: ProgressCallback, cancel: threading.Event | None,
+    progress: ProgressCallback, cancel: threading.Event | None, keep: _Keeper,
 ) -> TerritoryResult:
     """The plain formulation: every eligible pair, no first plan, HiGHS alone."""
     progress(0.05, "Building the full model")
@@ -374,7 +385,8 @@ def _solve_plain(
     mip, _ = solve_model(built, problem, time_limit=limit, rel_gap=scenario.rel_gap,
                          cancel=cancel, tick=_throttled(lambda s: progress(
                              0.1 + 0.9 * min(s / max(limit, 1e-9), 1.0),
-                             f"Solving the full model: {started + s:.0f} s")))
+                             f"Solving the full model: {started + s:.0f} s")),
+                         incumbent=keep.mip(None, None, "plain MIP", {}))
     details = {"units": problem.unit_count, "reps": problem.rep_count,
                "model_pairs": len(pairs[0]), "build_seconds": round(built.build_seconds, 3),
                "mip_termination": mip.termination, "mip_seconds": round(mip.seconds, 3)}
@@ -387,6 +399,34 @@ def _solve_plain(
     return _explained(problem, scenario, _finish(
         problem, scenario, clock, mip.owner, mip.objective, mip.bound, "plain MIP", status,
         first, target_seconds, details))
+
+
+class _Keeper:
+    """Hands each better plan, as a time-limited result, to the caller's `incumbent`."""
+
+    def __init__(self, problem: TerritoryProblem, scenario: TerritoryScenario, clock: _Clock,
+                 incumbent: Callable[[TerritoryResult], None] | None) -> None:
+        self.problem, self.scenario, self.clock = problem, scenario, clock
+        self.incumbent = incumbent
+
+    def plan(self, owner: np.ndarray, objective: float, bound: float | None, method: str,
+             details: dict) -> None:
+        if self.incumbent is None or owner is None or (owner < 0).any():
+            return
+        self.incumbent(_finish(self.problem, self.scenario, self.clock, owner, objective,
+                               bound, method, "time_limit", None, None, dict(details)))
+
+    def mip(self, best: float | None, bound: float | None, method: str,
+            details: dict) -> Callable[[np.ndarray, float], None] | None:
+        """The solver's incumbent callback: keeps MIP plans better than `best`."""
+        if self.incumbent is None:
+            return None
+
+        def found(owner: np.ndarray, objective: float) -> None:
+            if best is None or objective < best - 1e-9:
+                self.plan(owner, objective, bound, method, details)
+
+        return found
 
 
 def _finish(

@@ -1,0 +1,106 @@
+"""Long work as jobs in processes of their own, never in the app's script thread.
+
+The app (which holds the workspace's DuckDB file) writes a job's input to the job's folder
+and queues it in the workspace's SQLite job queue; `revplan worker` (or, when no worker is
+alive, a process the app starts itself) runs it in a child process with a hard wall-clock
+limit; the app reads the result and saves it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from planning.errors import RevPlanError
+from planning.jobs.run import launch, write_pickle
+from planning.store.job_queue import Job, JobQueue, queue_path
+from planning.store.workspace import Workspace
+
+
+class JobFailedError(RevPlanError):
+    """A job ended without a result; the message says why."""
+
+
+def workspace_queue(workspace: Workspace) -> JobQueue:
+    """The job queue beside the workspace's file."""
+    return JobQueue(queue_path(Path(workspace.path)))
+
+
+def submit_job(workspace: Workspace, kind: str, owner: str, payload: dict, *,
+               parameters: dict | None = None, time_limit_s: float | None = None) -> int:
+    """Queue a job of `kind` with its input; start it at once when no worker is alive."""
+    queue = workspace_queue(workspace)
+    folder = queue.folder / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    write_pickle(folder / "input.pkl", payload)
+    job_id = queue.submit(kind, owner, parameters or {}, folder / "input.pkl", time_limit_s)
+    if not queue.worker_alive():
+        start_job(queue, job_id)
+    return job_id
+
+
+def start_job(queue: JobQueue, job_id: int) -> bool:
+    """Claim a queued job and start its processes here; False if someone else has it."""
+    if not queue.claim(job_id):
+        return False
+    process = launch(queue.path, job_id)
+    threading.Thread(target=process.wait, name=f"job-{job_id}-reaper", daemon=True).start()
+    return True
+
+
+def job_state(workspace: Workspace, job_id: int) -> Job:
+    """The job's row; a job still queued with no worker alive is started here."""
+    queue = workspace_queue(workspace)
+    job = queue.get(job_id)
+    if job.status == "queued" and not queue.worker_alive() and start_job(queue, job_id):
+        job = queue.get(job_id)
+    return job
+
+
+def latest_job(workspace: Workspace, owner: str, kind: str) -> Job | None:
+    """This person's newest job of `kind` (to follow it again after a reload)."""
+    return workspace_queue(workspace).latest(owner, kind)
+
+
+def cancel_job(workspace: Workspace, job_id: int) -> None:
+    """Stop the job: its process is killed and it ends as cancelled."""
+    workspace_queue(workspace).request_cancel(job_id)
+
+
+def job_result(job: Job) -> Any:
+    """The finished job's result; the user's error it ended with is raised again."""
+    if job.result_path is None or not Path(job.result_path).exists():
+        raise JobFailedError(job.error or f"The {job.kind} job ended ({job.status}) "
+                             "without a result.")
+    with Path(job.result_path).open("rb") as handle:
+        result = pickle.load(handle)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def job_input(job: Job) -> dict:
+    """The input the app wrote for the job."""
+    with Path(job.input_path).open("rb") as handle:
+        return pickle.load(handle)
+
+
+def wait_for_job(workspace: Workspace, job_id: int, timeout: float,
+                 poll: float = 0.1) -> Job:
+    """Block until the job ends (for the CLI and tests); JobFailedError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = job_state(workspace, job_id)
+        if job.finished:
+            return job
+        if time.monotonic() > deadline:
+            raise JobFailedError(f"Job {job_id} did not end within {timeout:.0f} s.")
+        time.sleep(poll)
+
+
+__all__ = ["Job", "JobFailedError", "cancel_job", "job_input", "job_result", "job_state",
+           "latest_job", "start_job", "submit_job", "wait_for_job", "workspace_queue"]
