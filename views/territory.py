@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -14,9 +13,10 @@ import streamlit as st
 
 from auth.policy import Action
 from planning import telemetry
+from planning.jobs import cancel_job, job_input, job_result, job_state, latest_job, submit_job
 from planning.overview import format_quantity
 from planning.territory.problem import TerritoryScenario
-from planning.territory.solve import TerritoryResult, current_plan_kpis, solve_territories
+from planning.territory.solve import TerritoryResult, current_plan_kpis
 from planning.territory.workspace import (
     MEASURE_NAMES,
     WorkspaceTerritory,
@@ -42,40 +42,69 @@ PALETTE = plotly.colors.qualitative.Dark24
 CHART_CONFIG = {"displaylogo": False}
 
 
+RESTORE_SECONDS = 15 * 60
+"""After a reload, this person's last solve is shown again if it ended this recently."""
+
+
 @dataclass
 class SolveJob:
-    """A solve running in the background, its progress and, once done, its result."""
+    """A solve running as a job in a process of its own, its progress and, once done, its
+    result (see `planning.jobs`: the page never solves in its own thread or process)."""
 
     territory: WorkspaceTerritory
     scenario: TerritoryScenario
     name: str
     locked: tuple[str, ...]
     respect_segments: bool
-    cancel: threading.Event = field(default_factory=threading.Event)
+    job_id: int | None = None
     share: float = 0.0
-    text: str = "Starting"
+    text: str = "Waiting for a worker"
     result: TerritoryResult | None = None
     error: Exception | None = None
-    thread: threading.Thread | None = None
+    status: str = "queued"
 
     def start(self) -> None:
-        def run() -> None:
-            try:
-                self.result = solve_territories(
-                    self.territory.problem, self.scenario, progress=self.report,
-                    cancel=self.cancel)
-            except Exception as exc:  # noqa: BLE001 - shown in words on the page
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, name="territory-solve", daemon=True)
-        self.thread.start()
-
-    def report(self, share: float, text: str) -> None:
-        self.share, self.text = share, text
+        """Queue the solve with its hard time limit (the app keeps the saving)."""
+        payload = {"problem": self.territory.problem, "scenario": self.scenario,
+                   "territory": self.territory, "name": self.name, "locked": self.locked,
+                   "respect_segments": self.respect_segments}
+        self.job_id = submit_job(
+            workspace, "territory", user.email, payload, time_limit_s=self.scenario.time_limit,
+            parameters={"name": self.name, "tolerance": self.scenario.tolerance,
+                        "disruption_weight": self.scenario.disruption_weight})
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """Whether the job is still queued or running (reads its row; loads its result)."""
+        if self.job_id is None or self.status not in ("queued", "running"):
+            return False
+        state = job_state(workspace, self.job_id)
+        self.status, self.share, self.text = state.status, state.progress, (
+            state.progress_text or ("Waiting for a worker" if state.status == "queued"
+                                    else "Starting"))
+        if not state.finished:
+            return True
+        try:
+            self.result = job_result(state)
+        except Exception as exc:  # noqa: BLE001 - shown in words on the page
+            self.error = exc
+        return False
+
+    @classmethod
+    def restored(cls, owner: str) -> SolveJob | None:
+        """This person's last territory job after a reload: running, or ended lately."""
+        last = latest_job(workspace, owner, "territory")
+        if last is None or (last.finished and time.time() - (last.finished_at or 0)
+                            > RESTORE_SECONDS):
+            return None
+        try:
+            payload = job_input(last)
+        except (OSError, EOFError, AttributeError, ImportError):
+            return None
+        return cls(territory=payload["territory"], scenario=payload["scenario"],
+                   name=payload["name"], locked=payload["locked"],
+                   respect_segments=payload["respect_segments"], job_id=last.job_id,
+                   status="running")
 
 
 user = require_page("territory")
@@ -144,7 +173,7 @@ def scenario_form() -> SolveJob | None:
 def follow(job: SolveJob) -> None:
     """Show the running solve's progress with a cancel button until it ends."""
     if st.button("Cancel the solve", icon=":material/stop:", key="territory_cancel"):
-        job.cancel.set()
+        cancel_job(workspace, job.job_id)
     bar = st.progress(0.0, text="Solving…")
     while job.running:
         bar.progress(min(max(job.share, 0.0), 1.0), text=job.text)
@@ -341,6 +370,8 @@ with new_tab:
     if started is not None:
         started.start()
         st.session_state[JOB_KEY] = started
+    if JOB_KEY not in st.session_state:
+        st.session_state[JOB_KEY] = SolveJob.restored(user.email)
     job: SolveJob | None = st.session_state.get(JOB_KEY)
     if job is not None and job.running:
         with telemetry.timed(workspace, "solve", "territory", user.email):
