@@ -120,3 +120,29 @@ def test_a_viewer_is_refused(scored_demo_copy: Workspace) -> None:
     assert not app.exception
     assert element_types(app.main) == ["error", "caption"]
     assert app.error[0].value.startswith("**Access refused.**")
+
+
+def _make_certain(workspace: Workspace) -> None:
+    """Scores of exactly 0 and 1: three deals surely lost (and slipping), three surely won."""
+    def write(cur) -> None:
+        ids = [row[0] for row in cur.execute(
+            "SELECT DISTINCT opportunity_id FROM deal_scores ORDER BY 1 LIMIT 6").fetchall()]
+        for chosen, win in ((ids[:3], 0.0), (ids[3:], 1.0)):
+            cur.execute("""UPDATE deal_scores SET win_probability = ?, slip_probability = ?
+                           WHERE opportunity_id IN (SELECT UNNEST(?))""",
+                        [win, 1.0 - win, chosen])
+
+    workspace.write(write)
+
+
+def test_no_deal_shows_a_certain_win_or_slip(scored_demo_copy: Workspace) -> None:
+    _make_certain(scored_demo_copy)
+
+    app = run_page(PAGE, demo_user(scored_demo_copy, Role.REVOPS))
+
+    assert not app.exception and not app.error
+    table = deals_table(app)
+    for column in ("Win probability", "Slip risk"):
+        shown = table[column].dropna().round(6)
+        assert shown.between(1, 99).all(), column
+        assert {1.0, 99.0} <= set(shown), column

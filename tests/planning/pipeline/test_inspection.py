@@ -29,6 +29,7 @@ from planning.pipeline.inspection import (
     pipeline_waterfall,
 )
 from planning.store import Workspace
+from planning.store.inspection import DEFAULT_STALE_AFTER_DAYS, FLAG_SETTING_KEYS
 from tests.conftest import DEMO_AS_OF
 from tests.views.test_pages import demo_user
 
@@ -524,3 +525,15 @@ def test_hand_built_flags(hand_built: Workspace) -> None:
     manager = manager_of_r1()
     assert set(inspect_deals(hand_built, manager, DealFilters(), today)["owner_id"]) == {"r1"}
     assert inspect_deals(hand_built, manager, DealFilters(teams={"South"}), today).empty
+
+
+def test_default_flags_mark_at_most_a_fifth_of_open_deals(scored_demo_copy: Workspace) -> None:
+    settings = scored_demo_copy.read(lambda cur: cur.execute(
+        "SELECT key, value FROM workspace_settings WHERE key IN (SELECT UNNEST(?))",
+        [[*FLAG_SETTING_KEYS]]).fetchall())
+    assert settings == [("stale_after_days", str(DEFAULT_STALE_AFTER_DAYS))]
+    deals = inspect_deals(scored_demo_copy, None, DealFilters(), TODAY)
+    flagged = deals[[flag.value for flag in Flag]].any(axis=1)
+
+    assert len(deals) > 0
+    assert 0 < flagged.sum() <= 0.20 * len(deals)
