@@ -152,13 +152,15 @@ STATUSES = {
 
 
 def choose_items(items: pd.DataFrame) -> pd.DataFrame:
-    """Sort, filter (status, risk, owner) and page the viewer's items; returns the page to
-    show. Owners to choose from are those of the items addressed to the viewer."""
-    sort, status, risk, owner = st.columns(4)
+    """Sort, filter (status, risk, team, owner) and page the viewer's items; returns the page
+    to show. Teams and owners to choose from are those of the items addressed to the viewer."""
+    sort, status, risk, team, owner = st.columns(5)
     order = sort.selectbox("Sort by", list(SORTS), key="inbox_sort")
     state = status.selectbox("Status", list(STATUSES), key="inbox_status")
     band = risk.selectbox("Risk", list(RISKS), key="inbox_risk",
                           help=f"Win probability when the alert was raised. {PROBABILITY_NOTE}")
+    teams = sorted(items["owner_team"].dropna().unique())
+    chosen_teams = team.multiselect("Team", teams, key="inbox_team", placeholder="All teams")
     owners = sorted(items["owner_name"].dropna().unique())
     chosen = owner.multiselect("Owner", owners, key="inbox_owner", placeholder="All owners")
     kept = items[items["status"].isin(STATUSES[state])]
@@ -166,6 +168,8 @@ def choose_items(items: pd.DataFrame) -> pd.DataFrame:
         low, high = RISKS[band]
         win = kept["win_probability"]
         kept = kept[(win >= low) & (win < high)]
+    if chosen_teams:
+        kept = kept[kept["owner_team"].isin(chosen_teams)]
     if chosen:
         kept = kept[kept["owner_name"].isin(chosen)]
     column, ascending = SORTS[order]

@@ -198,7 +198,8 @@ def _addressed_to(item: dict, user: User) -> bool:
 def inbox(workspace: Workspace, user: User) -> pd.DataFrame:
     """The items addressed to the user (by email or their CRM rep id), open ones first.
 
-    Besides the stored columns: the deal's name, owner (id and name), amount (cents), close
+    Besides the stored columns and the owner's team now: the deal's name, owner (id and
+    name), amount (cents), close
     date, win probability, expected loss (cents; empty for items raised before it was kept)
     and reasons when the item was raised, and the note given on resolving it.
     """

@@ -140,10 +140,13 @@ RECOMMENDATION_JOIN = """LEFT JOIN recommendations r
 
 
 def items_for(cur: duckdb.DuckDBPyConnection, email: str, rep_id: str | None) -> pd.DataFrame:
-    """Items addressed to a person (by email, or by their CRM rep id), newest first."""
+    """Items addressed to a person (by email, or by their CRM rep id), newest first, with the
+    team of the deal owner named in the item (`owner_team`)."""
     return cur.execute(
-        f"""SELECT {ITEM_COLUMNS}
+        f"""SELECT {ITEM_COLUMNS}, owner.team AS owner_team
             FROM inbox_items i {RECOMMENDATION_JOIN}
+            LEFT JOIN reps owner
+                ON owner.rep_id = json_extract_string(i.detail_json, '$.owner_id')
             WHERE lower(i.assignee_email) = lower(?)
                OR (CAST(? AS VARCHAR) IS NOT NULL AND i.assignee_rep_id = ?)
             ORDER BY i.status = 'open' DESC, i.created_at DESC, i.item_id DESC""",

@@ -106,24 +106,30 @@ def test_someone_with_nothing_addressed_to_them_is_told_so(scored_demo_copy: Wor
 
 def _fill_inbox(workspace: Workspace, assignee: User, count: int) -> pd.DataFrame:
     """`count` open risk items addressed to `assignee`, with varied amounts, win probabilities
-    (0 among them), close dates and two owners; returns their ids and facts."""
+    (0 among them), close dates and two owners from different teams; returns their ids and
+    facts with the owners' teams."""
     created = dt.datetime(2025, 1, 10, 9, 0)
+    owners = workspace.read(lambda cur: cur.execute(
+        """SELECT arg_min(rep_id, rep_id), arg_min(name, rep_id), team FROM reps
+           WHERE team IS NOT NULL GROUP BY team ORDER BY team LIMIT 2""").fetchall())
+    assert len(owners) == 2
     rows = []
     for n in range(count):
         amount = 1_000_000 * (1 + (n * 7) % count)
         win = (n % 5) * 0.06
-        detail = {"deal_name": f"Deal {n:02d}", "owner_id": f"o{n % 2}",
-                  "owner_name": ("Olive Owner", "Otto Owner")[n % 2], "amount_cents": amount,
+        owner_id, owner_name, _ = owners[n % 2]
+        detail = {"deal_name": f"Deal {n:02d}", "owner_id": owner_id,
+                  "owner_name": owner_name, "amount_cents": amount,
                   "win_probability": win, "expected_loss_cents": round((1 - win) * amount),
                   "close_date": str(dt.date(2025, 3, 1) + dt.timedelta(days=(n * 11) % count)),
                   "reasons": []}
-        rows.append({**detail, "title": f"Deal {n:02d} at risk"})
+        rows.append({**detail, "title": f"Deal {n:02d} at risk", "team": owners[n % 2][2]})
 
     def write(cur) -> list[int]:
         return [inbox_repo.insert_item(
             cur, inbox_repo.DEAL_RISK, inbox_repo.OPPORTUNITY, f"opp-{n}", assignee.rep_id,
             assignee.email, created, row["title"],
-            json.dumps({k: v for k, v in row.items() if k != "title"}))
+            json.dumps({k: v for k, v in row.items() if k not in ("title", "team")}))
             for n, row in enumerate(rows)]
 
     ids = workspace.write(write)
@@ -168,11 +174,18 @@ def test_the_inbox_sorts_by_amount_and_close_date(scored_demo_copy: Workspace) -
     assert _titles(app) == items.sort_values(["close_date", "item_id"])["title"].tolist()
 
 
-def test_the_inbox_filters_by_risk_owner_and_status(scored_demo_copy: Workspace) -> None:
+def test_the_inbox_filters_by_risk_team_owner_and_status(scored_demo_copy: Workspace) -> None:
     manager = demo_user(scored_demo_copy, Role.MANAGER)
     items = _fill_inbox(scored_demo_copy, manager, 10)
     app = run_page(PAGE, manager)
-    assert app.multiselect(key="inbox_owner").options == ["Olive Owner", "Otto Owner"]
+    assert app.multiselect(key="inbox_owner").options == sorted(set(items["owner_name"]))
+    assert app.multiselect(key="inbox_team").options == sorted(set(items["team"]))
+
+    app.multiselect(key="inbox_team").set_value([items["team"].iloc[0]]).run()
+
+    assert sorted(_titles(app)) == sorted(items[items["team"] == items["team"].iloc[0]]["title"])
+
+    app.multiselect(key="inbox_team").set_value([])
 
     app.selectbox(key="inbox_risk").set_value("Win < 10 %").run()
 
@@ -181,10 +194,11 @@ def test_the_inbox_filters_by_risk_owner_and_status(scored_demo_copy: Workspace)
     assert "1% win probability" in " ".join(c.value for c in app.caption)
     assert "0% win probability" not in " ".join(c.value for c in app.caption)
 
+    second_owner = items["owner_name"].iloc[1]
     app.selectbox(key="inbox_risk").set_value("All")
-    app.multiselect(key="inbox_owner").set_value(["Otto Owner"]).run()
+    app.multiselect(key="inbox_owner").set_value([second_owner]).run()
 
-    assert sorted(_titles(app)) == sorted(items[items["owner_name"] == "Otto Owner"]["title"])
+    assert sorted(_titles(app)) == sorted(items[items["owner_name"] == second_owner]["title"])
 
     first = int(items["item_id"].iloc[1])
     app.text_input(key=f"inbox_note_{first}").input("Buyer confirmed in writing")
