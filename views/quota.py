@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,8 +13,9 @@ from auth.policy import Action
 from planning import telemetry
 from planning.asof import fiscal_years_with_data
 from planning.errors import RevPlanError
+from planning.jobs import Job, cancel_job, job_result, job_state, submit_job
 from planning.overview import format_money
-from planning.quota.model import QuotaInfeasibleError, QuotaScenario, solve_quotas
+from planning.quota.model import QuotaInfeasibleError, QuotaScenario
 from planning.quota.workspace import (
     DEFAULT_BLEND,
     DEFAULT_GROWTH,
@@ -148,13 +151,34 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
     return inputs, scenario, name.strip() or default_name
 
 
+QUOTA_TIME_LIMIT_S = 120.0
+"""Hard wall-clock limit of one quota solve job."""
+
+
 def solve(state: dict) -> None:
-    """Solve the state's scenario (with its overrides) and keep the result in the state."""
+    """Solve the state's scenario (with its overrides) as a job in a process of its own and
+    keep the result in the state; the user's error the solve ends with is raised here."""
     scenario = QuotaScenario(**{**state["scenario"].__dict__, "overrides": state["overrides"]})
-    with st.spinner("Allocating quotas…"), telemetry.timed(workspace, "solve", "quota",
-                                                           user.email):
-        state["result"] = solve_quotas(state["inputs"].reps, scenario)
+    with telemetry.timed(workspace, "solve", "quota", user.email):
+        job_id = submit_job(workspace, "quota", user.email,
+                            {"reps": state["inputs"].reps, "scenario": scenario},
+                            time_limit_s=QUOTA_TIME_LIMIT_S,
+                            parameters={"target_cents": scenario.target_cents})
+        job = follow_job(job_id)
+    state["result"] = job_result(job)
     state["error"] = None
+
+
+def follow_job(job_id: int) -> Job:
+    """Show the job's progress with a Cancel button (which kills its process) until it ends."""
+    st.button("Cancel", icon=":material/stop:", key="quota_cancel", on_click=cancel_job,
+              args=(workspace, job_id))
+    bar = st.progress(0.0, text="Allocating quotas…")
+    while not (job := job_state(workspace, job_id)).finished:
+        bar.progress(job.progress, text=job.progress_text or "Allocating quotas…")
+        time.sleep(0.2)
+    bar.empty()
+    return job
 
 
 def rep_table(inputs: QuotaInputs, state: dict) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planning.errors import RevPlanError
-from planning.jobs.run import launch, write_pickle
+from planning.jobs.run import StoredError, launch, write_pickle
 from planning.store.job_queue import Job, JobQueue, queue_path
 from planning.store.workspace import Workspace
 
@@ -78,8 +78,8 @@ def job_result(job: Job) -> Any:
                              "without a result.")
     with Path(job.result_path).open("rb") as handle:
         result = pickle.load(handle)
-    if isinstance(result, Exception):
-        raise result
+    if isinstance(result, StoredError):
+        raise result.error()
     return result
 
 

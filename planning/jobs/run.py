@@ -33,6 +33,27 @@ CHECKPOINT_FILE = "checkpoint.pkl"
 LOG_FILE = "job.log"
 
 
+@dataclasses.dataclass(frozen=True)
+class StoredError:
+    """A user's error a job ended with, stored so that the app can raise it again (exceptions
+    with their own constructor arguments do not survive pickling as they are)."""
+
+    kind: type
+    message: str
+    attributes: dict
+
+    @classmethod
+    def of(cls, exc: Exception) -> StoredError:
+        return cls(type(exc), str(exc), dict(vars(exc)))
+
+    def error(self) -> Exception:
+        """The exception again, with its message and attributes."""
+        exc = self.kind.__new__(self.kind)
+        Exception.__init__(exc, self.message)
+        vars(exc).update(self.attributes)
+        return exc
+
+
 def write_pickle(path: Path, value: Any) -> None:
     """Write `value` so that readers never see half a file."""
     partial = path.with_suffix(".partial")
@@ -140,7 +161,7 @@ def run_child(queue_file: Path, job_id: int) -> int:
     try:
         status, result = KINDS[job.kind](payload, progress, checkpoint)
     except RevPlanError as exc:
-        write_pickle(result_path, exc)
+        write_pickle(result_path, StoredError.of(exc))
         queue.finish(job_id, "failed", result_path=result_path, error=str(exc))
         return 0
     write_pickle(result_path, result)
@@ -158,4 +179,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from planning.jobs import run as module  # pickles name the module, never __main__
+
+    sys.exit(module.main(sys.argv[1:]))
