@@ -1,14 +1,19 @@
-"""`revplan versions ...` and `revplan approvals ...`: list, show, submit, withdraw, decide and
-publish plan versions as a named workspace member (`--as EMAIL`), checked by the same policy as
-the Plan versions and Approvals pages; `--json` prints machine-readable output."""
+"""`revplan versions ...` and `revplan approvals ...`: list, show, compare, submit, withdraw,
+decide and publish plan versions as a named workspace member (`--as EMAIL`), checked by the same
+policy as the Plan versions and Approvals pages; `--json` prints machine-readable output. Also
+the workspace forms of `revplan territory solve` and `revplan quota solve --save`, checked like
+the Territory design and Quota planning pages."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,14 +24,15 @@ from planning.settings import default_workspace
 DECISION_CHOICES = ("approved", "rejected", "changes_requested")
 
 
-def _acting_user(args: argparse.Namespace):
-    """The workspace and the `--as` person resolved to a member with their roles."""
+def acting_user(args: argparse.Namespace):
+    """The workspace (`args.workspace`, else the default one) and the `--as` person
+    (`args.acting`) resolved to a member with their roles, as the pages see them."""
     from auth.access import normalise_email, resolve_user
     from auth.settings import load_auth_settings
     from auth.users import Identity
     from planning.store import open_workspace
 
-    workspace = open_workspace(args.workspace)
+    workspace = open_workspace(args.workspace or default_workspace())
     identity = Identity(email=normalise_email(args.acting), name="", method="cli")
     return workspace, resolve_user(workspace, identity, load_auth_settings({}))
 
@@ -48,7 +54,7 @@ def _emit(args: argparse.Namespace, payload: object, text: str) -> None:
 def _command_list(args: argparse.Namespace) -> int:
     from planning.versions import list_versions
 
-    workspace, user = _acting_user(args)
+    workspace, user = acting_user(args)
     _page(user, "versions")
     versions = list_versions(workspace, args.kind)
     lines = [f"{row.version_id}  {row.kind:<9} {row.status:<17} {row.content_hash[:12]}  "
@@ -87,7 +93,7 @@ def _command_show(args: argparse.Namespace) -> int:
     from planning.approvals import approver_summary, requests, waits_for
     from planning.versions import lineage, list_versions
 
-    workspace, user = _acting_user(args)
+    workspace, user = acting_user(args)
     _page(user, "versions")
     versions = list_versions(workspace)
     found = versions[versions["version_id"] == args.version_id]
@@ -124,7 +130,7 @@ def _command_submit(args: argparse.Namespace) -> int:
     from auth.policy import Action, require
     from planning.approvals import submit_version, waits_for
 
-    workspace, user = _acting_user(args)
+    workspace, user = acting_user(args)
     require(user, Action.SUBMIT_VERSION)
     request_id = submit_version(workspace, args.version_id, user)
     waits = waits_for(workspace, request_id)
@@ -139,7 +145,7 @@ def _command_submit(args: argparse.Namespace) -> int:
 def _command_withdraw(args: argparse.Namespace) -> int:
     from planning.approvals import withdraw_request
 
-    workspace, user = _acting_user(args)
+    workspace, user = acting_user(args)
     _page(user, "approvals")
     withdraw_request(workspace, args.request_id, user, reason=args.reason)
     _emit(args, {"request_id": args.request_id, "status": "withdrawn"},
@@ -150,7 +156,7 @@ def _command_withdraw(args: argparse.Namespace) -> int:
 def _command_decide(args: argparse.Namespace) -> int:
     from planning.approvals import decide, waiting_for
 
-    workspace, user = _acting_user(args)
+    workspace, user = acting_user(args)
     _page(user, "approvals")
     step = args.step
     if step is None:
@@ -172,7 +178,7 @@ def _command_publish(args: argparse.Namespace,
     from auth.policy import Action, require
     from planning.writeback import named_preview, publish
 
-    workspace, user = _acting_user(args)
+    workspace, user = acting_user(args)
     require(user, Action.PUBLISH_VERSION)
     if args.dry_run:
         changes = named_preview(workspace, args.version_id)
@@ -206,6 +212,211 @@ def _command_alternate(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`: a reader
+    never sees half a file and a failed write leaves any earlier file as it was."""
+    target = Path(path)
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                                 suffix=".tmp")
+    except OSError as exc:
+        raise RevPlanError(f"Cannot write {target}: {exc.strerror}; check the folder exists "
+                           "and is writable.") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise RevPlanError(f"Cannot write {target}: {exc.strerror}.") from None
+
+
+def _role(user) -> str | None:
+    return user.primary_role.value if user.primary_role else None
+
+
+def free_version_name(workspace, kind: str, fiscal_year: int | None, wanted: str) -> str:
+    """The `--save` name, trimmed; refused before any solving when a `kind` version of that
+    fiscal year already carries it (saving checks again, with the content hash)."""
+    from planning.versions import DuplicateVersionError, checked_name, name_key, taken_names
+
+    name = checked_name(wanted)
+    if name_key(name) in taken_names(workspace, kind, fiscal_year):
+        year = f" for FY{fiscal_year}" if fiscal_year is not None else ""
+        raise DuplicateVersionError(
+            f"A {kind} version{year} is already named {name!r}; choose another --save name "
+            "(`revplan versions list` shows the names).")
+    return name
+
+
+def scenario_from_args(args: argparse.Namespace, balance_measure: str | None = None):
+    """A `TerritoryScenario` from the solve options given; every option left out keeps the
+    scenario's own default, so the command line and the page start from the same settings."""
+    from planning.territory.problem import TerritoryScenario
+
+    given = {"tolerance": args.tolerance, "disruption_weight": args.disruption_weight,
+             "max_moves_per_rep": args.max_moves, "time_limit": args.time_limit,
+             "rel_gap": args.gap, "method": args.method, "balance_measure": balance_measure}
+    try:
+        return TerritoryScenario(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise RevPlanError(str(exc)) from None
+
+
+WORKSPACE_ONLY = ("measure", "lock", "no_segments", "as_of", "save", "acting", "json")
+"""`territory solve` options that only the workspace form takes."""
+
+
+def add_territory_workspace_options(solve: argparse.ArgumentParser) -> None:
+    """The options of `revplan territory solve --workspace NAME` beyond the scenario settings
+    both forms share: balance measure, locked accounts, segments, as-of day, save, acting
+    person and JSON output, as on the Territory design page."""
+    from planning.territory.workspace import MEASURE_NAMES
+
+    solve.add_argument("--workspace", metavar="NAME",
+                       help="solve this workspace's located accounts and active reps "
+                       "(instead of --units/--reps)")
+    solve.add_argument("--measure", choices=list(MEASURE_NAMES),
+                       help="balance measure (default, as on the page: the first of revenue, "
+                       "bookings, pipeline and accounts that the accounts carry)")
+    solve.add_argument("--lock", action="append", metavar="ACCOUNT_ID",
+                       help="keep this account with its current rep (repeat for several)")
+    solve.add_argument("--no-segments", action="store_true",
+                       help="let reps take accounts outside their segment")
+    solve.add_argument("--as-of", metavar="DATE", help="plan as of this date (YYYY-MM-DD; "
+                       "default: the workspace's as-of date)")
+    solve.add_argument("--save", metavar="NAME",
+                       help="save the plan as a territory version with this (unique) name")
+    solve.add_argument("--as", dest="acting", metavar="EMAIL",
+                       help="the workspace member solving (required with --workspace; "
+                       "checked like on the page)")
+    solve.add_argument("--json", action="store_true", help="print JSON (with --workspace)")
+
+
+def solve_workspace_territory(
+    args: argparse.Namespace,
+    bar: Callable[[str], AbstractContextManager[ProgressCallback]],
+) -> int:
+    """`revplan territory solve --workspace NAME --as EMAIL`: solve the workspace's accounts
+    like the page does and optionally save the plan as a version; 3 when there is no plan."""
+    from auth.policy import Action, require
+    from planning.asof import parse_day, resolve_as_of
+    from planning.overview import format_money
+    from planning.territory.solve import solve_territories
+    from planning.territory.workspace import (
+        MEASURE_NAMES,
+        save_scenario,
+        suggested_measure,
+        workspace_territory,
+    )
+
+    if not args.acting:
+        raise RevPlanError("territory solve --workspace needs --as EMAIL: the workspace member "
+                           "solving, checked like on the Territory design page.")
+    workspace, user = acting_user(args)
+    _page(user, "territory")
+    require(user, Action.SOLVE_TERRITORY)
+    name = (None if args.save is None
+            else free_version_name(workspace, "territory", None, args.save))
+    today = resolve_as_of(workspace, parse_day(args.as_of) if args.as_of else None).day
+    measure = args.measure or suggested_measure(workspace, today)
+    locked = tuple(dict.fromkeys(args.lock or ()))
+    respect_segments = not args.no_segments
+    territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
+                                    locked_ids=locked, today=today)
+    scenario = scenario_from_args(args, MEASURE_NAMES[measure])
+    if args.json:
+        result = solve_territories(territory.problem, scenario)
+    else:
+        with bar("territory") as progress:
+            result = solve_territories(territory.problem, scenario, progress=progress)
+    version_id = None
+    if result.has_plan and name is not None:
+        version_id = save_scenario(workspace, territory, result, name, actor=user.email,
+                                   actor_role=_role(user), locked_ids=locked,
+                                   respect_segments=respect_segments)
+    lines = [result.message]
+    if result.has_plan:
+        kpis = result.kpis()
+        problem = territory.problem
+        lines.append(
+            f"{problem.unit_count:,} accounts, {problem.rep_count:,} reps, balanced on "
+            f"{MEASURE_NAMES[measure]}: max balance deviation "
+            f"{kpis['max_balance_deviation']:+.2%}, {kpis['moved_units']:,} accounts moved "
+            f"({format_money(round(kpis['moved_value'] * 100))} annual revenue), weighted "
+            f"distance {kpis['weighted_distance_km']:,.1f} workload·km.")
+        if args.out:
+            write_text_atomically(args.out, result.assignment[["unit_id", "rep_id"]].to_csv(
+                index=False))
+            lines.append(f"Assignment written to {args.out}.")
+    if version_id is not None:
+        lines.append(f"Saved as version {version_id}: \u201c{name}\u201d.")
+    elif name is not None:
+        lines.append("Not saved: the solve returned no plan.")
+    report = {**result.report(), "workspace": workspace.name, "balance_measure": measure,
+              "locked_accounts": list(locked), "respect_segments": respect_segments,
+              "version_id": version_id, "name": name}
+    if args.report:
+        write_text_atomically(args.report, json.dumps(report, indent=2, default=str) + "\n")
+        lines.append(f"Report written to {args.report}.")
+    _emit(args, report, "\n".join(lines))
+    return 0 if result.has_plan else 3
+
+
+def quota_saver(args: argparse.Namespace):
+    """The workspace and the `--as` member for `revplan quota solve --save`, checked like on
+    the Quota planning page; `--save` without `--as` is refused."""
+    from auth.policy import Action, require
+
+    if not args.acting:
+        raise RevPlanError("quota solve --save needs --as EMAIL: the workspace member saving, "
+                           "checked like on the Quota planning page.")
+    workspace, user = acting_user(args)
+    _page(user, "quota")
+    require(user, Action.SOLVE_QUOTA)
+    return workspace, user
+
+
+def save_quota_version(workspace, user, inputs, result, name: str) -> str:
+    """Save a quota allocation as a version through the page's `save_quota_scenario`."""
+    from planning.quota.workspace import save_quota_scenario
+
+    return save_quota_scenario(workspace, inputs, result, name, actor=user.email,
+                               actor_role=_role(user))
+
+
+def _version_ref(version) -> dict:
+    return {"version_id": version.version_id, "name": version.name, "status": version.status,
+            "author": version.author, "created_at": version.created_at,
+            "content_hash": version.content_hash}
+
+
+def _command_compare(args: argparse.Namespace) -> int:
+    from planning.compare import compare_versions, describe_changes, kpi_cards, report_html
+
+    workspace, user = acting_user(args)
+    _page(user, "versions")
+    comparison = compare_versions(workspace, args.a_id, args.b_id)
+    a, b = comparison.a, comparison.b
+    summary = describe_changes(comparison)
+    cards = kpi_cards(comparison)
+    if args.html:
+        write_text_atomically(args.html, report_html(comparison))
+    lines = [f"{a.kind.title()} plan: {a.name} (A) -> {b.name} (B)",
+             f"  A {a.version_id} · {a.status} · hash {a.content_hash[:12]}",
+             f"  B {b.version_id} · {b.status} · hash {b.content_hash[:12]}",
+             "", summary, ""]
+    for card in cards:
+        notes = [text for text in (card.delta, card.help) if text]
+        lines.append(f"{card.label}: {card.value}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if args.html:
+        lines.append(f"Report written to {args.html}.")
+    _emit(args, {"kind": a.kind, "a": _version_ref(a), "b": _version_ref(b),
+                 "summary": summary, "kpis": [dataclasses.asdict(card) for card in cards],
+                 "html": args.html}, "\n".join(lines))
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", default=default_workspace(), help="workspace name")
     parser.add_argument("--as", dest="acting", required=True, metavar="EMAIL",
@@ -217,7 +428,7 @@ def add_versions_commands(
     commands: argparse._SubParsersAction,
     bar: Callable[[str], AbstractContextManager[ProgressCallback]],
 ) -> argparse._SubParsersAction:
-    """`revplan versions list|show|submit|withdraw|decide|publish`; returns the subcommand
+    """`revplan versions list|show|compare|submit|withdraw|decide|publish`; returns the subcommand
     group so further subcommands (compare) are added the same way."""
     versions = commands.add_parser("versions", help="List, submit, decide and publish plan "
                                    "versions as a named person.")
@@ -231,6 +442,14 @@ def add_versions_commands(
     _common(show)
     show.add_argument("version_id", metavar="VERSION_ID")
     show.set_defaults(handler=_command_show)
+    compare = sub.add_parser("compare", help="What version B changes against A: the summary "
+                             "in words and the key figures; --html writes the report.")
+    _common(compare)
+    compare.add_argument("a_id", metavar="A_ID", help="the version compared against")
+    compare.add_argument("b_id", metavar="B_ID", help="the version whose changes are described")
+    compare.add_argument("--html", metavar="FILE",
+                         help="also write the self-contained HTML report (opens offline)")
+    compare.set_defaults(handler=_command_compare)
     submit = sub.add_parser("submit", help="Submit a draft version for approval.")
     _common(submit)
     submit.add_argument("version_id", metavar="VERSION_ID")
