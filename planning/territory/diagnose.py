@@ -195,6 +195,9 @@ def fractional_minimum_tolerance(problem: TerritoryProblem) -> tuple[float, np.n
     m.objective = pyo.Objective(expr=m.t)
     solver = SolverFactory("highs")
     solver.config.raise_exception_on_nonoptimal_result = False
+    # Every HiGHS run in the process uses one thread: HiGHS keeps one thread scheduler per
+    # process, and a run asking for another count afterwards fails ("Not Set").
+    solver.config.threads = 1
     solver.solve(m)
     value = float(pyo.value(m.t))
     loads = np.array([pyo.value(load(r)) for r in range(problem.rep_count)])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +219,30 @@ def test_a_band_holding_no_whole_number_of_equal_units_is_named() -> None:
     assert result.status == "infeasible"
     assert result.infeasibility.constraint == "whole_units"
     assert result.infeasibility.suggested_tolerance == pytest.approx(0.334)
+
+
+def test_a_diagnosis_leaves_highs_able_to_solve_quotas_in_the_same_process() -> None:
+    """HiGHS keeps one thread scheduler per process: a diagnosis run at another thread count
+    made every later quota solve in the app's process fail ("Not Set"). In a fresh process,
+    so that no earlier test has set the scheduler up already."""
+    script = (
+        "from dataclasses import replace\n"
+        "from tests.planning.territory.test_territory_diagnose import SCENARIO, "
+        "heavy_unit_problem\n"
+        "from planning.territory.diagnose import diagnose\n"
+        "from planning.territory.solve import solve_territories\n"
+        "import pandas as pd\n"
+        "from planning.quota.model import QuotaScenario, solve_quotas\n"
+        "problem = heavy_unit_problem()\n"
+        "found = diagnose(problem, SCENARIO)\n"
+        "assert solve_territories(problem, replace(SCENARIO, tolerance=found.tolerance_needed"
+        " - 0.001)).status == 'infeasible'\n"
+        "reps = pd.DataFrame({'rep_id': ['A', 'B'], 'name': ['A', 'B'], 'team': ['T', 'T'],"
+        " 'potential': [1.0, 2.0], 'history': [1.0, 1.0], 'pipeline': [1.0, 1.0],"
+        " 'ramp': [1.0, 1.0], 'last_quota': [float('nan')] * 2})\n"
+        "print(solve_quotas(reps, QuotaScenario(target_cents=300_000)).status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=120, cwd=Path(__file__).parents[3])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "optimal"
