@@ -70,8 +70,7 @@ def test_territory_solve_text_with_options_and_locks(
     assert code == 0, err
     assert "600 accounts, 15 reps, balanced on Accounts (count)" in out
     assert "accounts moved ($" in out and "Saved as version" not in out
-    # In a process of its own: the infeasibility diagnosis leaves HiGHS unable to solve the
-    # quota model later in the same process.
+    # Through the installed entry point, as a script would run it.
     done = subprocess.run(
         [sys.executable, "-m", "planning.cli", "territory", "solve", "--workspace",
          demo_copy.name, "--as", leader, *FAST, "--measure", "accounts", "--no-segments",
