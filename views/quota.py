@@ -13,7 +13,15 @@ from auth.policy import Action
 from planning import telemetry
 from planning.asof import fiscal_years_with_data
 from planning.errors import RevPlanError
-from planning.jobs import Job, cancel_job, job_result, job_state, submit_job
+from planning.jobs import (
+    Job,
+    cancel_job,
+    job_input,
+    job_result,
+    job_state,
+    latest_job,
+    submit_job,
+)
 from planning.overview import format_money
 from planning.quota.model import QuotaInfeasibleError, QuotaScenario
 from planning.quota.workspace import (
@@ -153,6 +161,9 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
 
 QUOTA_TIME_LIMIT_S = 120.0
 """Hard wall-clock limit of one quota solve job."""
+RESTORE_SECONDS = 15 * 60
+"""After a reload, this person's last allocation is shown again if it ended this recently."""
+RESTORED_KEY = "quota_restored"
 
 
 def solve(state: dict) -> None:
@@ -161,12 +172,37 @@ def solve(state: dict) -> None:
     scenario = QuotaScenario(**{**state["scenario"].__dict__, "overrides": state["overrides"]})
     with telemetry.timed(workspace, "solve", "quota", user.email):
         job_id = submit_job(workspace, "quota", user.email,
-                            {"reps": state["inputs"].reps, "scenario": scenario},
+                            {"reps": state["inputs"].reps, "scenario": scenario,
+                             "inputs": state["inputs"], "base_scenario": state["scenario"],
+                             "name": state["name"], "overrides": state["overrides"]},
                             time_limit_s=QUOTA_TIME_LIMIT_S,
                             parameters={"target_cents": scenario.target_cents})
         job = follow_job(job_id)
     state["result"] = job_result(job)
     state["error"] = None
+
+
+def restored_state(owner: str) -> dict | None:
+    """This person's last allocation after a reload (followed to its end if still running).
+
+    Allocations with overrides are not restored: an override is recorded only once its
+    solve has returned on the page.
+    """
+    last = latest_job(workspace, owner, "quota")
+    if last is None or last.status in ("failed", "cancelled") or (
+            last.finished and time.time() - (last.finished_at or 0) > RESTORE_SECONDS):
+        return None
+    try:
+        payload = job_input(last)
+    except (OSError, EOFError, AttributeError, ImportError):
+        return None
+    if payload.get("overrides") or "inputs" not in payload:
+        return None
+    job = last if last.finished else follow_job(last.job_id)
+    if job.status != "done":
+        return None
+    return {"inputs": payload["inputs"], "scenario": payload["base_scenario"],
+            "name": payload["name"], "overrides": {}, "result": job_result(job)}
 
 
 def follow_job(job_id: int) -> Job:
@@ -361,6 +397,15 @@ with new_tab:
     except Exception as exc:  # noqa: BLE001 - shown in words
         show_failure(exc, "allocate the quotas")
         st.session_state.pop(STATE_KEY, None)
+    if STATE_KEY not in st.session_state and not st.session_state.get(RESTORED_KEY):
+        st.session_state[RESTORED_KEY] = True
+        try:
+            restored = restored_state(user.email)
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            show_failure(exc, "show your last allocation")
+            restored = None
+        if restored is not None:
+            st.session_state[STATE_KEY] = restored
     state = st.session_state.get(STATE_KEY)
     if state is not None and state.get("result") is not None:
         show_result(state)

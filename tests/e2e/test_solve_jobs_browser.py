@@ -28,11 +28,15 @@ def health_seconds(url: str) -> float:
     return time.perf_counter() - started
 
 
-def process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
+def process_gone(pid: int, within: float = 10.0) -> bool:
+    """Whether the process has exited (it may still be closing just after its job ended)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
     return False
 
 
