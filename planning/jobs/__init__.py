@@ -8,6 +8,7 @@ limit; the app reads the result and saves it.
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -53,12 +54,33 @@ def start_job(queue: JobQueue, job_id: int) -> bool:
 
 
 def job_state(workspace: Workspace, job_id: int) -> Job:
-    """The job's row; a job still queued with no worker alive is started here."""
+    """The job's row; a job still queued with no worker alive is started here, and a running
+    job whose process has vanished (its supervisor died with it) ends as failed."""
     queue = workspace_queue(workspace)
     job = queue.get(job_id)
     if job.status == "queued" and not queue.worker_alive() and start_job(queue, job_id):
         job = queue.get(job_id)
+    if job.status == "running" and job.pid is not None and not _alive(job.pid):
+        time.sleep(VANISHED_GRACE_SECONDS)
+        job = queue.get(job_id)
+        if job.status == "running" and queue.finish(
+                job_id, "failed", error="The job's process ended without a result."):
+            job = queue.get(job_id)
     return job
+
+
+VANISHED_GRACE_SECONDS = 2.0
+"""Time a supervisor gets to record how its child ended before the job is declared lost."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def latest_job(workspace: Workspace, owner: str, kind: str) -> Job | None:

@@ -4,6 +4,7 @@ computing process, a quota job equals a direct solve, and `revplan worker` runs 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -161,3 +162,21 @@ def test_the_worker_runs_queued_jobs_and_announces_itself(
         worker.wait(timeout=30)
     assert not queue.worker_alive()
 
+
+
+def test_a_job_whose_process_dies_ends_as_failed(workspace: Workspace) -> None:
+    payload = hard_territory(seed=3)
+    payload["scenario"] = TerritoryScenario(tolerance=0.02, disruption_weight=50.0,
+                                            time_limit=120.0)
+    job_id = submit_job(workspace, "territory", OWNER, payload, time_limit_s=120.0)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while (job := job_state(workspace, job_id)).pid is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGKILL)
+    job = wait_for_job(workspace, job_id, timeout=30)
+
+    assert job.status == "failed"
+    assert job.error
+    with pytest.raises(JobFailedError):
+        job_result(job)
