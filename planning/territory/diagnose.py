@@ -57,6 +57,7 @@ def tolerance_lower_bound(
     found: list[Infeasibility] = []
     unit_ids = problem.units["unit_id"].to_numpy()
     rep_ids = problem.reps["rep_id"].to_numpy()
+    unit_names, rep_names = problem.unit_labels, problem.rep_labels
     eligible = problem.eligible
     locked = problem.locked & (problem.current >= 0)
     orphan = ~eligible.any(axis=1)
@@ -67,12 +68,12 @@ def tolerance_lower_bound(
             segments = sorted({str(s) for s in problem.units["segment"][bad_segment]})
             found.append(Infeasibility(
                 "segment", f"No rep may own {bad_segment.sum()} unit(s) of segment(s) "
-                f"{_names(segments)}: {_names(unit_ids[bad_segment])}. Add a rep of that "
+                f"{_names(segments)}: {_names(unit_names[bad_segment])}. Add a rep of that "
                 "segment or clear the units' segment.",
                 units=tuple(unit_ids[bad_segment][:NAMED])))
         if bad_locked.any():
             found.append(Infeasibility(
-                "locked", f"Locked unit(s) {_names(unit_ids[bad_locked])} sit with a rep of "
+                "locked", f"Locked unit(s) {_names(unit_names[bad_locked])} sit with a rep of "
                 "another segment; unlock them or fix the segment.",
                 units=tuple(unit_ids[bad_locked][:NAMED])))
         return found
@@ -85,7 +86,7 @@ def tolerance_lower_bound(
     over = np.flatnonzero(need > scenario.tolerance + 1e-12)
     if len(over):
         found.append(Infeasibility(
-            "locked_overfill", f"Locked units alone put rep(s) {_names(rep_ids[over])} above "
+            "locked_overfill", f"Locked units alone put rep(s) {_names(rep_names[over])} above "
             f"their upper limit (up to {need[over].max():+.1%} of their share).",
             reps=tuple(rep_ids[over][:NAMED]), tolerance_needed=float(need.max())))
 
@@ -99,9 +100,9 @@ def tolerance_lower_bound(
             worst = free[int(np.argmax(best))]
             rep = int(np.argmin(fit[int(np.argmax(best))]))
             found.append(Infeasibility(
-                "unit_too_heavy", f"Unit(s) {_names(unit_ids[heavy])} weigh more than the "
-                f"upper limit of every rep that may own them (unit {unit_ids[worst]}: "
-                f"{w[worst]:,.2f} against rep {rep_ids[rep]}'s share {target[rep]:,.2f}).",
+                "unit_too_heavy", f"Unit(s) {_names(unit_names[heavy])} weigh more than the "
+                f"upper limit of every rep that may own them (unit {unit_names[worst]}: "
+                f"{w[worst]:,.2f} against rep {rep_names[rep]}'s share {target[rep]:,.2f}).",
                 units=tuple(unit_ids[heavy][:NAMED]), tolerance_needed=float(best.max())))
 
     if scenario.max_moves_per_rep is not None:
@@ -112,7 +113,7 @@ def tolerance_lower_bound(
             if keep > 0 and own[:keep].sum() > target[r] * (1 + scenario.tolerance) + 1e-9:
                 needed = float(own[:keep].sum() / target[r] - 1)
                 found.append(Infeasibility(
-                    "move_cap", f"Rep {rep_ids[r]} must keep at least {keep} of its "
+                    "move_cap", f"Rep {rep_names[r]} must keep at least {keep} of its "
                     f"{len(own)} units (at most {scenario.max_moves_per_rep} may move), and "
                     f"even its lightest {keep} weigh {needed:+.1%} above its share.",
                     reps=(str(rep_ids[r]),), tolerance_needed=needed))
@@ -127,7 +128,7 @@ def tolerance_lower_bound(
         found.append(Infeasibility(
             "balance", f"Even splitting units freely, the reps' workload cannot be balanced "
             f"within ±{scenario.tolerance:.1%}: eligible workload is too small or too large "
-            f"for rep(s) {_names(rep_ids[binding])} (needs at least ±{relaxed:.1%}).",
+            f"for rep(s) {_names(rep_names[binding])} (needs at least ±{relaxed:.1%}).",
             reps=tuple(rep_ids[binding][:NAMED]), tolerance_needed=relaxed))
     return found
 
@@ -151,10 +152,11 @@ def whole_unit_bands(
     if not len(short):
         return None
     rep_ids = problem.reps["rep_id"].to_numpy()
+    rep_names = problem.rep_labels
     worst = int(short[np.argmax(needed[short])])
     return Infeasibility(
-        "whole_units", f"The band of rep(s) {_names(rep_ids[short])} holds no whole number of "
-        f"their units (rep {rep_ids[worst]}: share {target[worst]:,.2f} of units weighing "
+        "whole_units", f"The band of rep(s) {_names(rep_names[short])} holds no whole number of "
+        f"their units (rep {rep_names[worst]}: share {target[worst]:,.2f} of units weighing "
         f"{w[problem.eligible[:, worst]][0]:,.2f} each, ±{scenario.tolerance:.1%}).",
         reps=tuple(rep_ids[short][:NAMED]), tolerance_needed=float(needed.max()))
 

@@ -1,8 +1,9 @@
 """A fast constructive heuristic with repair and local search: a feasible plan in well under a
 second for thousands of units, used alone for very large books and as the MIP's warm start.
 
-1. Construct: locked units stay; the others, heaviest first, go to the cheapest eligible rep
-   with room below its upper limit.
+1. Construct: today's assignment is the start (every unit its current rep may keep stays);
+   units without one, heaviest first, go to the cheapest eligible rep with room below its
+   upper limit. A first plan therefore moves only what the band requires.
 2. Repair: while some rep is outside its band, make the single move that removes the most
    band violation per unit of added cost (pulling units into reps below the band, pushing
    units out of reps above it).
@@ -92,11 +93,15 @@ class PlanSearch:
             state.moved_out[home] += 1
 
     def construct(self) -> None:
-        """Locked units stay; the rest, heaviest first, go to the cheapest rep with room."""
-        for unit in np.flatnonzero(self.fixed):
-            if self.eligible[unit, self.current[unit]]:
-                self.place(unit, int(self.current[unit]))
-        free = np.flatnonzero(~self.fixed & self.eligible.any(axis=1))
+        """Today's assignment is the start: every unit whose current rep may keep it stays
+        (locked or not), so repair then moves only what the band requires; the rest,
+        heaviest first, go to the cheapest rep with room."""
+        has = self.current >= 0
+        stays = np.zeros(len(self.w), dtype=bool)
+        stays[has] = self.eligible[np.flatnonzero(has), self.current[has]]
+        for unit in np.flatnonzero(stays):
+            self.place(unit, int(self.current[unit]))
+        free = np.flatnonzero(~stays & ~self.fixed & self.eligible.any(axis=1))
         order = free[np.argsort(-self.w[free], kind="stable")]
         masked = np.where(self.eligible, self.cost, np.inf)
         for unit in order:

@@ -16,6 +16,9 @@ import pandas as pd
 
 from planning.geo import haversine_km
 
+CONTINUITY_MARGIN = 1.5
+"""The continuity weight exceeds the largest distance gain of a move by this factor."""
+
 
 @dataclass(frozen=True)
 class TerritoryScenario:
@@ -23,8 +26,10 @@ class TerritoryScenario:
 
     tolerance: float = 0.05
     """Each rep's workload must lie within ±tolerance of its capacity share of the total."""
-    disruption_weight: float = 0.0
-    """Cost per unit of value of a unit that leaves its current rep (0: compactness only)."""
+    disruption_weight: float | None = None
+    """Cost per unit of value of a unit that leaves its current rep (0: compactness only).
+    None (the default) is continuity: the problem's `continuity_weight`, large enough that
+    moving less value comes first and compactness second."""
     max_moves_per_rep: int | None = None
     """At most this many of a rep's current units may move to other reps (None: no cap)."""
     time_limit: float = 60.0
@@ -41,7 +46,7 @@ class TerritoryScenario:
     def __post_init__(self) -> None:
         if not 0 <= self.tolerance < 1:
             raise ValueError(f"tolerance must be between 0 and 1, got {self.tolerance}")
-        if self.disruption_weight < 0:
+        if self.disruption_weight is not None and self.disruption_weight < 0:
             raise ValueError("disruption weight must not be negative")
         if self.max_moves_per_rep is not None and self.max_moves_per_rep < 0:
             raise ValueError("max moves per rep must not be negative")
@@ -53,6 +58,11 @@ class TerritoryScenario:
             raise ValueError("candidates per unit must be at least 1")
         if self.method not in ("auto", "heuristic", "plain"):
             raise ValueError(f"unknown method {self.method!r}: auto, heuristic or plain")
+
+    @property
+    def objective(self) -> str:
+        """'continuity' (fewest moved value first, then compactness) or 'weighted'."""
+        return "continuity" if self.disruption_weight is None else "weighted"
 
 
 @dataclass(frozen=True)
@@ -131,12 +141,43 @@ class TerritoryProblem:
             allowed[rows, self.current[rows]] = keep
         return allowed
 
+    @cached_property
+    def unit_labels(self) -> np.ndarray:
+        """Each unit as people know it: "Name (id)" when the units carry a name, else the id."""
+        return _labels(self.units, "unit_id")
+
+    @cached_property
+    def rep_labels(self) -> np.ndarray:
+        """Each rep as people know them: "Name (id)" when the reps carry a name, else the id."""
+        return _labels(self.reps, "rep_id")
+
+    @cached_property
+    def continuity_weight(self) -> float:
+        """The disruption weight of the continuity objective: per unit of value, a move costs
+        at least what the unit's distance could ever gain from it (workload × the spread of
+        its eligible reps' distances), so no move is worth making for compactness alone and
+        the plan moves as little value as the band allows, then is as compact as it can be.
+        Units of tiny value would need an unbounded weight; the ratio is capped at 100 × its
+        median, which keeps the objective's coefficients within a range HiGHS solves well."""
+        eligible = self.eligible
+        farthest = np.where(eligible, self.distance_km, -np.inf).max(axis=1)
+        nearest = np.where(eligible, self.distance_km, np.inf).min(axis=1)
+        spread = np.where(eligible.any(axis=1), farthest - nearest, 0.0)
+        priced = (self.value > 0) & (self.workload > 0) & (spread > 0)
+        if not priced.any():
+            return 1.0
+        ratio = self.workload[priced] * spread[priced] / self.value[priced]
+        return float(min(ratio.max(), 100 * np.median(ratio)) * CONTINUITY_MARGIN)
+
     def band(self, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper workload limits of every rep."""
         return self.target * (1 - tolerance), self.target * (1 + tolerance)
 
-    def cost(self, disruption_weight: float) -> np.ndarray:
-        """Unit × rep objective cost: workload × km, plus weight × value when the unit moves."""
+    def cost(self, disruption_weight: float | None) -> np.ndarray:
+        """Unit × rep objective cost: workload × km, plus weight × value when the unit moves
+        (None: the continuity weight)."""
+        if disruption_weight is None:
+            disruption_weight = self.continuity_weight
         key = ("cost", disruption_weight)
         if key not in self._cache:
             cost = self.workload[:, None] * self.distance_km
@@ -148,3 +189,12 @@ class TerritoryProblem:
                 cost = cost + disruption_weight * self.value[:, None] * moved
             self._cache[key] = cost
         return self._cache[key]
+
+
+def _labels(frame: pd.DataFrame, id_column: str) -> np.ndarray:
+    ids = frame[id_column].astype(str)
+    if "name" not in frame.columns:
+        return ids.to_numpy(dtype=object)
+    names = frame["name"]
+    named = names.notna() & (names.astype(str).str.strip() != "") & (names.astype(str) != ids)
+    return np.where(named, names.astype(str) + " (" + ids + ")", ids).astype(object)

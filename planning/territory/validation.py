@@ -174,13 +174,21 @@ def territory_problem(
             "unit_id": unit_ids.to_numpy(dtype=object), "lat": lat, "lon": lon,
             "workload": workload, "current_rep_id": current.to_numpy(dtype=object),
             "locked": locked, "segment": _text(units, "segment").to_numpy(dtype=object),
-            "value": value,
+            "value": value, **_names(units),
         }),
         reps=_with_targets(pd.DataFrame({
             "rep_id": rep_ids.to_numpy(dtype=object), "lat": rep_lat, "lon": rep_lon,
             "capacity": capacity, "segment": _text(reps, "segment").to_numpy(dtype=object),
+            **_names(reps),
         }), workload, _text(units, "segment"), balance_within_segments),
     )
+
+
+def _names(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The optional `name` column (for messages that name units and reps), when given."""
+    if "name" not in frame.columns:
+        return {}
+    return {"name": _text(frame, "name").to_numpy(dtype=object)}
 
 
 def _with_targets(

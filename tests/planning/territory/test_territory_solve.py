@@ -63,7 +63,9 @@ def test_methods_agree_with_the_enumerated_optimum(seed: int, weight: float) -> 
 
 def test_zero_disruption_weight_objective_is_the_weighted_distance() -> None:
     problem = us_territory_problem(300, 8, seed=4)
-    result = solve_territories(problem, TerritoryScenario(tolerance=0.05, time_limit=30))
+    # The default objective is now continuity, so weight 0 (compactness only) is explicit.
+    result = solve_territories(problem, TerritoryScenario(tolerance=0.05, time_limit=30,
+                                                          disruption_weight=0.0))
     assert result.has_plan
     assert result.objective == pytest.approx(result.kpis()["weighted_distance_km"], rel=1e-9)
     assert result.gap is not None and result.gap <= 0.01
