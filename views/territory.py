@@ -17,6 +17,7 @@ from planning.jobs import cancel_job, job_input, job_result, job_state, latest_j
 from planning.overview import format_quantity
 from planning.territory.problem import TerritoryScenario
 from planning.territory.solve import TerritoryResult, current_plan_kpis
+from planning.territory.tradeoff import OPTIONS, TradeOff, option_weight, tradeoff
 from planning.territory.workspace import (
     MEASURE_NAMES,
     WorkspaceTerritory,
@@ -38,6 +39,9 @@ from views.common import (
 )
 
 JOB_KEY = "territory_job"
+TRADEOFF_KEY = "territory_tradeoff"
+OBJECTIVES: dict[str, float | None] = {**dict(OPTIONS), "Custom weight": 0.0}
+"""Objective choices and their weight (None: continuity; a number: a share of it)."""
 PALETTE = plotly.colors.qualitative.Dark24
 CHART_CONFIG = {"displaylogo": False}
 
@@ -140,10 +144,18 @@ def scenario_form() -> SolveJob | None:
                                  "and account count that this workspace's accounts carry.")
         tolerance = left.slider("Balance tolerance (± % of each rep's share)", 1, 30, 10,
                                 help="Each rep's workload must lie within this band.")
+        objective = right.selectbox(
+            "Objective", list(OBJECTIVES), key="territory_objective",
+            help="Continuity (default): today's assignment is the start and the plan moves "
+            "as little as the band allows — least moved value (annual revenue, or workload "
+            "when there is none) first, then compactness (workload × km). It is one solve "
+            "with a large disruption weight: each move costs more than the distance it could "
+            "ever save, so no account moves for compactness alone. Balanced uses a tenth of "
+            "that weight; compactness ignores moves. Compare them under “Trade-off”.")
         weight = right.number_input(
-            "Disruption weight", min_value=0.0, value=0.0, step=10.0,
-            help="Cost of moving an account: weight × its annual revenue, added to the "
-            "compactness cost (workload × km). 0 optimises compactness only.")
+            "Custom disruption weight", min_value=0.0, value=0.0, step=10.0,
+            help="Only with the objective “Custom weight”: cost of moving an account, "
+            "weight × its annual revenue, added to the compactness cost (workload × km).")
         cap = right.number_input("Max accounts moved off one rep (0 = no cap)", min_value=0,
                                  value=0, step=5)
         locked = st.multiselect("Locked accounts (stay with their current rep)",
@@ -161,8 +173,11 @@ def scenario_form() -> SolveJob | None:
         return None
     territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
                                     locked_ids=tuple(locked), today=page_as_of(workspace).day)
+    share = OBJECTIVES[objective]
     scenario = TerritoryScenario(
-        tolerance=tolerance / 100, disruption_weight=float(weight),
+        tolerance=tolerance / 100,
+        disruption_weight=(float(weight) if objective == "Custom weight"
+                           else option_weight(territory.problem, share)),
         max_moves_per_rep=int(cap) or None, time_limit=float(limit),
         balance_measure=MEASURE_NAMES[measure])
     return SolveJob(territory=territory, scenario=scenario,
@@ -264,6 +279,62 @@ def offer_suggested_tolerance(job: SolveJob) -> None:
         st.rerun()
 
 
+TRADEOFF_SECONDS = 45.0
+"""Total time the trade-off's solves may take together (each option gets a third)."""
+
+
+def show_tradeoff(job: SolveJob) -> None:
+    """Continuity, balanced and compactness solved side by side on demand (bounded time):
+    moved share against weighted distance, and a button that shows each option's plan."""
+    st.subheader("Trade-off: moves against distance")
+    key = (id(job.territory), job.scenario.tolerance, job.scenario.max_moves_per_rep)
+    stored: tuple[tuple, TradeOff] | None = st.session_state.get(TRADEOFF_KEY)
+    found = stored[1] if stored is not None and stored[0] == key else None
+    if found is None:
+        st.caption(f"Solves this scenario with each objective (continuity, balanced, "
+                   f"compactness) in at most {TRADEOFF_SECONDS:.0f} s together.")
+        if st.button("Compare the objectives", icon=":material/balance:",
+                     key="territory_tradeoff_run"):
+            with st.spinner(f"Solving {len(OPTIONS)} options (at most "
+                            f"{TRADEOFF_SECONDS:.0f} s)…"):
+                found = tradeoff(job.territory.problem, job.scenario,
+                                 total_seconds=TRADEOFF_SECONDS)
+            st.session_state[TRADEOFF_KEY] = (key, found)
+        if found is None:
+            return
+    table = found.table
+    st.caption(f"Computed in {found.seconds:.0f} s. More weight on continuity moves fewer "
+               "accounts and leaves the book less compact.")
+    figure = go.Figure(go.Scatter(
+        x=table["moved_share"] * 100, y=table["weighted_distance_km"], text=table["option"],
+        mode="markers+text+lines", textposition="top center",
+        hovertemplate="%{text}: %{x:.1f}% moved<extra></extra>"))
+    figure.update_layout(xaxis={"title": {"text": "Accounts moved (%)"}},
+                         yaxis={"title": {"text": "Weighted distance (workload × km)"}},
+                         height=320, margin={"t": 30})
+    st.plotly_chart(figure, config=CHART_CONFIG, width="stretch")
+    st.dataframe(pd.DataFrame({
+        "Option": table["option"], "Status": table["status"],
+        "Accounts moved": table["moved_units"], "Moved share": table["moved_share"],
+        "Moved revenue": table["moved_value"],
+        "Weighted distance": table["weighted_distance_km"].map(
+            lambda v: None if pd.isna(v) else format_quantity(v)),
+        "Max deviation": table["max_balance_deviation"], "Seconds": table["seconds"].round(1),
+    }), hide_index=True, width="stretch", column_config={
+        "Moved share": st.column_config.NumberColumn(format="percent"),
+        "Max deviation": st.column_config.NumberColumn(format="percent"),
+        "Moved revenue": st.column_config.NumberColumn(format="dollar"),
+    })
+    columns = st.columns(len(found.results))
+    for column, option, result in zip(columns, table["option"], found.results, strict=True):
+        if column.button(f"Show the {option.lower()} plan", key=f"territory_pick_{option}",
+                         disabled=not result.has_plan):
+            st.session_state[JOB_KEY] = replace(
+                job, scenario=result.scenario, result=result, error=None, status="done",
+                name=f"{job.name.split(' (')[0]} ({option.lower()})")
+            st.rerun()
+
+
 def show_result(job: SolveJob) -> None:
     """Status, KPIs, map, balance chart, moved accounts and saving."""
     if job.error is not None:
@@ -310,9 +381,13 @@ def show_result(job: SolveJob) -> None:
         job.territory.units[["unit_id", "name", "city", "state"]], on="unit_id")
     names = dict(zip(job.territory.reps["rep_id"], job.territory.reps["name"], strict=True))
     st.subheader(f"Accounts moved ({len(moved):,})")
+    st.caption(f"{len(moved):,} of {len(result.assignment):,} accounts "
+               f"({len(moved) / max(len(result.assignment), 1):.1%}) change rep, with "
+               f"${moved['value'].sum():,.0f} of annual revenue. Review them before saving.")
     st.dataframe(
         pd.DataFrame({
-            "Account": moved["name"], "City": moved["city"], "State": moved["state"],
+            "Account": moved["name"], "CRM id": moved["unit_id"], "City": moved["city"],
+            "State": moved["state"],
             "From": moved["current_rep_id"].map(names), "To": moved["rep_id"].map(names),
             "Revenue": moved["value"], "Workload": moved["workload"],
             "Distance to new rep (km)": moved["km"].round(0),
@@ -322,6 +397,7 @@ def show_result(job: SolveJob) -> None:
     )
     if not allowed(user, Action.SOLVE_TERRITORY):
         return
+    show_tradeoff(job)
     parent = parent_picker("territory", "territory_parent")
     name = version_name_input("territory", None, job.name, "territory_version_name")
     if st.button("Save as plan version", icon=":material/save:", key="territory_save"):

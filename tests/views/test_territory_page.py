@@ -77,3 +77,25 @@ def test_a_scenario_without_a_plan_says_so(demo_copy: Workspace) -> None:
     texts = [e.value for e in app.error] + [w.value for w in app.warning]
     assert any("No plan" in t or "infeasible" in t for t in texts), texts
     assert not app.get("plotly_chart")
+
+
+def test_the_default_solve_lists_moved_accounts_and_compares_the_objectives(
+    demo_copy: Workspace,
+) -> None:
+    app = page_app(PAGE, demo_user(demo_copy, Role.REVOPS)).run()
+    assert app.selectbox(key="territory_objective").value == "Continuity"
+    app = [b for b in app.button if b.label == "Solve"][0].click().run(timeout=120)
+    assert not app.exception, [e.value for e in app.exception]
+    moved = app.dataframe[0].value
+    assert {"Account", "CRM id", "From", "To", "Revenue"} <= set(moved.columns)
+    assert not moved["Account"].equals(moved["CRM id"])
+    assert any("of annual revenue" in c.value for c in app.caption)
+    app = app.button(key="territory_tradeoff_run").click().run(timeout=120)
+    assert not app.exception, [e.value for e in app.exception]
+    table = app.dataframe[1].value
+    assert list(table["Option"]) == ["Continuity", "Balanced", "Compactness"]
+    assert table["Accounts moved"].iloc[0] <= table["Accounts moved"].iloc[2]
+    app = app.button(key="territory_pick_Compactness").click().run(timeout=60)
+    assert not app.exception, [e.value for e in app.exception]
+    assert {m.label: m.value for m in app.metric}["Accounts moved"] == (
+        f"{table['Accounts moved'].iloc[2]:,}")
