@@ -126,29 +126,29 @@ def show_history(resolved: pd.DataFrame) -> None:
                  column_config=HISTORY_COLUMNS)
 
 
+# Items shown per page.
 PAGE_SIZE = 20
-"""Items shown per page."""
+# Sort choice -> (column, ascending); ties go by item id, missing values last.
 SORTS = {
     "Expected loss": ("expected_loss_cents", False),
     "Amount": ("amount_cents", False),
     "Close date": ("close_date", True),
     "Newest": ("created_at", False),
 }
-"""Sort choice -> (column, ascending); ties go by item id, missing values last."""
+# Risk choice -> win probability range [low, high) when the alert was raised.
 RISKS = {
     "All": (0.0, 1.0),
     "Win < 10 %": (0.0, 0.10),
     "Win 10–25 %": (0.10, 0.25),
     "Win ≥ 25 %": (0.25, 1.01),
 }
-"""Risk choice -> win probability range [low, high) when the alert was raised."""
+# Status choice -> the item statuses it shows.
 STATUSES = {
     "Open": ("open",),
     "Acted on": ("acted",),
     "Dismissed": ("dismissed",),
     "All": ("open", "acted", "dismissed"),
 }
-"""Status choice -> the item statuses it shows."""
 
 
 def choose_items(items: pd.DataFrame) -> pd.DataFrame:

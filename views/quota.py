@@ -159,10 +159,10 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
     return inputs, scenario, name.strip() or default_name
 
 
+# Hard wall-clock limit of one quota solve job.
 QUOTA_TIME_LIMIT_S = 120.0
-"""Hard wall-clock limit of one quota solve job."""
+# After a reload, this person's last allocation is shown again if it ended this recently.
 RESTORE_SECONDS = 15 * 60
-"""After a reload, this person's last allocation is shown again if it ended this recently."""
 RESTORED_KEY = "quota_restored"
 
 

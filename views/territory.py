@@ -40,14 +40,14 @@ from views.common import (
 
 JOB_KEY = "territory_job"
 TRADEOFF_KEY = "territory_tradeoff"
+# Objective choices and their weight (None: continuity; a number: a share of it).
 OBJECTIVES: dict[str, float | None] = {**dict(OPTIONS), "Custom weight": 0.0}
-"""Objective choices and their weight (None: continuity; a number: a share of it)."""
 PALETTE = plotly.colors.qualitative.Dark24
 CHART_CONFIG = {"displaylogo": False}
 
 
+# After a reload, this person's last solve is shown again if it ended this recently.
 RESTORE_SECONDS = 15 * 60
-"""After a reload, this person's last solve is shown again if it ended this recently."""
 
 
 @dataclass
@@ -279,8 +279,8 @@ def offer_suggested_tolerance(job: SolveJob) -> None:
         st.rerun()
 
 
+# Total time the trade-off's solves may take together (each option gets a third).
 TRADEOFF_SECONDS = 45.0
-"""Total time the trade-off's solves may take together (each option gets a third)."""
 
 
 def show_tradeoff(job: SolveJob) -> None:
