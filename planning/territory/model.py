@@ -221,10 +221,19 @@ def solve_model(
         if stop is not None and stop(seconds, objective, bound):
             event.interrupt()
 
+    deadline = started + max(time_limit, 0.1)
+    overran: list[bool] = []
+
     def on_interrupt(event: object) -> None:
+        now = time.perf_counter()
         if tick is not None:
-            tick(time.perf_counter() - started)
+            tick(now - started)
         if cancel is not None and cancel.is_set():
+            event.interrupt()
+        elif now > deadline:
+            # HiGHS checks its own time limit only between some phases; this check holds the
+            # limit as a wall-clock wall wherever HiGHS offers an interrupt.
+            overran.append(True)
             event.interrupt()
 
     if incumbent is not None and not relax:
@@ -233,6 +242,7 @@ def solve_model(
     if not relax:
         highs.cbMipImprovingSolution.subscribe(on_solution)
         highs.cbMipInterrupt.subscribe(on_interrupt)
+        highs.cbSimplexInterrupt.subscribe(on_interrupt)
         if start is not None:
             values = np.zeros(len(units))
             values[start[units] == reps] = 1.0
@@ -249,7 +259,7 @@ def solve_model(
     seconds = time.perf_counter() - started
     termination = _termination(results.termination_condition)
     if highs.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
-        termination = "interrupted"
+        termination = "time_limit" if overran else "interrupted"
     if termination == "interrupted" and not (cancel is not None and cancel.is_set()):
         termination = "stopped_at_gap"
     objective = (None if results.incumbent_objective is None

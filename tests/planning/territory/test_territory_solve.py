@@ -164,3 +164,16 @@ def test_a_book_too_large_for_the_model_gets_a_valid_plan_and_bound(
     assert result.bound <= exact.objective + 1e-6
     assert not plan_violations(problem, result.scenario,
                                result.assignment.set_index("unit_id")["rep_id"])
+
+
+def test_highs_stops_at_its_time_limit_on_the_wall_clock() -> None:
+    """The MIP's solve ends within a moment of its limit and says time_limit (not a cancel or
+    a stop at the gap), whatever phase HiGHS is in."""
+    from planning.territory.model import build_model, candidate_pairs, solve_model
+
+    problem = us_territory_problem(1500, 60, seed=4)
+    scenario = TerritoryScenario(time_limit=1.5, rel_gap=0.0)
+    built = build_model(problem, scenario, candidate_pairs(problem, scenario, None))
+    outcome, _ = solve_model(built, problem, time_limit=1.5, rel_gap=0.0)
+    assert outcome.termination == "time_limit"
+    assert outcome.seconds <= 1.5 + 1.0
