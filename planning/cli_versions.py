@@ -301,8 +301,8 @@ def solve_workspace_territory(
     like the page does and optionally save the plan as a version; 3 when there is no plan."""
     from auth.policy import Action, require
     from planning.asof import parse_day, resolve_as_of
+    from planning.jobs import solve_territory_in_job
     from planning.overview import format_money
-    from planning.territory.solve import solve_territories
     from planning.territory.workspace import (
         MEASURE_NAMES,
         save_scenario,
@@ -325,11 +325,10 @@ def solve_workspace_territory(
     territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
                                     locked_ids=locked, today=today)
     scenario = scenario_from_args(args, MEASURE_NAMES[measure])
-    if args.json:
-        result = solve_territories(territory.problem, scenario)
-    else:
-        with bar("territory") as progress:
-            result = solve_territories(territory.problem, scenario, progress=progress)
+    if not args.json:
+        print(f"Solving in a job process (hard limit {scenario.time_limit:.0f} s)...",
+              flush=True)
+    result = solve_territory_in_job(workspace, user.email, territory.problem, scenario)
     version_id = None
     if result.has_plan and name is not None:
         version_id = save_scenario(workspace, territory, result, name, actor=user.email,

@@ -13,7 +13,15 @@ import streamlit as st
 
 from auth.policy import Action
 from planning import telemetry
-from planning.jobs import cancel_job, job_input, job_result, job_state, latest_job, submit_job
+from planning.jobs import (
+    cancel_job,
+    job_input,
+    job_result,
+    job_state,
+    latest_job,
+    solve_territory_in_job,
+    submit_job,
+)
 from planning.overview import format_quantity
 from planning.territory.problem import TerritoryScenario
 from planning.territory.solve import TerritoryResult, current_plan_kpis
@@ -298,7 +306,9 @@ def show_tradeoff(job: SolveJob) -> None:
             with st.spinner(f"Solving {len(OPTIONS)} options (at most "
                             f"{TRADEOFF_SECONDS:.0f} s)…"):
                 found = tradeoff(job.territory.problem, job.scenario,
-                                 total_seconds=TRADEOFF_SECONDS)
+                                 total_seconds=TRADEOFF_SECONDS,
+                                 solve=lambda problem, scenario: solve_territory_in_job(
+                                     workspace, user.email, problem, scenario))
             st.session_state[TRADEOFF_KEY] = (key, found)
         if found is None:
             return

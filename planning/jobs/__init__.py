@@ -124,5 +124,21 @@ def wait_for_job(workspace: Workspace, job_id: int, timeout: float,
         time.sleep(poll)
 
 
+JOB_GRACE_SECONDS = 10.0
+"""How long past its limit a blocking caller waits for a job (start-up, the kill, writing)."""
+
+
+def solve_territory_in_job(workspace: Workspace, owner: str, problem: Any, scenario: Any) -> Any:
+    """Solve a territory scenario in a job process and wait for it: a caller that must block
+    (the command line, a trade-off of a few options) still gets the job's hard wall-clock
+    limit, since HiGHS does not always stop at its own. Returns the TerritoryResult (the best
+    plan so far, as time_limit, when the limit is reached)."""
+    job_id = submit_job(workspace, "territory", owner,
+                        {"problem": problem, "scenario": scenario},
+                        time_limit_s=scenario.time_limit)
+    return job_result(wait_for_job(workspace, job_id, scenario.time_limit + JOB_GRACE_SECONDS))
+
+
 __all__ = ["Job", "JobFailedError", "cancel_job", "job_input", "job_result", "job_state",
-           "latest_job", "start_job", "submit_job", "wait_for_job", "workspace_queue"]
+           "latest_job", "solve_territory_in_job", "start_job", "submit_job", "wait_for_job",
+           "workspace_queue"]

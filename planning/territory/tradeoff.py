@@ -9,6 +9,7 @@ budget, so the whole table costs a known, bounded time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -46,9 +47,11 @@ def option_weight(problem: TerritoryProblem, weight: float | None) -> float | No
 def tradeoff(
     problem: TerritoryProblem, scenario: TerritoryScenario, *, total_seconds: float = 30.0,
     options: tuple[tuple[str, float | None], ...] = OPTIONS,
+    solve: Callable[[TerritoryProblem, TerritoryScenario], TerritoryResult] = solve_territories,
 ) -> TradeOff:
     """Solve `scenario` once per option (its disruption weight replaced), each within an
-    equal share of `total_seconds`, and tabulate moves against weighted distance."""
+    equal share of `total_seconds`, and tabulate moves against weighted distance. `solve`
+    runs one option: the page passes a job-backed solve, so each has a hard time limit."""
     started = time.perf_counter()
     each = max(total_seconds / max(len(options), 1), 1.0)
     rows: list[dict[str, object]] = []
@@ -56,7 +59,7 @@ def tradeoff(
     units = max(problem.unit_count, 1)
     for name, share in options:
         weight = option_weight(problem, share)
-        result = solve_territories(problem, replace(
+        result = solve(problem, replace(
             scenario, disruption_weight=weight, time_limit=min(scenario.time_limit, each)))
         kpis = result.kpis()
         rows.append({
