@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent, format_quantity
 from planning.store import Workspace
+from planning.store import plan_versions as version_queries
 from planning.versions import PlanVersion, read_items, read_version
 
 
@@ -50,10 +51,7 @@ def compare_versions(workspace: Workspace, a_id: str, b_id: str) -> Comparison:
         if a.kind != b.kind:
             raise RevPlanError(f"{a_id} is a {a.kind} version and {b_id} a {b.kind} version; "
                                "compare versions of one kind.")
-        reps = cur.execute(
-            "SELECT rep_id, name, team, region, capacity, segment FROM reps").df()
-        places = (cur.execute("SELECT account_id AS subject, name AS account, lat, lon "
-                              "FROM accounts").df() if a.kind == "territory" else None)
+        reps, places = version_queries.compare_places(cur, a.kind == "territory")
         return a, b, read_items(cur, a_id), read_items(cur, b_id), reps, places
 
     a, b, items_a, items_b, reps, places = workspace.read_snapshot(read)

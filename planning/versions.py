@@ -20,6 +20,7 @@ import pandas as pd
 from planning import audit
 from planning.errors import RevPlanError
 from planning.store import Workspace
+from planning.store import plan_versions as version_queries
 
 KINDS = ("territory", "quota")
 STATUSES = ("draft", "submitted", "approved", "rejected", "changes_requested", "published",
@@ -119,20 +120,14 @@ def check_unique(cur: duckdb.DuckDBPyConnection, *, kind: str, name: str,
                  fiscal_year: int | None, digest: str) -> None:
     """Refuse a version whose name is taken for its kind and fiscal year, or whose content
     hash is already saved for its kind, so no two versions can be mistaken for each other."""
-    same_content = cur.execute(
-        """SELECT name, author, created_at, version_id FROM plan_versions
-           WHERE kind = ? AND content_hash = ? ORDER BY created_at LIMIT 1""",
-        [kind, digest]).fetchone()
+    same_content = version_queries.version_with_hash(cur, kind, digest)
     if same_content is not None:
         raise DuplicateVersionError(
             f"This {kind} plan is already saved as version {describe_existing(*same_content)}; "
             "change the plan before saving, or use that version.")
     year_text = f"FY{fiscal_year}" if fiscal_year is not None else "any fiscal year"
     wanted = name_key(name)
-    for existing in cur.execute(
-            """SELECT name, author, created_at, version_id FROM plan_versions
-               WHERE kind = ? AND fiscal_year IS NOT DISTINCT FROM ? ORDER BY created_at""",
-            [kind, fiscal_year]).fetchall():
+    for existing in version_queries.versions_of_year(cur, kind, fiscal_year):
         if name_key(existing[0]) == wanted:
             raise DuplicateVersionError(
                 f"A {kind} version for {year_text} is already named "
@@ -141,11 +136,8 @@ def check_unique(cur: duckdb.DuckDBPyConnection, *, kind: str, name: str,
 
 def taken_names(workspace: Workspace, kind: str, fiscal_year: int | None) -> set[str]:
     """The compared forms (`name_key`) of the names used by `kind` versions of a fiscal year."""
-    rows = workspace.read(lambda cur: cur.execute(
-        """SELECT name FROM plan_versions
-           WHERE kind = ? AND fiscal_year IS NOT DISTINCT FROM ?""",
-        [kind, fiscal_year]).fetchall())
-    return {name_key(name) for (name,) in rows}
+    rows = workspace.read(lambda cur: version_queries.versions_of_year(cur, kind, fiscal_year))
+    return {name_key(row[0]) for row in rows}
 
 
 def suggested_name(workspace: Workspace, kind: str, fiscal_year: int | None, base: str) -> str:

@@ -222,13 +222,15 @@ def rep_table(inputs: QuotaInputs, state: dict) -> pd.DataFrame:
     fairness = state["fairness"].reps
     frame = result.allocation.merge(inputs.reps[["rep_id", "name", "ramp", "potential"]],
                                     on="rep_id").merge(fairness, on="rep_id")
-    last = frame["last_quota_cents"]
+    last = frame["last_quota_cents"].to_numpy(dtype=float, na_value=np.nan)
     return pd.DataFrame({
         "Rep": frame["name"], "Team": frame["team"], "Quota": frame["quota_cents"] / 100,
         "Fair share": frame["fair_cents"] / 100,
-        "Change vs last year": np.where(last > 0, frame["quota_cents"] / last - 1, np.nan),
+        "Change vs last year": np.where(last > 0, frame["quota_cents"] / last - 1, np.nan)
+        .astype(float),
         "Quota per $1,000 of potential": frame["quota_to_potential"] * 1000,
-        "Quota ÷ trailing bookings": frame["quota_to_history"],
+        "Quota ÷ trailing bookings": frame["quota_to_history"].to_numpy(dtype=float,
+                                                                          na_value=np.nan),
         "Pipeline coverage": frame["coverage"], "Ramp": frame["ramp"],
         "Chance of 100%": frame["chance_of_100"], "Why": frame["explanation"],
     })

@@ -403,7 +403,12 @@ def show_result(job: SolveJob) -> None:
             "Distance to new rep (km)": moved["km"].round(0),
         }).sort_values("Revenue", ascending=False),
         hide_index=True, width="stretch",
-        column_config={"Revenue": st.column_config.NumberColumn(format="dollar")},
+        column_config={
+            "Revenue": st.column_config.NumberColumn(format="dollar"),
+            "Workload": st.column_config.NumberColumn(
+                format="compact", help=f"The account's {job.scenario.balance_measure}."),
+            "Distance to new rep (km)": st.column_config.NumberColumn(format="%d km"),
+        },
     )
     if not allowed(user, Action.SOLVE_TERRITORY):
         return
