@@ -49,6 +49,17 @@ def process_gone(pid: int) -> bool:
     return False
 
 
+def process_ends(pid: int, within: float = 5.0) -> bool:
+    """True once the process is gone; a job's row can be written a moment before its process
+    has exited and been reaped, so this waits a bounded time."""
+    deadline = time.monotonic() + within
+    while not process_gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_a_territory_job_past_its_limit_stops_and_returns_its_best_plan(
     workspace: Workspace,
 ) -> None:
@@ -66,7 +77,7 @@ def test_a_territory_job_past_its_limit_stops_and_returns_its_best_plan(
     assert "Stopped at the time limit" in result.message
     assert len(result.assignment) == 3_000
     assert result.scenario.time_limit == limit
-    assert process_gone(job.pid)
+    assert process_ends(job.pid)
 
 
 def test_cancel_kills_the_computing_process(workspace: Workspace) -> None:
@@ -87,7 +98,7 @@ def test_cancel_kills_the_computing_process(workspace: Workspace) -> None:
 
     assert job.status == "cancelled"
     assert time.monotonic() - asked < 5.0
-    assert process_gone(job.pid)
+    assert process_ends(job.pid)
     try:
         result = job_result(job)
     except JobFailedError as exc:
