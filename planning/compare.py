@@ -18,6 +18,7 @@ from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent, format_quantity
 from planning.store import Workspace
 from planning.store import plan_versions as version_queries
+from planning.territory.problem import TerritoryScenario
 from planning.versions import PlanVersion, read_items, read_version
 
 
@@ -34,7 +35,13 @@ class Comparison:
     """Territory: rep, name, workload_a, workload_b, capacity (FTE), segment. Quota: team,
     quota_a, quota_b, change."""
     kpis: pd.DataFrame
-    """figure, a, b, delta, unit (usd, share, index, accounts, FTE, workload·km)."""
+    """figure, a, b, delta, unit (usd, share, index, accounts, FTE, km)."""
+
+
+DEFAULT_BAND = TerritoryScenario().tolerance
+"""The balance band of a territory version whose scenario tolerance is unknown: the default
+scenario's tolerance."""
+MEAN_DISTANCE_LABEL = "Average distance to the rep (km, weighted by potential)"
 
 
 def _detail(text: object, key: str) -> float:
@@ -109,12 +116,43 @@ def _compare_territory(a, b, items_a, items_b, names, places, regions,
                            "segment": [capacity["segment"].get(r) or "" for r in reps]})
     kpis = _kpi_rows(a, b, {
         "max_balance_deviation": ("Max balance deviation", "share"),
-        "moved_units": ("Accounts moved vs the CRM", "accounts"),
-        "weighted_distance_km": ("Weighted distance (workload·km)", "workload·km")})
+        "moved_units": ("Accounts moved vs the CRM", "accounts")})
+    first = _mean_distance(a, float(items.loc[items["rep_a"].notna(), "workload"].sum()))
+    second = _mean_distance(b, float(items.loc[items["rep_b"].notna(), "workload"].sum()))
     kpis = pd.concat([kpis, pd.DataFrame([{
+        "figure": MEAN_DISTANCE_LABEL, "a": first, "b": second,
+        "delta": second - first if first is not None and second is not None else None,
+        "unit": "km"}, {
         "figure": "Accounts with a different rep (A→B)", "a": None, "b": None,
         "delta": int(items["changed"].sum()), "unit": "accounts"}])], ignore_index=True)
     return Comparison(a=a, b=b, items=items, by_rep=by_rep, kpis=kpis)
+
+
+def _mean_distance(version: PlanVersion, total_workload: float) -> float | None:
+    """The version's value-weighted mean km; for a version saved before that figure, its
+    Σ workload × km over the total workload when the workload was the revenue potential
+    (the same weights), else unknown."""
+    saved = _number(version.metrics.get("mean_distance_km"))
+    if saved is not None:
+        return saved
+    weighted = _number(version.metrics.get("weighted_distance_km"))
+    if (weighted is None or total_workload <= 0
+            or version.parameters.get("balance_measure") != "revenue"):
+        return None
+    return weighted / total_workload
+
+
+def format_distance(km: float | None) -> str:
+    """A distance for people: "412 km", "8.4 km", "1,240 km"; "—" when unknown."""
+    number = _number(km)
+    if number is None:
+        return "—"
+    return f"{number:,.1f} km" if abs(number) < 9.95 else f"{number:,.0f} km"
+
+
+def mean_distance_text(km: float | None) -> str:
+    """The mean distance KPI in words: "412 km avg, weighted by potential"."""
+    return f"{format_distance(km)} avg, weighted by potential"
 
 
 def _compare_quota(a, b, items_a, items_b, names, teams) -> Comparison:
@@ -170,6 +208,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{number:,.1f} FTE"
     if unit == "accounts":
         return f"{round(number):,} accounts"
+    if unit == "km":
+        return format_distance(number)
     return f"{format_quantity(number)} {unit}"
 
 
@@ -209,6 +249,59 @@ def _signed_share(change: float) -> str:
     return f"{'+' if change >= 0 else '−'}{abs(change) * 100:.0f}%"
 
 
+@dataclass(frozen=True)
+class BandChanges:
+    """Reps of both versions whose workload crosses B's ±tolerance band between A and B."""
+
+    tolerance: float
+    left: tuple[str, ...]
+    """Reps within the band in A and outside it in B (rep ids)."""
+    joined: tuple[str, ...]
+    """Reps outside the band in A and within it in B (rep ids)."""
+
+    def words(self) -> str:
+        """"6 reps leave the ±10% band, 2 come into it"; "no rep leaves or enters …"."""
+        band = f"±{self.tolerance * 100:g}% band"
+        left, joined = len(self.left), len(self.joined)
+        if not left and not joined:
+            return f"no rep leaves or enters the {band}"
+        come = "comes" if joined == 1 else "come"
+        if not left:
+            return f"{_count(joined, 'rep')} {come} into the {band}"
+        text = f"{_count(left, 'rep')} {'leaves' if left == 1 else 'leave'} the {band}"
+        return text + (f", {joined} {come} into it" if joined else "")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _deviations(version: PlanVersion) -> dict[str, float] | None:
+    saved = version.metrics.get("rep_deviation")
+    if not isinstance(saved, dict):
+        return None
+    return {str(rep): float(value) for rep, value in saved.items()
+            if _number(value) is not None}
+
+
+def band_changes(comparison: Comparison) -> BandChanges | None:
+    """Which reps leave or come into B's balance band (the tolerance of B's scenario, else
+    A's, else the default scenario's), from each version's saved per-rep deviation from its
+    share; None when either version was saved without them."""
+    first, second = _deviations(comparison.a), _deviations(comparison.b)
+    if first is None or second is None:
+        return None
+    tolerance = next((value for value in (comparison.b.parameters.get("tolerance"),
+                                          comparison.a.parameters.get("tolerance"))
+                      if _number(value) is not None), DEFAULT_BAND)
+    inside_a = {rep for rep, value in first.items() if abs(value) <= tolerance + 1e-9}
+    inside_b = {rep for rep, value in second.items() if abs(value) <= tolerance + 1e-9}
+    both = set(first) & set(second)
+    return BandChanges(tolerance=float(tolerance),
+                       left=tuple(sorted((inside_a - inside_b) & both)),
+                       joined=tuple(sorted((inside_b - inside_a) & both)))
+
+
 def _territory_summary(comparison: Comparison) -> str:
     items, b_name = comparison.items, comparison.b.name
     moved = items[items["changed"]]
@@ -228,6 +321,9 @@ def _territory_summary(comparison: Comparison) -> str:
             start, end = flows.sort_values(["sum", "size"], ascending=False).index[0]
             text += f", mostly from {start} to {end}"
         parts = [text]
+    band = band_changes(comparison)
+    if band is not None:
+        parts.append(band.words())
     first = _number(comparison.a.metrics.get("max_balance_deviation"))
     second = _number(comparison.b.metrics.get("max_balance_deviation"))
     if second is not None:

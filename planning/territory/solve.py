@@ -73,13 +73,16 @@ class TerritoryResult:
         """Headline figures of the plan."""
         if self.assignment is None or self.reps is None:
             return {"max_balance_deviation": None, "moved_units": None,
-                    "weighted_distance_km": None, "moved_value": None}
+                    "weighted_distance_km": None, "mean_distance_km": None,
+                    "moved_value": None}
         moved = self.assignment["moved"]
         return {
             "max_balance_deviation": float(self.reps["deviation"].abs().max()),
             "moved_units": int(moved.sum()),
             "weighted_distance_km": float(
                 (self.assignment["workload"] * self.assignment["km"]).sum()),
+            "mean_distance_km": mean_distance_km(self.assignment["km"].to_numpy(dtype=float),
+                                                 self.assignment["value"].to_numpy(dtype=float)),
             "moved_value": float(self.assignment.loc[moved, "value"].sum()),
         }
 
@@ -145,16 +148,28 @@ def plan_tables(
     return assignment, reps
 
 
+def mean_distance_km(km: np.ndarray, value: np.ndarray) -> float | None:
+    """The mean km from an account to its rep's home weighted by the account's value (annual
+    revenue, its potential): a distance a leader can read, unlike the Σ workload × km the
+    model minimises. Unweighted when no account has a value; None without accounts."""
+    if len(km) == 0:
+        return None
+    weights = np.clip(value, 0.0, None)
+    total = float(weights.sum())
+    return float((km * weights).sum() / total) if total > 0 else float(km.mean())
+
+
 def current_plan_kpis(problem: TerritoryProblem) -> dict[str, float] | None:
-    """Max deviation and weighted distance of today's assignment (None if a unit has none)."""
+    """Max deviation and distances of today's assignment (None if a unit has none)."""
     owner = problem.current
     if (owner < 0).any():
         return None
     load = np.bincount(owner, weights=problem.workload, minlength=problem.rep_count)
+    km = problem.distance_km[np.arange(problem.unit_count), owner]
     return {
         "max_balance_deviation": float(np.abs(load / problem.target - 1).max()),
-        "weighted_distance_km": float(
-            (problem.workload * problem.distance_km[np.arange(problem.unit_count), owner]).sum()),
+        "weighted_distance_km": float((problem.workload * km).sum()),
+        "mean_distance_km": mean_distance_km(km, problem.value),
     }
 
 

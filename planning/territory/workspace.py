@@ -178,7 +178,9 @@ def save_scenario(
                   "locked_accounts": sorted(locked_ids), "respect_segments": respect_segments}
     solver = {key: report[key] for key in ("status", "method", "objective", "bound", "gap",
                                            "seconds", "first_feasible_seconds", "message")}
-    kpis = {**result.kpis(), "current": current_plan_kpis(territory.problem)}
+    kpis = {**result.kpis(), "current": current_plan_kpis(territory.problem),
+            "rep_deviation": {str(rep): round(float(deviation), 6) for rep, deviation in zip(
+                result.reps["rep_id"], result.reps["deviation"], strict=True)}}
     assignment = result.assignment[["unit_id", "rep_id", "current_rep_id", "workload",
                                     "value"]]
     items = pd.DataFrame({

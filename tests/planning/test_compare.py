@@ -11,12 +11,18 @@ import pandas as pd
 import pytest
 
 from planning.compare import (
+    DEFAULT_BAND,
+    MEAN_DISTANCE_LABEL,
+    BandChanges,
+    band_changes,
     change_map,
     change_summary,
     changed_quotas_table,
     compare_versions,
     comparison_figures,
+    format_distance,
     kpi_cards,
+    mean_distance_text,
     report_html,
     waterfall_range,
 )
@@ -214,3 +220,71 @@ def test_the_map_insets_alaska_and_hawaii() -> None:
     assert figure.layout.xaxis2.title.text == "Alaska"
     assert figure.layout.xaxis3.title.text == "Hawaii"
     assert sorted(len(trace.x) for trace in figure.data) == [0, 0, 1, 1, 1, 1]
+
+
+def test_territory_summary_counts_reps_leaving_and_entering_the_band(
+        demo_copy: Workspace) -> None:
+    accounts, _ = accounts_and_reps(demo_copy)
+    reps = list(rep_rows(demo_copy, 4)["rep_id"])
+    items = territory_items(accounts, reps, [1.0] * 4)
+    a = save(demo_copy, "territory", "A", items,
+             {"rep_deviation": dict(zip(reps, [0.02, -0.08, 0.3, 0.15], strict=True))})
+    b = save(demo_copy, "territory", "B", items.assign(detail=items["detail"].map(
+        lambda d: d.replace("10.0", "10.5"))),
+        {"rep_deviation": dict(zip(reps, [0.12, -0.2, 0.05, 0.25], strict=True))})
+    demo_copy.write(lambda cur: cur.execute(
+        "UPDATE plan_versions SET parameters = ? WHERE version_id = ?",
+        [json.dumps({"tolerance": 0.1}), b]))
+    comparison = compare_versions(demo_copy, a, b)
+    band = band_changes(comparison)
+    assert band is not None and band.tolerance == 0.1
+    assert band.left == tuple(sorted(reps[:2])) and band.joined == (reps[2],)
+    assert "; 2 reps leave the ±10% band, 1 comes into it" in change_summary(demo_copy, a, b)
+
+
+def test_band_words_and_the_default_band(demo_copy: Workspace) -> None:
+    assert BandChanges(0.1, ("r1",), ()).words() == "1 rep leaves the ±10% band"
+    assert BandChanges(0.05, (), ("r1", "r2")).words() == "2 reps come into the ±5% band"
+    assert BandChanges(0.1, (), ()).words() == "no rep leaves or enters the ±10% band"
+    accounts, _ = accounts_and_reps(demo_copy)
+    reps = list(rep_rows(demo_copy, 4)["rep_id"])
+    items = territory_items(accounts, reps, [1.0] * 4)
+    a = save(demo_copy, "territory", "A", items,
+             {"rep_deviation": dict.fromkeys(reps, 0.0)})
+    b = save(demo_copy, "territory", "B", items.assign(subject=accounts[::-1]),
+             {"rep_deviation": dict.fromkeys(reps, DEFAULT_BAND * 2)})
+    band = band_changes(compare_versions(demo_copy, a, b))
+    assert band is not None and band.tolerance == DEFAULT_BAND and len(band.left) == 4
+    unsaved = save(demo_copy, "territory", "C", items.assign(previous=None))
+    assert band_changes(compare_versions(demo_copy, a, unsaved)) is None
+    assert "band" not in change_summary(demo_copy, a, unsaved)
+
+
+def test_distance_is_a_mean_in_km_on_cards_and_in_the_report(demo_copy: Workspace) -> None:
+    accounts, (r1, r2) = accounts_and_reps(demo_copy)
+    a = save(demo_copy, "territory", "A", territory_items(accounts, [r1] * 4, [1.0] * 4),
+             {"weighted_distance_km": 5.4e14, "mean_distance_km": 412.3})
+    b = save(demo_copy, "territory", "B", territory_items(accounts, [r2] * 4, [1.0] * 4),
+             {"weighted_distance_km": 6.9e13, "mean_distance_km": 398.0})
+    comparison = compare_versions(demo_copy, a, b)
+    card = {c.label: c for c in kpi_cards(comparison)}[MEAN_DISTANCE_LABEL]
+    assert (card.value, card.delta, card.help) == ("398 km", "−14 km vs A", "A: 412 km")
+    shown = re.sub(r"<script.*?</script>", "", report_html(comparison), flags=re.S)
+    assert "398 km" in shown and "69T" not in shown and "workload·km" not in shown
+    assert mean_distance_text(412.3) == "412 km avg, weighted by potential"
+    assert format_distance(8.44) == "8.4 km" and format_distance(None) == "—"
+
+
+def test_an_older_version_s_distance_is_derived_for_revenue_balanced_plans(
+        demo_copy: Workspace) -> None:
+    accounts, (r1, r2) = accounts_and_reps(demo_copy)
+    a = save(demo_copy, "territory", "A", territory_items(accounts, [r1] * 4, [250.0] * 4),
+             {"weighted_distance_km": 300_000.0})
+    b = save(demo_copy, "territory", "B", territory_items(accounts, [r2] * 4, [250.0] * 4),
+             {"weighted_distance_km": 200_000.0})
+    demo_copy.write(lambda cur: cur.execute(
+        "UPDATE plan_versions SET parameters = ? WHERE version_id = ?",
+        [json.dumps({"balance_measure": "revenue"}), a]))
+    kpis = compare_versions(demo_copy, a, b).kpis.set_index("figure")
+    assert kpis.loc[MEAN_DISTANCE_LABEL, "a"] == 300.0
+    assert kpis.loc[MEAN_DISTANCE_LABEL, "b"] is None

@@ -9,7 +9,7 @@ from planning.store import Workspace
 from planning.territory.problem import TerritoryScenario
 from planning.territory.solve import solve_territories
 from planning.territory.workspace import save_scenario, workspace_territory
-from planning.versions import DuplicateVersionError, list_versions
+from planning.versions import DuplicateVersionError, list_versions, read_version
 from tests.conftest import DEMO_AS_OF
 
 AUTHOR = "rory@example.com"
@@ -37,3 +37,23 @@ def test_a_repeated_plan_or_name_is_refused_naming_the_saved_version(
     assert list(list_versions(demo_copy, "territory")["version_id"]) == [first]
     assert demo_copy.read(lambda cur: cur.execute(
         "SELECT scenario_id FROM territory_scenarios").fetchall()) == [(first,)]
+
+
+def test_a_saved_plan_keeps_each_rep_s_deviation_and_its_mean_distance(
+    demo_copy: Workspace,
+) -> None:
+    territory = workspace_territory(demo_copy, today=DEMO_AS_OF)
+    scenario = TerritoryScenario(tolerance=0.2, method="heuristic", time_limit=30)
+    result = solve_territories(territory.problem, scenario)
+    version_id = save_scenario(demo_copy, territory, result, "Kept figures", actor=AUTHOR)
+    metrics = read_version_in(demo_copy, version_id).metrics
+    deviations = result.reps.set_index("rep_id")["deviation"]
+    assert metrics["rep_deviation"] == pytest.approx(deviations.round(6).to_dict())
+    assignment = result.assignment
+    expected = (assignment["km"] * assignment["value"]).sum() / assignment["value"].sum()
+    assert metrics["mean_distance_km"] == pytest.approx(expected)
+    assert 0 < metrics["mean_distance_km"] < 5_000
+
+
+def read_version_in(workspace: Workspace, version_id: str):
+    return workspace.read(lambda cur: read_version(cur, version_id))
