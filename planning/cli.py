@@ -255,6 +255,7 @@ def _command_territory_solve(args: argparse.Namespace) -> int:
         solve_workspace_territory,
         write_text_atomically,
     )
+    from planning.compare import mean_distance_text
     from planning.territory.solve import solve_territories
     from planning.territory.validation import read_territory_csv
 
@@ -277,7 +278,7 @@ def _command_territory_solve(args: argparse.Namespace) -> int:
         kpis = result.kpis()
         print(f"{problem.unit_count:,} units, {problem.rep_count:,} reps: max balance deviation "
               f"{kpis['max_balance_deviation']:+.2%}, {kpis['moved_units']:,} units moved, "
-              f"weighted distance {kpis['weighted_distance_km']:,.1f} workload·km.")
+              f"distance to the rep {mean_distance_text(kpis['mean_distance_km'])}.")
         if args.out:
             write_text_atomically(args.out, result.assignment[["unit_id", "rep_id"]].to_csv(
                 index=False))

@@ -301,6 +301,7 @@ def solve_workspace_territory(
     like the page does and optionally save the plan as a version; 3 when there is no plan."""
     from auth.policy import Action, require
     from planning.asof import parse_day, resolve_as_of
+    from planning.compare import mean_distance_text
     from planning.jobs import solve_territory_in_job
     from planning.overview import format_money
     from planning.territory.workspace import (
@@ -342,8 +343,8 @@ def solve_workspace_territory(
             f"{problem.unit_count:,} accounts, {problem.rep_count:,} reps, balanced on "
             f"{MEASURE_NAMES[measure]}: max balance deviation "
             f"{kpis['max_balance_deviation']:+.2%}, {kpis['moved_units']:,} accounts moved "
-            f"({format_money(round(kpis['moved_value'] * 100))} annual revenue), weighted "
-            f"distance {kpis['weighted_distance_km']:,.1f} workload·km.")
+            f"({format_money(round(kpis['moved_value'] * 100))} annual revenue), distance "
+            f"to the rep {mean_distance_text(kpis['mean_distance_km'])}.")
         if args.out:
             write_text_atomically(args.out, result.assignment[["unit_id", "rep_id"]].to_csv(
                 index=False))

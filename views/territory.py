@@ -13,6 +13,7 @@ import streamlit as st
 
 from auth.policy import Action
 from planning import telemetry
+from planning.compare import format_delta, format_distance, mean_distance_text
 from planning.jobs import (
     cancel_job,
     job_input,
@@ -316,19 +317,20 @@ def show_tradeoff(job: SolveJob) -> None:
     st.caption(f"Computed in {found.seconds:.0f} s. More weight on continuity moves fewer "
                "accounts and leaves the book less compact.")
     figure = go.Figure(go.Scatter(
-        x=table["moved_share"] * 100, y=table["weighted_distance_km"], text=table["option"],
+        x=table["moved_share"] * 100, y=table["mean_distance_km"], text=table["option"],
         mode="markers+text+lines", textposition="top center",
         hovertemplate="%{text}: %{x:.1f}% moved<extra></extra>"))
     figure.update_layout(xaxis={"title": {"text": "Accounts moved (%)"}},
-                         yaxis={"title": {"text": "Weighted distance (workload × km)"}},
+                         yaxis={"title": {"text": "Average distance to the rep (km, "
+                                                  "weighted by potential)"}},
                          height=320, margin={"t": 30})
     st.plotly_chart(figure, config=CHART_CONFIG, width="stretch")
     st.dataframe(pd.DataFrame({
         "Option": table["option"], "Status": table["status"],
         "Accounts moved": table["moved_units"], "Moved share": table["moved_share"],
         "Moved revenue": table["moved_value"],
-        "Weighted distance": table["weighted_distance_km"].map(
-            lambda v: None if pd.isna(v) else format_quantity(v)),
+        "Average distance": table["mean_distance_km"].map(
+            lambda v: None if pd.isna(v) else mean_distance_text(v)),
         "Max deviation": table["max_balance_deviation"], "Seconds": table["seconds"].round(1),
     }), hide_index=True, width="stretch", column_config={
         "Moved share": st.column_config.NumberColumn(format="percent"),
@@ -373,13 +375,16 @@ def show_result(job: SolveJob) -> None:
                     help="Largest |workload ÷ capacity share − 1| over reps.")
     cards[1].metric("Accounts moved", f"{kpis['moved_units']:,}", border=True,
                     help=f"Revenue of moved accounts: ${kpis['moved_value']:,.0f}.")
-    distance_change = (None if today is None else
-                       kpis["weighted_distance_km"] / today["weighted_distance_km"] - 1)
-    cards[2].metric("Weighted distance", format_quantity(kpis["weighted_distance_km"]),
+    distance_change = (None if today is None or kpis["mean_distance_km"] is None
+                       or today.get("mean_distance_km") is None else
+                       kpis["mean_distance_km"] - today["mean_distance_km"])
+    cards[2].metric("Average distance to the rep", format_distance(kpis["mean_distance_km"]),
                     delta=(None if distance_change is None else
-                           f"{distance_change:+.1%} vs today"), delta_color="inverse", border=True,
-                    help=f"Σ workload × km from the rep's home: "
-                    f"{kpis['weighted_distance_km']:,.0f}.")
+                           f"{format_delta(distance_change, 'km')} vs today"),
+                    delta_color="inverse", border=True,
+                    help="Mean km from each account to its rep's home, weighted by potential "
+                    "(annual revenue). The solve minimises Σ workload × km: "
+                    f"{format_quantity(kpis['weighted_distance_km'])}.")
     cards[3].metric("Gap to best bound", "not proven" if result.gap is None else
                     f"{result.gap:.2%}", border=True,
                     help=f"Objective {result.objective:,.0f}; bound "

@@ -33,7 +33,7 @@ class TradeOff:
 
     table: pd.DataFrame
     """option, disruption_weight, status, moved_units, moved_share, moved_value,
-    weighted_distance_km, max_balance_deviation, gap, seconds."""
+    weighted_distance_km, mean_distance_km, max_balance_deviation, gap, seconds."""
     results: tuple[TerritoryResult, ...]
     seconds: float
     """Wall-clock time of all the solves together."""
@@ -71,6 +71,7 @@ def tradeoff(
             else kpis["moved_units"] / units,
             "moved_value": kpis["moved_value"],
             "weighted_distance_km": kpis["weighted_distance_km"],
+            "mean_distance_km": kpis["mean_distance_km"],
             "max_balance_deviation": kpis["max_balance_deviation"],
             "gap": result.gap, "seconds": result.seconds,
         })

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,8 @@ def test_territory_solve_text_with_options_and_locks(
     assert code == 0, err
     assert "600 accounts, 15 reps, balanced on Accounts (count)" in out
     assert "accounts moved ($" in out and "Saved as version" not in out
+    assert re.search(r"distance to the rep \d[\d,]*(\.\d)? km avg, weighted by potential\.",
+                     out)
     # Through the installed entry point, as a script would run it.
     done = subprocess.run(
         [sys.executable, "-m", "planning.cli", "territory", "solve", "--workspace",

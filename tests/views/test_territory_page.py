@@ -4,6 +4,7 @@ saving the scenario (audited), and an infeasible scenario explained."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -43,6 +44,7 @@ def test_a_sales_leader_solves_and_saves_a_scenario(demo_copy: Workspace) -> Non
     metrics = {m.label: m.value for m in app.metric}
     deviation = float(metrics["Max balance deviation"].strip("%+")) / 100
     assert deviation <= 0.10 + 1e-9
+    assert re.fullmatch(r"\d[\d,]*(\.\d)? km", metrics["Average distance to the rep"])
     specs = chart_specs(app)
     assert [trace["name"] for trace in specs[0]["data"]] == ["Accounts", "Rep home"]
     assert specs[0]["layout"]["xaxis"]["title"]["text"] == "Longitude (°)"
@@ -94,6 +96,8 @@ def test_the_default_solve_lists_moved_accounts_and_compares_the_objectives(
     assert not app.exception, [e.value for e in app.exception]
     table = app.dataframe[1].value
     assert list(table["Option"]) == ["Continuity", "Balanced", "Compactness"]
+    assert table["Average distance"].str.fullmatch(
+        r"\d[\d,]*(\.\d)? km avg, weighted by potential").all()
     assert table["Accounts moved"].iloc[0] <= table["Accounts moved"].iloc[2]
     app = app.button(key="territory_pick_Compactness").click().run(timeout=60)
     assert not app.exception, [e.value for e in app.exception]
