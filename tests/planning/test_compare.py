@@ -288,3 +288,27 @@ def test_an_older_version_s_distance_is_derived_for_revenue_balanced_plans(
     kpis = compare_versions(demo_copy, a, b).kpis.set_index("figure")
     assert kpis.loc[MEAN_DISTANCE_LABEL, "a"] == 300.0
     assert kpis.loc[MEAN_DISTANCE_LABEL, "b"] is None
+
+
+def test_band_changes_of_two_solved_plans_follow_their_reps_deviations(
+        demo_copy: Workspace) -> None:
+    from planning.territory.problem import TerritoryScenario
+    from planning.territory.solve import solve_territories
+    from planning.territory.workspace import save_scenario, workspace_territory
+    from tests.conftest import DEMO_AS_OF
+
+    territory = workspace_territory(demo_copy, today=DEMO_AS_OF)
+    results, ids = [], []
+    for name, tolerance in (("Loose", 0.3), ("Tight", 0.1)):
+        result = solve_territories(territory.problem, TerritoryScenario(
+            tolerance=tolerance, method="heuristic", time_limit=20))
+        results.append(result)
+        ids.append(save_scenario(demo_copy, territory, result, name, actor="a@example.com"))
+    within = [set(r.reps.loc[r.reps["deviation"].abs() <= 0.1 + 1e-9, "rep_id"])
+              for r in results]
+    band = band_changes(compare_versions(demo_copy, *ids))
+    assert band is not None and band.tolerance == 0.1
+    assert set(band.left) == within[0] - within[1]
+    assert set(band.joined) == within[1] - within[0]
+    assert band.words() in change_summary(demo_copy, *ids)
+    assert "±10% band" in change_summary(demo_copy, *ids)
