@@ -57,6 +57,13 @@ def _command_demo(args: argparse.Namespace) -> int:
             result = retrain_and_rescore(open_workspace(args.workspace), "revplan demo",
                                          progress=progress)
         print(result.to_text())
+    elif args.train_in_background:
+        from planning.pipeline.model_jobs import start_training
+        from planning.store import open_workspace
+
+        job_id = start_training(open_workspace(args.workspace), "revplan demo")
+        print(f"Training the deal risk models as job {job_id}; scores appear in the app when "
+              "it ends.")
     return 0
 
 
@@ -611,8 +618,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="small (tests), medium (about 60 reps, 40,000 deals), "
                       "large (1,000,000 deals)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
-    demo.add_argument("--with-models", action="store_true",
-                      help="also train the deal risk models and score the open deals")
+    trained = demo.add_mutually_exclusive_group()
+    trained.add_argument("--with-models", action="store_true",
+                         help="also train the deal risk models and score the open deals, "
+                         "waiting for them")
+    trained.add_argument("--train-in-background", action="store_true",
+                         help="queue the deal risk models' training as a job and return at "
+                         "once (the app stores the models and scores when the job ends)")
     existing = demo.add_mutually_exclusive_group()
     existing.add_argument("--if-missing", action="store_true",
                           help="do nothing when the workspace exists")

@@ -11,6 +11,7 @@ from auth.users import User
 from planning import telemetry
 from planning.asof import AsOf, resolve_as_of, set_workspace_as_of
 from planning.errors import RevPlanError
+from planning.pipeline.model_jobs import training_progress
 from planning.store import Workspace, open_workspace
 
 USER_KEY = "user"
@@ -75,6 +76,39 @@ def show_failure(exc: Exception, doing: str) -> None:
     else:
         st.error(f"Could not {doing} because of an unexpected error ({type(exc).__name__}). "
                  "Nothing was changed; the details are in the server log.")
+
+
+def model_training_notice(workspace: Workspace) -> None:
+    """While the workspace's deal risk models train as a job, a progress bar that follows it;
+    a training job that ended is stored first (by whichever page sees it first), so the page
+    below draws the new scores. Nothing when no training is under way."""
+    try:
+        found = training_progress(workspace)
+    except RevPlanError as exc:
+        show_failure(exc, "store the trained deal risk models")
+        return
+    if found is None:
+        return
+    if found.running:
+        _follow_training(found.job_id)
+    elif found.status == "failed" and found.error:
+        seen = f"training_failure_seen_{found.job_id}"
+        if not st.session_state.get(seen):
+            st.session_state[seen] = True
+            st.warning(f"Training the deal risk models failed: {found.error}")
+
+
+@st.fragment(run_every=2)
+def _follow_training(job_id: int) -> None:
+    """The running training job's progress, read again every 2 s without rerunning the page;
+    the whole page is drawn again once the job has ended."""
+    found = training_progress(current_workspace())
+    if found is None or found.job_id != job_id or not found.running:
+        st.rerun(scope="app")
+    waiting = "waiting for the worker" if found.status == "queued" else found.text
+    st.progress(min(max(found.share, 0.0), 1.0),
+                text=f"Training the deal risk models ({waiting or 'starting'}). Win "
+                     "probability, slip risk and risk alerts appear when it ends.")
 
 
 def parent_picker(kind: str, key: str) -> str | None:

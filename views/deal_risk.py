@@ -14,11 +14,18 @@ from auth.policy import AccessDeniedError, Action
 from auth.users import User
 from planning.errors import RevPlanError
 from planning.overview import format_percent
-from planning.pipeline.exceptions import recommendation_attribution, retrain_and_rescore
+from planning.pipeline.exceptions import recommendation_attribution
+from planning.pipeline.model_jobs import start_training, training_progress
 from planning.pipeline.training import model_cards
 from planning.store import Workspace
 from planning.telemetry import timed
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import (
+    allowed,
+    current_workspace,
+    model_training_notice,
+    require_page,
+    show_failure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -196,27 +203,21 @@ def show_versions(cards: pd.DataFrame) -> None:
 
 
 def retrain(workspace: Workspace, user: User) -> None:
-    """Train, score, alert and refresh outcomes, showing progress; remember the outcome."""
-    with st.status("Retraining the deal risk models", expanded=True) as status:
-        bar = st.progress(0.0, text="Starting")
-
-        def report(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
-        with timed(workspace, "train", "retrain_rescore", user.email) as event:
-            try:
-                result = retrain_and_rescore(workspace, user, progress=report)
-            except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
-                event.outcome = "refused" if isinstance(exc, AccessDeniedError) else "error"
-                if not isinstance(exc, RevPlanError):
-                    logger.exception("Retraining in %s failed", workspace.name)
-                status.update(label="Retraining failed", state="error")
-                show_failure(exc, "retrain the deal risk models")
-                return
-            event.detail = {"scored": result.scored_deals, "alerts": result.alerts}
-        status.update(label="Models retrained and open deals rescored", state="complete",
-                      expanded=False)
-    st.session_state[RESULT_KEY] = result.to_text()
+    """Queue the training as a job (the rows are read here, the fit runs in a job process);
+    the progress bar at the top of the page follows it."""
+    with timed(workspace, "train", "retrain_rescore", user.email) as event:
+        try:
+            with st.spinner("Reading the closed and open deals to train on…"):
+                job_id = start_training(workspace, user)
+        except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
+            event.outcome = "refused" if isinstance(exc, AccessDeniedError) else "error"
+            if not isinstance(exc, RevPlanError):
+                logger.exception("Starting the training in %s failed", workspace.name)
+            show_failure(exc, "retrain the deal risk models")
+            return
+        event.detail = {"job": job_id}
+    st.session_state[RESULT_KEY] = job_id
+    st.rerun()
 
 
 def show_retrain(workspace: Workspace, user: User) -> None:
@@ -228,9 +229,11 @@ def show_retrain(workspace: Workspace, user: User) -> None:
                  help="Train new win and slip models on the closed deals, score every open "
                       "deal and send risk alerts to the owners' managers."):
         retrain(workspace, user)
-    last = st.session_state.get(RESULT_KEY)
-    if last:
-        st.success(last.replace("\n", "  \n"))
+    job_id = st.session_state.get(RESULT_KEY)
+    found = training_progress(workspace) if job_id is not None else None
+    if found is not None and found.job_id == job_id and found.status == "done":
+        st.success("The new models are active and every open deal is scored with them; risk "
+                   "alerts went to the managers' inboxes.")
 
 
 def show_attribution(workspace: Workspace) -> None:
@@ -251,6 +254,7 @@ def main() -> None:
     user = require_page("deal-risk")
     workspace = current_workspace()
     st.title("Deal risk model")
+    model_training_notice(workspace)
     show_retrain(workspace, user)
     try:
         cards = model_cards(workspace)

@@ -19,7 +19,14 @@ from planning.overview import (
     format_percent,
     workspace_kpis,
 )
-from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
+from views.common import (
+    allowed,
+    current_workspace,
+    model_training_notice,
+    page_as_of,
+    require_page,
+    show_failure,
+)
 from views.registry import page_by_path
 
 logger = logging.getLogger(__name__)
@@ -298,6 +305,7 @@ def main() -> None:
     user = require_page("home")
     workspace = current_workspace()
     st.title(f"RevPlan — {workspace.name}")
+    model_training_notice(workspace)
     as_of = page_as_of(workspace)
     try:
         kpis = workspace_kpis(workspace, viewer=user, as_of=as_of)

@@ -14,7 +14,7 @@ from planning.overview import format_money
 from planning.pipeline.exceptions import ALERT_RULE, inbox, resolve_item
 from planning.pipeline.scores import PROBABILITY_NOTE, shown_probability
 from planning.store import Workspace
-from views.common import current_workspace, require_page, show_failure
+from views.common import current_workspace, model_training_notice, require_page, show_failure
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +191,7 @@ def main() -> None:
     user = require_page("inbox")
     workspace = current_workspace()
     st.title("Inbox")
+    model_training_notice(workspace)
     show_feedback()
     try:
         items = inbox(workspace, user)

@@ -36,7 +36,14 @@ from planning.pipeline.inspection import (
 )
 from planning.pipeline.scores import PROBABILITY_NOTE, shown_probabilities, shown_probability
 from planning.store import Workspace
-from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
+from views.common import (
+    allowed,
+    current_workspace,
+    model_training_notice,
+    page_as_of,
+    require_page,
+    show_failure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -426,6 +433,7 @@ def main() -> None:
     user = require_page("inspection")
     workspace = current_workspace()
     st.title("Deal inspection")
+    model_training_notice(workspace)
     as_of = page_as_of(workspace)
     today = as_of.day
     try:

@@ -42,5 +42,14 @@ def quota_job(payload: dict, progress: ProgressCallback,
     return "done", solve_quotas(payload["reps"], payload["scenario"])
 
 
-KINDS: dict[str, JobFunction] = {"territory": territory_job, "quota": quota_job}
+def training_job(payload: dict, progress: ProgressCallback,
+                 checkpoint: Checkpoint) -> tuple[str, Any]:
+    """Fit the deal risk models on the rows the app read and score the open deals."""
+    from planning.pipeline.training import fit_deal_models
+
+    return "done", fit_deal_models(payload["input"], progress=progress)
+
+
+KINDS: dict[str, JobFunction] = {"territory": territory_job, "quota": quota_job,
+                                 "training": training_job}
 """Job kinds by name."""

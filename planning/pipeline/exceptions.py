@@ -312,7 +312,7 @@ class RescoreResult:
         return "\n".join(lines)
 
 
-def _actor(workspace: Workspace, actor: User | str, action: Action | None
+def acting_identity(workspace: Workspace, actor: User | str, action: Action | None
            ) -> tuple[str, str | None]:
     """The actor's name and role for audit events; a user must be allowed the action."""
     if isinstance(actor, User):
@@ -329,26 +329,35 @@ def rescore_and_alert(workspace: Workspace, actor: User | str = "system", *,
                       progress: ProgressCallback = no_progress) -> RescoreResult:
     """Score open deals with the active models, raise risk alerts and refresh the outcomes of
     earlier recommendations. A user needs the right to retrain the models."""
-    name, role = _actor(workspace, actor, Action.TRAIN_MODEL)
+    name, role = acting_identity(workspace, actor, Action.TRAIN_MODEL)
     scoring = score_open_deals(workspace, as_of=as_of,
                                progress=lambda f, m: progress(0.9 * f, f"Scoring: {m}"))
-    progress(0.9, "Raising risk alerts")
+    return alert_after_scoring(workspace, name, role, None, scoring.deals,
+                               progress=lambda f, m: progress(0.9 + 0.1 * f, m))
+
+
+def alert_after_scoring(workspace: Workspace, name: str, role: str | None,
+                        training: TrainingReport | None, scored_deals: int, *,
+                        progress: ProgressCallback = no_progress) -> RescoreResult:
+    """Once open deals carry fresh scores: raise risk alerts and refresh the outcomes of
+    earlier recommendations, on behalf of `name`."""
+    progress(0.0, "Raising risk alerts")
     alerts = raise_risk_alerts(workspace, name, actor_role=role)
-    progress(0.95, "Refreshing recommendation outcomes")
+    progress(0.5, "Refreshing recommendation outcomes")
     changed = refresh_recommendation_outcomes(workspace, name)
     progress(1.0, "Done")
-    return RescoreResult(None, scoring.deals, alerts, changed)
+    return RescoreResult(training, scored_deals, alerts, changed)
 
 
 def retrain_and_rescore(workspace: Workspace, actor: User | str = "system", *,
                         as_of: dt.datetime | None = None,
                         progress: ProgressCallback = no_progress) -> RescoreResult:
-    """Train new win and slip models, then `rescore_and_alert`. A user needs TRAIN_MODEL;
-    a name (the command line's operator) is recorded as given."""
-    name, role = _actor(workspace, actor, Action.TRAIN_MODEL)
+    """Train new win and slip models and score the open deals with them, in this process
+    (the app runs training as a job: `planning.pipeline.model_jobs`), then raise alerts and
+    refresh outcomes. A user needs TRAIN_MODEL; a name (the command line's operator) is
+    recorded as given."""
+    name, role = acting_identity(workspace, actor, Action.TRAIN_MODEL)
     training = train_deal_models(workspace, actor=name, actor_role=role, as_of=as_of,
-                                 progress=lambda f, m: progress(0.8 * f, f"Training: {m}"))
-    rest = rescore_and_alert(workspace, actor, as_of=as_of,
-                             progress=lambda f, m: progress(0.8 + 0.2 * f, m))
-    rest.training = training
-    return rest
+                                 progress=lambda f, m: progress(0.9 * f, f"Training: {m}"))
+    return alert_after_scoring(workspace, name, role, training, training.scored_deals,
+                               progress=lambda f, m: progress(0.9 + 0.1 * f, m))

@@ -55,6 +55,8 @@ class TrainingReport:
     slip_model_id: str | None
     seconds: float
     snapshots: int
+    scored_deals: int = 0
+    """Open deals scored with the new models."""
 
     def to_text(self) -> str:
         """A few lines for people."""
@@ -202,55 +204,134 @@ def fit_models_as_of(
     return FittedAsOf(win, slip, start_month)
 
 
-def train_deal_models(
-    workspace: Workspace, *, actor: str = "system", actor_role: str | None = None,
-    as_of: dt.datetime | None = None, per_deal: int = 4, max_deals: int | None = 60_000,
-    seed: int = 7, progress: ProgressCallback = no_progress,
-) -> TrainingReport:
-    """Train the win and slip models on deals closed before `as_of` and make them active.
+@dataclass
+class TrainingInput:
+    """What training reads from the workspace: the closed deals' point-in-time rows and the open
+    deals to score, as of one moment. Plain data, so that a job process can fit from it."""
 
-    `as_of` defaults to the end of the workspace's as-of day (see `planning.asof.as_of_moment`).
-    """
-    started = time.perf_counter()
+    as_of: dt.datetime
+    start_month: int
+    basis: str
+    """"history" (snapshots of deals as they stood) or "creation" (what was known at creation)."""
+    facts: pd.DataFrame
+    matrix: pd.DataFrame
+    open_ids: pd.Series
+    open_matrix: pd.DataFrame
+    seed: int
+
+
+@dataclass
+class FittedModels:
+    """Fitted win and slip models, their cards and the open deals' scores, not yet stored."""
+
+    win: dm.DealModel
+    win_card: dm.ModelCard
+    slip: dm.DealModel | None
+    slip_card: dm.ModelCard | None
+    scores: pd.DataFrame
+    """opportunity_id, win_probability, slip_probability, reasons_json."""
+    trained_at: dt.datetime
+    as_of: dt.datetime
+    snapshots: int
+    seconds: float
+
+    @property
+    def model_ids(self) -> dict[str, str | None]:
+        """The ids the models are stored under (from the moment they were trained)."""
+        stamp = (f"{self.trained_at:%Y%m%d-%H%M%S}-"
+                 f"{self.trained_at.microsecond // 1000:03d}")
+        return {"win": f"win-{stamp}", "slip": f"slip-{stamp}" if self.slip else None}
+
+
+def read_training_input(
+    workspace: Workspace, *, as_of: dt.datetime | None = None, per_deal: int = 4,
+    max_deals: int | None = 60_000, seed: int = 7, progress: ProgressCallback = no_progress,
+) -> TrainingInput:
+    """Read the rows to train on and the open deals to score, as of `as_of` (default: the end
+    of the workspace's as-of day). Refuses, in words, a workspace with too few closed deals."""
     as_of = as_of or as_of_moment(workspace)
-    progress(0.05, "building point-in-time training rows")
+    progress(0.1, "building point-in-time training rows")
     facts, start_month = build_training_rows(workspace, as_of, per_deal, max_deals, seed)
-    slip_model = slip_card = None
     if facts["opportunity_id"].nunique() < MIN_TRAINING_DEALS:
-        progress(0.2, "no field history: building what was known at each deal's creation")
+        progress(0.5, "no field history: building what was known at each deal's creation")
         deals, matrix = cm.creation_rows(workspace, as_of)
         cm.check_trainable(deals, facts["opportunity_id"].nunique(), MIN_TRAINING_DEALS, as_of)
         closed = deals["status"].isin(["won", "lost"]).to_numpy()
-        facts = deals[closed].reset_index(drop=True)
-        progress(0.35, "training the win-probability model on creation-time features")
-        win_model, win_card = _train_one(
-            "win", facts, matrix[closed].reset_index(drop=True),
-            (facts["status"] == "won").to_numpy(dtype=int), start_month, seed, "creation")
-    else:
-        matrix = dm.model_matrix(facts, start_month)
-        progress(0.35, "training the win-probability model")
-        win_labels = (facts["status"] == "won").to_numpy(dtype=int)
-        win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed)
+        open_now = deals["open_now"].astype(bool).to_numpy()
+        return TrainingInput(
+            as_of, start_month, "creation", deals[closed].reset_index(drop=True),
+            matrix[closed].reset_index(drop=True),
+            deals.loc[open_now, "opportunity_id"].reset_index(drop=True),
+            matrix[open_now].reset_index(drop=True), seed)
+    progress(0.6, "reading open deals as of the as-of date")
+    open_facts = workspace.read_snapshot(
+        lambda cur: pf.snapshot_features(cur, pf.open_deal_snapshots(cur, as_of)))
+    open_matrix = (dm.model_matrix(open_facts, start_month) if not open_facts.empty
+                   else pd.DataFrame())
+    return TrainingInput(as_of, start_month, "history", facts,
+                         dm.model_matrix(facts, start_month),
+                         open_facts.get("opportunity_id", pd.Series(dtype=str)),
+                         open_matrix, seed)
 
-        progress(0.65, "training the slip-risk model")
-        slip_facts, slip_matrix, slip_labels = slip_rows(facts, matrix, as_of, start_month)
+
+def fit_deal_models(data: TrainingInput,
+                    progress: ProgressCallback = no_progress) -> FittedModels:
+    """Fit the win model (and the slip model on field history), evaluate them on the newest
+    quarter and score the open deals. Pure computation: runs in a job process."""
+    started = time.perf_counter()
+    facts, matrix, start_month, seed = data.facts, data.matrix, data.start_month, data.seed
+    slip_model = slip_card = None
+    win_labels = (facts["status"] == "won").to_numpy(dtype=int)
+    if data.basis == "creation":
+        progress(0.1, "training the win-probability model on creation-time features")
+        win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed,
+                                         "creation")
+        explained = cm.EXPLAINED_FEATURES
+    else:
+        progress(0.1, "training the win-probability model")
+        win_model, win_card = _train_one("win", facts, matrix, win_labels, start_month, seed)
+        progress(0.55, "training the slip-risk model")
+        slip_facts, slip_matrix, slip_labels = slip_rows(facts, matrix, data.as_of, start_month)
         slip_model, slip_card = _train_one("slip", slip_facts, slip_matrix, slip_labels,
                                            start_month, seed)
+        explained = EXPLAINED_FEATURES
+    progress(0.85, "scoring the open deals")
+    scores = _scores(win_model, slip_model, data.open_ids, data.open_matrix, explained)
+    progress(1.0, "done")
+    return FittedModels(win_model, win_card, slip_model, slip_card, scores, _now(), data.as_of,
+                        len(facts), time.perf_counter() - started)
 
-    progress(0.9, "storing the models")
-    trained_at = _now()
-    stamp = trained_at.strftime("%Y%m%d-%H%M%S")
-    ids = {"win": f"win-{stamp}", "slip": f"slip-{stamp}" if slip_model else None}
 
-    def store(cur) -> None:
-        if slip_model is None:
+def _scores(win_model: dm.DealModel, slip_model: dm.DealModel | None, ids: pd.Series,
+            matrix: pd.DataFrame, explained: tuple[str, ...]) -> pd.DataFrame:
+    """Win and slip probabilities of the open deals, with the reasons behind them."""
+    win = win_model.predict(matrix) if len(ids) else np.array([])
+    slip = (slip_model.predict(matrix) if slip_model is not None and len(ids)
+            else np.full(len(ids), np.nan))
+    effects = win_model.effects(matrix, explained) if len(ids) else pd.DataFrame()
+    return pd.DataFrame({"opportunity_id": ids.to_numpy(), "win_probability": win,
+                         "slip_probability": slip,
+                         "reasons_json": reasons_json(matrix, effects)})
+
+
+def store_deal_models(workspace: Workspace, fitted: FittedModels, *, actor: str = "system",
+                      actor_role: str | None = None) -> TrainingReport | None:
+    """Store the fitted models as the active ones, with their cards and the open deals' scores,
+    in one audited transaction. None when these fitted models are stored already (two
+    sessions may store the same finished job)."""
+    ids = fitted.model_ids
+
+    def store(cur) -> bool:
+        if repo.model_exists(cur, ids["win"]):
+            return False
+        if fitted.slip is None:
             repo.deactivate_models(cur, "slip")
-        for target, fitted, card in (("win", win_model, win_card),
-                                     ("slip", slip_model, slip_card)):
-            if fitted is None:
+        for target, model, card in (("win", fitted.win, fitted.win_card),
+                                    ("slip", fitted.slip, fitted.slip_card)):
+            if model is None:
                 continue
             repo.insert_model_version(cur, {
-                "model_id": ids[target], "target": target, "trained_at": trained_at,
+                "model_id": ids[target], "target": target, "trained_at": fitted.trained_at,
                 "trained_by": actor, "train_from": card.train_from, "train_to": card.train_to,
                 "test_from": card.test_from, "test_to": card.test_to,
                 "rows_train": card.rows_train, "rows_test": card.rows_test,
@@ -258,21 +339,52 @@ def train_deal_models(
                 "metrics_json": json.dumps({**card.metrics, "importance": card.importance,
                                             "leaks": card.leaks, "note": card.note}),
                 "reliability_json": json.dumps(card.reliability),
-                "model_blob": fitted.to_bytes(),
+                "model_blob": model.to_bytes(),
             })
+        repo.replace_scores(cur, ids["win"], fitted.scores.assign(
+            model_id=ids["win"], scored_at=fitted.trained_at)[SCORE_COLUMNS])
         audit.record(
             cur, actor=actor, actor_role=actor_role, action="model.train",
             entity="model_version", entity_id=ids["win"],
-            after={"models": ids, "win": win_card.metrics,
-                   "slip": None if slip_card is None else slip_card.metrics,
-                   "as_of": as_of.isoformat()},
+            after={"models": ids, "win": fitted.win_card.metrics,
+                   "slip": None if fitted.slip_card is None else fitted.slip_card.metrics,
+                   "as_of": fitted.as_of.isoformat(), "scored_deals": len(fitted.scores)},
         )
+        return True
 
-    workspace.write(store)
+    if not workspace.write(store):
+        return None
+    return TrainingReport(win=fitted.win_card, slip=fitted.slip_card, win_model_id=ids["win"],
+                          slip_model_id=ids["slip"], seconds=fitted.seconds,
+                          snapshots=fitted.snapshots, scored_deals=len(fitted.scores))
+
+
+SCORE_COLUMNS = ["model_id", "opportunity_id", "scored_at", "win_probability",
+                 "slip_probability", "reasons_json"]
+
+
+def train_deal_models(
+    workspace: Workspace, *, actor: str = "system", actor_role: str | None = None,
+    as_of: dt.datetime | None = None, per_deal: int = 4, max_deals: int | None = 60_000,
+    seed: int = 7, progress: ProgressCallback = no_progress,
+) -> TrainingReport:
+    """Train the win and slip models on deals closed before `as_of`, make them active and score
+    the open deals with them, in this process (the app runs the fit as a job instead: see
+    `planning.pipeline.model_jobs`).
+
+    `as_of` defaults to the end of the workspace's as-of day (see `planning.asof.as_of_moment`).
+    """
+    started = time.perf_counter()
+    data = read_training_input(workspace, as_of=as_of, per_deal=per_deal, max_deals=max_deals,
+                               seed=seed, progress=lambda f, m: progress(0.3 * f, m))
+    fitted = fit_deal_models(data, progress=lambda f, m: progress(0.3 + 0.6 * f, m))
+    progress(0.9, "storing the models")
+    report = store_deal_models(workspace, fitted, actor=actor, actor_role=actor_role)
+    if report is None:
+        raise RevPlanError("These models were stored already; train again for new ones.")
+    report.seconds = time.perf_counter() - started
     progress(1.0, "done")
-    return TrainingReport(win=win_card, slip=slip_card, win_model_id=ids["win"],
-                          slip_model_id=ids["slip"], seconds=time.perf_counter() - started,
-                          snapshots=len(facts))
+    return report
 
 
 REASON_TEMPLATES = {

@@ -29,6 +29,12 @@ def deactivate_models(cur: duckdb.DuckDBPyConnection, target: str) -> None:
     cur.execute("UPDATE model_versions SET is_active = FALSE WHERE target = ?", [target])
 
 
+def model_exists(cur: duckdb.DuckDBPyConnection, model_id: str) -> bool:
+    """Whether a model version with this id is stored."""
+    return cur.execute("SELECT count(*) FROM model_versions WHERE model_id = ?",
+                       [model_id]).fetchone()[0] > 0
+
+
 def active_model(cur: duckdb.DuckDBPyConnection, target: str) -> tuple[str, bytes] | None:
     """The active model's id and serialised form for a target, if any."""
     row = cur.execute(

@@ -128,12 +128,12 @@ class JobQueue:
             raise KeyError(job_id)
         return _job(row)
 
-    def latest(self, owner: str, kind: str) -> Job | None:
-        """The newest job of this owner and kind, if any."""
+    def latest(self, owner: str | None, kind: str) -> Job | None:
+        """The newest job of this owner (anyone's with None) and kind, if any."""
         with self._connect() as con:
             row = con.execute(
-                "SELECT * FROM jobs WHERE owner = ? AND kind = ? ORDER BY job_id DESC LIMIT 1",
-                (owner, kind)).fetchone()
+                "SELECT * FROM jobs WHERE (? IS NULL OR owner = ?) AND kind = ? "
+                "ORDER BY job_id DESC LIMIT 1", (owner, owner, kind)).fetchone()
         return None if row is None else _job(row)
 
     def set_pid(self, job_id: int, pid: int) -> None:

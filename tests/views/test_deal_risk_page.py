@@ -11,6 +11,7 @@ import pandas as pd
 
 from auth.roles import Role
 from planning.ingest import import_files
+from planning.jobs import wait_for_job
 from planning.overview import format_percent
 from planning.pipeline.creation_model import NOTE
 from planning.pipeline.exceptions import (
@@ -20,6 +21,7 @@ from planning.pipeline.exceptions import (
     refresh_recommendation_outcomes,
     resolve_item,
 )
+from planning.pipeline.model_jobs import training_progress
 from planning.pipeline.training import model_cards, train_deal_models
 from planning.store import Workspace
 from tests.planning.pipeline.test_creation_model import flat_exports
@@ -121,8 +123,9 @@ def test_without_models_the_page_says_so(demo_copy: Workspace) -> None:
     assert not app.tabs and not app.get("plotly_chart")
 
 
-def test_retrain_trains_rescores_and_alerts(scored_demo_copy: Workspace) -> None:
-    """The button trains new active models, rescores, raises alerts and records telemetry."""
+def test_retrain_trains_as_a_job_then_rescores_and_alerts(scored_demo_copy: Workspace) -> None:
+    """The button queues the training as a job and shows its progress; the page that sees it
+    done stores new active models, rescores, raises alerts and records telemetry."""
     revops = demo_user(scored_demo_copy, Role.REVOPS)
     before = model_cards(scored_demo_copy)
     app = page_app(PAGE, revops)
@@ -133,6 +136,13 @@ def test_retrain_trains_rescores_and_alerts(scored_demo_copy: Workspace) -> None
 
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
+    running = training_progress(scored_demo_copy)
+    assert running is not None and running.running
+    assert len(model_cards(scored_demo_copy)) == len(before)  # nothing stored while it runs
+    wait_for_job(scored_demo_copy, running.job_id, RETRAIN_SECONDS)
+    app.run()
+
+    assert not app.exception, [e.value for e in app.exception]
     after = model_cards(scored_demo_copy)
     assert len(after) == len(before) + 2
     active = after[after["is_active"]]
@@ -142,15 +152,14 @@ def test_retrain_trains_rescores_and_alerts(scored_demo_copy: Workspace) -> None
     items = scored_demo_copy.read(lambda cur: cur.execute(
         "SELECT count(*) FROM inbox_items").fetchone()[0])
     assert items > 0
-    assert app.success[0].value.endswith(
-        f"{items:,} new risk alerts sent to managers' inboxes.")
+    assert app.success[0].value.startswith("The new models are active")
     versions = app.dataframe[0].value
     assert sorted(versions["model_id"]) == sorted(before["model_id"])
     telemetry = scored_demo_copy.read(lambda cur: cur.execute(
         "SELECT user_email, outcome, detail_json FROM telemetry_events WHERE kind = 'train'"
     ).df())
     assert telemetry[["user_email", "outcome"]].values.tolist() == [[revops.email, "ok"]]
-    assert json.loads(telemetry["detail_json"].iloc[0])["alerts"] == items
+    assert json.loads(telemetry["detail_json"].iloc[0])["job"] == running.job_id
     trained = scored_demo_copy.read(lambda cur: cur.execute(
         "SELECT actor, actor_role FROM audit_events WHERE action = 'model.train' "
         "ORDER BY seq DESC LIMIT 1").fetchone())
@@ -159,7 +168,6 @@ def test_retrain_trains_rescores_and_alerts(scored_demo_copy: Workspace) -> None
     new_win = json.loads(active.set_index("target").loc["win", "metrics_json"])
     assert tabs["Win probability"]["Held-out AUC"] == f"{new_win['auc']:.3f}"
     assert pd.notna(new_win["auc"]) and new_win["auc"] > 0.7
-
 
 
 def test_a_model_without_field_history_says_so_and_names_its_leaks(
