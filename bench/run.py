@@ -13,7 +13,7 @@ import time
 from bench.large_workspace import LARGE_DIR_VARIABLE
 
 BENCHMARKS = (
-    "demo_generation", "import_throughput", "app_cold_start", "deal_models",
+    "demo_generation", "import_throughput", "app_cold_start", "first_run", "deal_models",
     "forecast_monte_carlo", "inspection_latency", "territory_solve",
     "quota_solve", "territory_compare",
 )
