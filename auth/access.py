@@ -18,7 +18,7 @@ import pandas as pd
 from auth.policy import AccessDeniedError, Action, require
 from auth.roles import ROLES, WORKSPACE_WIDE_ROLES, Role, parse_roles
 from auth.settings import AuthSettings
-from auth.users import Identity, User
+from auth.users import Identity, User, canonical_email
 from planning import audit
 from planning.errors import RevPlanError
 from planning.store import Workspace, list_workspaces, open_workspace
@@ -32,8 +32,9 @@ def _now() -> dt.datetime:
 
 
 def normalise_email(email: str) -> str:
-    """Lower-cased, trimmed email; raises RevPlanError when it does not look like one."""
-    value = (email or "").strip().lower()
+    """The canonical email (`canonical_email`); raises RevPlanError when it does not look
+    like one."""
+    value = canonical_email(email)
     if not EMAIL.match(value):
         raise RevPlanError(f"{email!r} is not an email address.")
     return value
@@ -41,7 +42,7 @@ def normalise_email(email: str) -> str:
 
 def roles_in(workspace: Workspace, identity: Identity, settings: AuthSettings) -> frozenset[Role]:
     """The roles an identity holds in a workspace (empty: no access)."""
-    email = identity.email.lower()
+    email = canonical_email(identity.email)
     granted = workspace.read(lambda cur: access_repo.member_roles(cur, email)) or []
     roles = set(parse_roles(granted))
     for group in identity.groups:
@@ -73,11 +74,11 @@ def resolve_user(workspace: Workspace, identity: Identity, settings: AuthSetting
 
     rep_id, owners = workspace.read(scope)
     name = identity.name
-    if not name or name.lower() == identity.email.lower():
+    if not name or canonical_email(name) == identity.email:
         row = workspace.read(lambda cur: access_repo.member(cur, identity.email))
         name = (row or {}).get("display_name") or identity.email
     return User(
-        email=identity.email.lower(), name=name, workspace=workspace.name,
+        email=identity.email, name=name, workspace=workspace.name,
         roles=roles, method=identity.method, rep_id=rep_id, deal_owner_ids=owners,
     )
 

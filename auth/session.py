@@ -12,7 +12,7 @@ import datetime as dt
 import streamlit as st
 
 from auth.settings import AuthSettings, load_auth_settings
-from auth.users import Identity
+from auth.users import Identity, canonical_email
 
 DEMO_IDENTITY_KEY = "demo_identity"
 EXPIRED_NOTICE_KEY = "session_expired_notice"
@@ -41,7 +41,7 @@ def current_identity(settings: AuthSettings) -> Identity | None:
             email = st.query_params.get(DEMO_QUERY_PARAM)
             if not email:
                 return None
-            identity = Identity(email=email.lower(), name=email.lower(), method="demo",
+            identity = Identity(email=email, name=canonical_email(email), method="demo",
                                 issued_at=dt.datetime.now(dt.UTC))
             st.session_state[DEMO_IDENTITY_KEY] = identity
         if st.query_params.get(DEMO_QUERY_PARAM) != identity.email:
@@ -59,7 +59,7 @@ def current_identity(settings: AuthSettings) -> Identity | None:
         groups = (groups,)
     name = st.user.get("name")
     return Identity(
-        email=email.lower(), name=name if isinstance(name, str) and name else email,
+        email=email, name=name if isinstance(name, str) and name else canonical_email(email),
         method="oidc", groups=tuple(str(g) for g in groups),
         issued_at=_issued_at(st.user.get("iat")),
     )
@@ -82,9 +82,9 @@ def session_expired(identity: Identity, settings: AuthSettings, now: dt.datetime
 def demo_sign_in(email: str, name: str) -> None:
     """Start a demo session as a workspace member (demo mode only)."""
     st.session_state[DEMO_IDENTITY_KEY] = Identity(
-        email=email.lower(), name=name, method="demo", issued_at=dt.datetime.now(dt.UTC)
+        email=email, name=name, method="demo", issued_at=dt.datetime.now(dt.UTC)
     )
-    st.query_params[DEMO_QUERY_PARAM] = email.lower()
+    st.query_params[DEMO_QUERY_PARAM] = canonical_email(email)
 
 
 def sign_out(settings: AuthSettings, *, expired: bool = False) -> None:

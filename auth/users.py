@@ -8,6 +8,19 @@ from dataclasses import dataclass, field
 from auth.roles import WORKSPACE_WIDE_ROLES, Role
 
 
+def canonical_email(email: str | None) -> str:
+    """The one form an email is stored and compared in: trimmed and lower-cased, so that
+    PLANNER@EXAMPLE.COM and planner@example.com are the same person everywhere."""
+    return (email or "").strip().lower()
+
+
+def same_email(first: str | None, second: str | None) -> bool:
+    """True when two emails name the same person (canonical forms equal, neither empty);
+    for comparing against stored rows that may predate canonical storage."""
+    left, right = canonical_email(first), canonical_email(second)
+    return bool(left) and left == right
+
+
 @dataclass(frozen=True)
 class Identity:
     """A person as the login proved them: verified email, display name, IdP groups."""
@@ -19,6 +32,9 @@ class Identity:
     groups: tuple[str, ...] = ()
     issued_at: dt.datetime | None = None
     """When the identity provider issued the login (UTC), for the session lifetime."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "email", canonical_email(self.email))
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,9 @@ class User:
     """The person's own rep record in the CRM data, matched by email, if any."""
     deal_owner_ids: frozenset[str] | None = field(default=None)
     """Owners whose deals this user may read; None means every deal of the workspace."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "email", canonical_email(self.email))
 
     @property
     def sees_everything(self) -> bool:

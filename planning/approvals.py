@@ -32,7 +32,7 @@ import pandas as pd
 
 from auth.policy import Action, require
 from auth.roles import Role
-from auth.users import User
+from auth.users import User, canonical_email, same_email
 from planning import audit
 from planning.compare import change_summary
 from planning.errors import RevPlanError
@@ -268,13 +268,14 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
             raise DecisionError(f"Step {step_no} of {request_id} was already decided "
                                 f"({step_status}); nothing changed.")
         alternate = _step_alternates(route_json).get(step_no)
-        if Role(role) not in user.roles and user.email != alternate:
+        if Role(role) not in user.roles and not same_email(user.email, alternate):
             raise DecisionError(f"Step {step_no} needs the {role} role"
                                 + (f" or the alternate {alternate}." if alternate else "."))
-        if user.email == submitted_by:
+        if same_email(user.email, submitted_by):
             raise DecisionError("You submitted this version; someone else must decide it.")
         already = cur.execute("SELECT count(*) FROM approval_steps WHERE request_id = ? AND "
-                              "decided_by = ?", [request_id, user.email]).fetchone()[0]
+                              "lower(trim(decided_by)) = ?",
+                              [request_id, user.email]).fetchone()[0]
         if already:
             raise DecisionError("You already decided a step of this request; another person "
                                 "must decide this one.")
@@ -314,13 +315,14 @@ def waiting_for(workspace: Workspace, user: User) -> pd.DataFrame:
            FROM approval_steps s
            JOIN approval_requests r USING (request_id)
            JOIN plan_versions v ON v.version_id = r.version_id
-           WHERE s.status = 'pending' AND r.status = 'pending' AND r.submitted_by <> ?
+           WHERE s.status = 'pending' AND r.status = 'pending'
+             AND lower(trim(r.submitted_by)) <> ?
              AND NOT EXISTS (SELECT 1 FROM approval_steps d WHERE d.request_id = s.request_id
-                             AND d.decided_by = ?)
+                             AND lower(trim(d.decided_by)) = ?)
            ORDER BY r.submitted_at, s.step_no""",
         [user.email, user.email]).df())
     roles = {r.value for r in user.roles}
-    mine = [role in roles or _step_alternates(route).get(int(step)) == user.email
+    mine = [role in roles or same_email(_step_alternates(route).get(int(step)), user.email)
             for role, route, step in zip(frame["role"], frame["route"], frame["step_no"],
                                          strict=True)]
     keep = pd.Series(mine, index=frame.index, dtype=bool)
@@ -379,13 +381,13 @@ def _waits_for(cur: duckdb.DuckDBPyConnection,
     result: dict[str, dict[tuple[int, str], list[str]]] = {}
     for rid, group in steps.groupby("request_id"):
         submitter, route = routes[rid]
-        decided = set(group["decided_by"].dropna())
+        decided = {canonical_email(email) for email in group["decided_by"].dropna()}
         alternate_of = _step_alternates(route)
         for step in group[group["status"] == "pending"].itertuples():
             people = [email for email, roles in zip(holders["email"], holders["roles"],
                                                     strict=True)
-                      if step.role in list(roles) and email != submitter
-                      and email not in decided]
+                      if step.role in list(roles) and not same_email(email, submitter)
+                      and canonical_email(email) not in decided]
             alternate = alternate_of.get(int(step.step_no))
             if alternate and alternate not in people and alternate not in decided:
                 people.append(alternate)
@@ -418,11 +420,11 @@ def routable_alternates(cur: duckdb.DuckDBPyConnection, steps: list[RouteStep],
             continue
         others = [email for email, roles in zip(holders["email"], holders["roles"],
                                                 strict=True)
-                  if step.role in list(roles) and email != submitter.email]
+                  if step.role in list(roles) and not same_email(email, submitter.email)]
         if others:
             continue
         alternate = alternates.get(step.role)
-        if alternate and alternate != submitter.email:
+        if alternate and not same_email(alternate, submitter.email):
             assigned[step.role] = alternate
             continue
         label = role_label(step.role)
@@ -457,7 +459,7 @@ def set_alternate(workspace: Workspace, role: str, email: str | None, actor: Use
     except ValueError:
         raise RevPlanError(f"Unknown role {role!r}; roles are: "
                            f"{', '.join(r.value for r in Role)}.") from None
-    wanted = email.strip().lower() if email else None
+    wanted = canonical_email(email) or None
 
     def write(cur) -> None:
         if wanted and access_repo.member(cur, wanted) is None:
@@ -482,7 +484,7 @@ def withdraw_request(workspace: Workspace, request_id: str, user: User,
         request = approvals_repo.request_row(cur, request_id)
         if request is None:
             raise RevPlanError(f"No approval request {request_id!r}.")
-        if request["submitted_by"] != user.email:
+        if not same_email(request["submitted_by"], user.email):
             raise DecisionError(f"Only the submitter ({request['submitted_by']}) can withdraw "
                                 f"{request_id}.")
         if request["status"] != "pending":

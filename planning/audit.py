@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from auth.users import canonical_email
 from planning.store import audit_log
 from planning.store.workspace import Workspace
 
@@ -86,7 +87,7 @@ def record(
     fields: dict[str, object] = {
         "seq": seq,
         "occurred_at": _now(),
-        "actor": actor,
+        "actor": canonical_email(actor),
         "actor_role": actor_role,
         "action": action,
         "entity": entity,

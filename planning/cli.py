@@ -105,12 +105,13 @@ def _command_workspaces(args: argparse.Namespace) -> int:
 
 
 def _command_workspace_create(args: argparse.Namespace) -> int:
+    from auth.users import canonical_email
     from planning.workspaces import create_workspace
 
     create_workspace(args.name, args.admin, os.environ.get("USER", "cli"),
                      currency=args.currency,
                      fiscal_year_start_month=args.fiscal_year_start_month)
-    print(f"Workspace {args.name!r} created; {args.admin.strip().lower()} is its admin. "
+    print(f"Workspace {args.name!r} created; {canonical_email(args.admin)} is its admin. "
           f"Next: revplan import --workspace {args.name} --mapping MAPPING.toml FILE.csv ...")
     return 0
 
@@ -126,20 +127,23 @@ def _command_audit_verify(args: argparse.Namespace) -> int:
 
 def _command_access_grant(args: argparse.Namespace) -> int:
     from auth.access import grant_roles
+    from auth.users import canonical_email
     from planning.store import open_workspace
 
     grant_roles(open_workspace(args.workspace), None, args.email, args.role,
                 display_name=args.name, reason=args.reason)
-    print(f"{args.email.lower()} now holds {', '.join(sorted(args.role))} in {args.workspace!r}.")
+    print(f"{canonical_email(args.email)} now holds {', '.join(sorted(args.role))} in "
+          f"{args.workspace!r}.")
     return 0
 
 
 def _command_access_revoke(args: argparse.Namespace) -> int:
     from auth.access import revoke_access
+    from auth.users import canonical_email
     from planning.store import open_workspace
 
     revoke_access(open_workspace(args.workspace), None, args.email, reason=args.reason)
-    print(f"{args.email.lower()} no longer has access to {args.workspace!r}.")
+    print(f"{canonical_email(args.email)} no longer has access to {args.workspace!r}.")
     return 0
 
 

@@ -201,13 +201,14 @@ def _command_publish(args: argparse.Namespace,
 
 
 def _command_alternate(args: argparse.Namespace) -> int:
+    from auth.users import canonical_email
     from planning.approvals import set_alternate
     from planning.store import open_workspace
 
     set_alternate(open_workspace(args.workspace), args.role,
                   None if args.clear else args.email, None, reason=args.reason)
     print(f"No alternate for {args.role} in {args.workspace!r}." if args.clear else
-          f"{args.email.strip().lower()} is the alternate approver for {args.role} in "
+          f"{canonical_email(args.email)} is the alternate approver for {args.role} in "
           f"{args.workspace!r}.")
     return 0
 

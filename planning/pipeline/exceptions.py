@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from auth.policy import AccessDeniedError, Action, require
-from auth.users import User
+from auth.users import User, canonical_email, same_email
 from planning import audit
 from planning.errors import RevPlanError
 from planning.overview import format_money
@@ -111,7 +111,7 @@ def _alert(row: dict) -> dict[str, object]:
     close_date = row["close_date"]
     return {
         "assignee_rep_id": assignee_id,
-        "assignee_email": None if assignee_email is None else assignee_email.lower(),
+        "assignee_email": None if assignee_email is None else canonical_email(assignee_email),
         "title": title, "kind": kind, "text": text,
         "detail": {
             "opportunity_id": row["opportunity_id"], "deal_name": deal,
@@ -190,7 +190,7 @@ def raise_risk_alerts(workspace: Workspace, actor: str = "system", *,
 
 def _addressed_to(item: dict, user: User) -> bool:
     email = _text(item.get("assignee_email"))
-    if email is not None and email.lower() == user.email.lower():
+    if email is not None and same_email(email, user.email):
         return True
     return user.rep_id is not None and item.get("assignee_rep_id") == user.rep_id
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from auth.policy import AccessDeniedError, Action, readable_owner_ids, require
 from auth.roles import Role
-from auth.users import User
+from auth.users import User, same_email
 from planning import audit
 from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
@@ -843,7 +843,7 @@ def _find_subject(forecast: QuarterForecast, subject_id: str) -> SubjectForecast
 def _may_override(user: User, original: dict[str, object], teams: list[str]) -> bool:
     """True when the call's subject lies in the user's scope (`teams`: the teams they lead)
     and the call is not their own."""
-    if original["submitted_by"] == user.email:
+    if same_email(str(original["submitted_by"]), user.email):
         return False
     level, subject = str(original["level"]), str(original["subject_id"])
     if level not in forecast_levels(user):

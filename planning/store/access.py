@@ -11,7 +11,8 @@ import pandas as pd
 def member_roles(cur: duckdb.DuckDBPyConnection, email: str) -> list[str] | None:
     """The roles granted to an email in this workspace, or None when it is not a member."""
     row = cur.execute(
-        "SELECT roles FROM workspace_members WHERE email = ?", [email.lower()]
+        "SELECT roles FROM workspace_members WHERE lower(trim(email)) = ?",
+        [email.strip().lower()],
     ).fetchone()
     return None if row is None else list(row[0])
 
@@ -20,7 +21,7 @@ def member(cur: duckdb.DuckDBPyConnection, email: str) -> dict | None:
     """One member row as a dict, or None."""
     cur.execute(
         "SELECT email, display_name, roles, granted_by, granted_at, updated_at "
-        "FROM workspace_members WHERE email = ?", [email.lower()],
+        "FROM workspace_members WHERE lower(trim(email)) = ?", [email.strip().lower()],
     )
     row = cur.fetchone()
     if row is None:
@@ -48,7 +49,8 @@ def upsert_member(
 
 def delete_member(cur: duckdb.DuckDBPyConnection, email: str) -> None:
     """Remove a member (their access to the workspace)."""
-    cur.execute("DELETE FROM workspace_members WHERE email = ?", [email.lower()])
+    cur.execute("DELETE FROM workspace_members WHERE lower(trim(email)) = ?",
+                [email.strip().lower()])
 
 
 def members_frame(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def filtered_events(
     conditions = [
         ("occurred_at >= ?", since),
         ("occurred_at < ?", until),
-        ("actor = ?", actor or None),
+        ("lower(trim(actor)) = lower(trim(?))", actor or None),
         ("action = ?", action or None),
         ("entity = ?", entity or None),
         ("(coalesce(entity_id, '') || ' ' || coalesce(reason, '') || ' ' || "
