@@ -6,7 +6,9 @@ second for thousands of units, used alone for very large books and as the MIP's 
    upper limit. A first plan therefore moves only what the band requires.
 2. Repair: while some rep is outside its band, make the single move that removes the most
    band violation per unit of added cost (pulling units into reps below the band, pushing
-   units out of reps above it).
+   units out of reps above it). A book so far from balance that this takes more than a
+   quarter of the time switches to rounds of many moves (each still reducing the violation,
+   best first, without re-ranking in between): a somewhat costlier plan, but a plan in time.
 3. Improve: apply cost-reducing moves, then pairwise swaps, that keep every rep in its band.
 """
 
@@ -20,6 +22,8 @@ import numpy as np
 from planning.territory.problem import TerritoryProblem, TerritoryScenario
 
 EPS = 1e-9
+BATCH_REPAIR_SHARE = 0.25
+"""Share of the heuristic's time after which repair switches to rounds of many moves."""
 
 
 @dataclass
@@ -122,12 +126,14 @@ class PlanSearch:
             if chosen >= 0:
                 self.place(unit, chosen)
 
-    def repair(self, deadline: float) -> None:
-        """Single moves that each reduce total band violation, best per unit of cost first.
+    def repair(self, deadline: float, batch_after: float | None = None) -> None:
+        """Single moves that each reduce total band violation, best per unit of cost first
+        (from `batch_after` on, as many per rep as still help; see the module docstring).
 
         Reps are taken worst first; a rep with no improving move is set aside until another
         move changes the loads. Stops when every rep is in its band or every one is stuck.
         """
+        batch_after = deadline if batch_after is None else batch_after
         stuck: set[int] = set()
         while time.perf_counter() < deadline:
             violation = self.violation()
@@ -138,13 +144,14 @@ class PlanSearch:
             if not order:
                 return
             rep = order[0]
-            if self.move_for(rep, violation):
+            if self.move_for(rep, violation, batch=time.perf_counter() >= batch_after):
                 stuck.clear()
             else:
                 stuck.add(rep)
 
-    def move_for(self, rep: int, violation: np.ndarray) -> bool:
-        """Make the best violation-reducing move into (below band) or out of (above) `rep`."""
+    def move_for(self, rep: int, violation: np.ndarray, batch: bool = False) -> bool:
+        """Make the best violation-reducing move into (below band) or out of (above) `rep`;
+        with `batch`, go on down the ranking until `rep` is in its band or no move helps."""
         if self.state.load[rep] < self.low[rep]:
             options = self.pull_options(rep, self.nearest_units(rep), violation)
             if not (options[2] < -EPS).any():
@@ -159,16 +166,26 @@ class PlanSearch:
             return False
         score = np.where(improving, delta / -np.minimum(change, -EPS), np.inf)
         best = np.flatnonzero(improving)
-        if len(best) > 64:
+        if not batch and len(best) > 64:
             best = best[np.argpartition(score[best], 63)[:64]]
+        moved = False
         for choice in best[np.lexsort((best, score[best]))]:
-            if not improving[choice]:
-                break
-            unit, target = int(units[choice]), int(targets[choice])
-            if self.moves_allowed(unit, int(sources[choice]), target):
+            unit, source, target = int(units[choice]), int(sources[choice]), int(targets[choice])
+            if self.state.owner[unit] != source or not self.moves_allowed(unit, source, target):
+                continue
+            if self.move_change(unit, source, target) < -EPS:
                 self.place(unit, target)
-                return True
-        return False
+                moved = True
+                if not batch or self.violation_of(np.array([rep]), self.state.load[[rep]])[0] <= 0:
+                    break
+        return moved
+
+    def move_change(self, unit: int, source: int, target: int) -> float:
+        """Change in total band violation if `unit` moved from `source` to `target` now."""
+        pair = np.array([source, target])
+        load = self.state.load[pair]
+        after = load + np.array([-self.w[unit], self.w[unit]])
+        return float(self.violation_of(pair, after).sum() - self.violation_of(pair, load).sum())
 
     def pull_options(self, rep: int, pool: np.ndarray, violation: np.ndarray) -> tuple:
         """Moves of units in `pool` onto `rep`: units, sources, violation change, cost change,
@@ -335,7 +352,7 @@ def heuristic_plan(
         for unit, rep in enumerate(start):
             if rep >= 0:
                 search.place(unit, int(rep))
-    search.repair(deadline)
+    search.repair(deadline, batch_after=started + BATCH_REPAIR_SHARE * seconds)
     placed = bool((search.state.owner >= 0).all())
     violation = float(search.violation().sum())
     feasible_seconds = None

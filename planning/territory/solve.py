@@ -5,6 +5,11 @@ Status words: optimal (gap ≤ 0.01 %), within_gap (gap ≤ the scenario's targe
 (stopped by the clock above the target gap), feasible (a valid plan whose gap could not be
 proven), cancelled (stopped by the user; best plan so far), infeasible (with the obstacle and
 the smallest workable tolerance) and no_plan (nothing found in time, infeasibility not proven).
+
+A heuristic that cannot reach a valid plan still hands back its best effort: an infeasible or
+no_plan result then carries that assignment with the constraints it breaks named
+(`violations`, reps by name), so a caller always has a plan to look at, never nothing.
+`has_plan` stays true only for a plan that meets every constraint.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import pandas as pd
 from planning.progress import ProgressCallback, no_progress
 from planning.territory.check import plan_violations
 from planning.territory.diagnose import Infeasibility, diagnose, smallest_feasible_tolerance
-from planning.territory.heuristic import heuristic_plan
+from planning.territory.heuristic import HeuristicPlan, heuristic_plan
 from planning.territory.model import (
     balance_lagrangian_bound,
     build_model,
@@ -64,14 +69,29 @@ class TerritoryResult:
     infeasibility: Infeasibility | None = None
     message: str = ""
     details: dict = field(default_factory=dict)
+    violations: tuple[str, ...] = ()
+    """The constraints a best-effort assignment breaks (empty for a valid plan)."""
 
     @property
     def has_plan(self) -> bool:
-        return self.assignment is not None
+        """A plan that meets every constraint."""
+        return self.assignment is not None and not self.violations
+
+    @property
+    def has_best_effort(self) -> bool:
+        """An assignment that breaks the constraints named in `violations`."""
+        return self.assignment is not None and bool(self.violations)
 
     def kpis(self) -> dict[str, float | int | None]:
-        """Headline figures of the plan."""
-        if self.assignment is None or self.reps is None:
+        """Headline figures of the plan (None for a best effort: see `best_effort_kpis`)."""
+        return self._figures() if self.has_plan else self._figures(None)
+
+    def best_effort_kpis(self) -> dict[str, float | int | None]:
+        """Headline figures of a best-effort assignment that breaks constraints."""
+        return self._figures() if self.has_best_effort else self._figures(None)
+
+    def _figures(self, assignment: object = True) -> dict[str, float | int | None]:
+        if assignment is None or self.assignment is None or self.reps is None:
             return {"max_balance_deviation": None, "moved_units": None,
                     "weighted_distance_km": None, "mean_distance_km": None,
                     "moved_value": None}
@@ -104,7 +124,10 @@ class TerritoryResult:
                 "balance_measure": scenario.balance_measure,
             },
             "details": self.details,
+            "violations": list(self.violations),
         }
+        if self.has_best_effort:
+            report["best_effort"] = self.best_effort_kpis()
         if self.infeasibility is not None:
             report["infeasibility"] = {
                 "constraint": self.infeasibility.constraint,
@@ -207,6 +230,18 @@ def solve_territories(
     improve = min(max(1.0, 0.1 * scenario.time_limit), scenario.time_limit)
     first = heuristic_plan(problem, scenario, seconds=scenario.time_limit,
                            improve_seconds=0.0 if scenario.method == "auto" else improve)
+    result = _solve_from(problem, scenario, clock, progress, cancel, keep, first, improve)
+    if result.assignment is None and not first.feasible:
+        return _best_effort(problem, scenario, result, first.owner)
+    return result
+
+
+def _solve_from(
+    problem: TerritoryProblem, scenario: TerritoryScenario, clock: _Clock,
+    progress: ProgressCallback, cancel: threading.Event | None, keep: _Keeper,
+    first: HeuristicPlan, improve: float,
+) -> TerritoryResult:
+    """Everything after the first heuristic plan: bound, repair, MIP (see the module)."""
     owner = first.owner if first.feasible else None
     details: dict[str, object] = {
         "units": problem.unit_count, "reps": problem.rep_count,
@@ -220,6 +255,7 @@ def solve_territories(
         details["heuristic_objective"] = objective
         keep.plan(owner, objective, None, "heuristic", details)
     else:
+        keep.best_effort(first.owner, details)
         progress(0.1, "No first plan: checking whether the scenario is feasible")
         found = diagnose(problem, scenario)
         if found is not None:
@@ -363,6 +399,80 @@ def _explained(
                               "message": found.to_text()})
 
 
+BEST_EFFORT_NAMED = 5
+"""Broken constraints named in a best-effort result's message at most."""
+
+
+def _best_effort(
+    problem: TerritoryProblem, scenario: TerritoryScenario, result: TerritoryResult,
+    owner: np.ndarray,
+) -> TerritoryResult:
+    """`result` (which has no plan) with the heuristic's best effort and what it breaks."""
+    complete = _completed(problem, owner)
+    assignment, reps = plan_tables(problem, scenario, complete)
+    broken = tuple(broken_constraints(problem, scenario, complete, placed=owner >= 0))
+    status = result.status if result.status in ("infeasible", "cancelled") else "best_effort"
+    shown = "; ".join(broken[:BEST_EFFORT_NAMED]) + (
+        f"; and {len(broken) - BEST_EFFORT_NAMED} more" if len(broken) > BEST_EFFORT_NAMED
+        else "")
+    message = (f"{result.message} Showing the best effort, which breaks: {shown}."
+               if broken else result.message)
+    return TerritoryResult(**{**result.__dict__, "status": status, "assignment": assignment,
+                              "reps": reps, "violations": broken, "message": message})
+
+
+def _completed(problem: TerritoryProblem, owner: np.ndarray) -> np.ndarray:
+    """`owner` with each unplaced unit on its cheapest eligible rep (any rep if none may)."""
+    complete = owner.copy()
+    missing = np.flatnonzero(complete < 0)
+    if len(missing):
+        distance = problem.distance_km[missing]
+        allowed = problem.eligible[missing]
+        masked = np.where(allowed.any(axis=1)[:, None] & ~allowed, np.inf, distance)
+        complete[missing] = np.argmin(masked, axis=1)
+    return complete
+
+
+def broken_constraints(
+    problem: TerritoryProblem, scenario: TerritoryScenario, owner: np.ndarray,
+    placed: np.ndarray | None = None,
+) -> list[str]:
+    """Every constraint the assignment `owner` (rep index per unit) breaks, worst first, in
+    words with reps and units by name; `placed` marks units the heuristic could place."""
+    broken: list[str] = []
+    rep_names, unit_names = problem.rep_labels, problem.unit_labels
+    if placed is not None and not placed.all():
+        unplaced = np.flatnonzero(~placed)
+        broken.append(f"{len(unplaced)} unit(s) could not be placed within the constraints "
+                      f"(e.g. {', '.join(unit_names[unplaced[:3]])}); shown on their nearest "
+                      "allowed rep")
+    units = np.arange(problem.unit_count)
+    off_segment = ~problem.eligible[units, owner]
+    if off_segment.any():
+        broken.append(f"{int(off_segment.sum())} unit(s) with a rep of another segment (e.g. "
+                      f"{', '.join(unit_names[np.flatnonzero(off_segment)[:3]])})")
+    locked = problem.locked & (problem.current >= 0) & (owner != problem.current)
+    if locked.any():
+        broken.append(f"{int(locked.sum())} locked unit(s) moved (e.g. "
+                      f"{', '.join(unit_names[np.flatnonzero(locked)[:3]])})")
+    load = np.bincount(owner, weights=problem.workload, minlength=problem.rep_count)
+    low, high = problem.band(scenario.tolerance)
+    outside = np.maximum(low - load, 0.0) + np.maximum(load - high, 0.0)
+    for rep in np.argsort(-outside, kind="stable"):
+        if outside[rep] <= 1e-6 * max(float(problem.workload.sum()), 1.0):
+            break
+        side = "below" if load[rep] < low[rep] else "above"
+        broken.append(f"balance: {rep_names[rep]} has workload {load[rep]:,.2f}, {side} the "
+                      f"±{scenario.tolerance:.1%} band {low[rep]:,.2f}–{high[rep]:,.2f}")
+    if scenario.max_moves_per_rep is not None:
+        moved = (problem.current >= 0) & (owner != problem.current)
+        counts = np.bincount(problem.current[moved], minlength=problem.rep_count)
+        for rep in np.flatnonzero(counts > scenario.max_moves_per_rep):
+            broken.append(f"move cap: {int(counts[rep])} units moved away from "
+                          f"{rep_names[rep]} (cap {scenario.max_moves_per_rep})")
+    return broken
+
+
 def _rounded_lp_plan(
     problem: TerritoryProblem, pairs: tuple[np.ndarray, np.ndarray], values: np.ndarray
 ) -> np.ndarray:
@@ -430,6 +540,18 @@ class _Keeper:
             return
         self.incumbent(_finish(self.problem, self.scenario, self.clock, owner, objective,
                                bound, method, "time_limit", None, None, dict(details)))
+
+    def best_effort(self, owner: np.ndarray, details: dict) -> None:
+        """Hand a first assignment that breaks constraints, so a job stopped by the clock
+        still has something to show and says what the assignment breaks."""
+        if self.incumbent is None:
+            return
+        stopped = TerritoryResult(
+            status="time_limit", method="heuristic", objective=None, bound=None, gap=None,
+            seconds=self.clock.elapsed(), first_feasible_seconds=None, target_gap_seconds=None,
+            scenario=self.scenario, message="Stopped at the time limit before a valid plan was "
+            "found.", details=dict(details))
+        self.incumbent(_best_effort(self.problem, self.scenario, stopped, owner))
 
     def mip(self, best: float | None, bound: float | None, method: str,
             details: dict) -> Callable[[np.ndarray, float], None] | None:

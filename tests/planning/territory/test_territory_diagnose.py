@@ -73,7 +73,9 @@ def test_below_the_proven_tolerance_there_is_no_plan() -> None:
     result = solve_territories(problem, replace(SCENARIO, tolerance=found.tolerance_needed
                                                 - 0.001))
     assert result.status == "infeasible"
-    assert result.assignment is None
+    assert not result.has_plan
+    assert result.has_best_effort
+    assert result.kpis()["moved_units"] is None
     assert result.infeasibility.constraint == "unit_too_heavy"
 
 
@@ -83,7 +85,8 @@ def test_solving_an_infeasible_scenario_reports_the_diagnosis() -> None:
     assert result.status == "infeasible"
     assert not result.has_plan
     assert result.infeasibility == diagnose(problem, SCENARIO)
-    assert result.message == result.infeasibility.to_text()
+    assert result.message.startswith(result.infeasibility.to_text())
+    assert "Showing the best effort, which breaks: balance: R1" in result.message
     report = result.report()
     assert report["status"] == "infeasible"
     assert report["infeasibility"]["constraint"] == "unit_too_heavy"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from planning.territory.heuristic import heuristic_plan
 from planning.territory.instances import us_territory_problem
 from planning.territory.problem import TerritoryProblem, TerritoryScenario
 from planning.territory.solve import solve_territories
+from planning.territory.validation import territory_problem
 from tests.planning.territory.problems import grid_problem
 
 
@@ -177,3 +179,60 @@ def test_highs_stops_at_its_time_limit_on_the_wall_clock() -> None:
     outcome, _ = solve_model(built, problem, time_limit=1.5, rel_gap=0.0)
     assert outcome.termination == "time_limit"
     assert outcome.seconds <= 1.5 + 1.0
+
+
+@pytest.mark.slow
+def test_a_60_000_unit_heuristic_solve_returns_a_plan_within_its_limit() -> None:
+    """Asked for 60,000 units, the generator gives every active US ZIP (about 41,700), far
+    from balance with 100 reps: the heuristic must still reach a valid plan in time."""
+    problem = us_territory_problem(60_000, 100, seed=1)
+    scenario = TerritoryScenario(tolerance=0.05, time_limit=10, method="heuristic")
+    started = time.perf_counter()
+    result = solve_territories(problem, scenario)
+    assert time.perf_counter() - started <= 10 + 2
+    assert result.has_plan, result.message
+    assert len(result.assignment) == problem.unit_count > 40_000
+    assert result.kpis()["max_balance_deviation"] <= 0.05 + 1e-9
+
+
+def named_reps_problem(locked: list[bool], workloads: list[float]) -> TerritoryProblem:
+    """Units all with Avery Stone today; Blake Reyes has none."""
+    count = len(workloads)
+    units = pd.DataFrame({
+        "unit_id": [f"U{i}" for i in range(count)], "lat": [40.0] * count,
+        "lon": [-100.0 + i for i in range(count)], "workload": workloads,
+        "current_rep_id": ["R1"] * count, "locked": locked, "segment": [None] * count})
+    reps = pd.DataFrame({
+        "rep_id": ["R1", "R2"], "name": ["Avery Stone", "Blake Reyes"], "lat": [40.0, 40.0],
+        "lon": [-100.0, -95.0], "capacity": [1.0, 1.0], "segment": [None, None]})
+    return territory_problem(units, reps)
+
+
+def test_locks_that_make_the_band_impossible_still_give_a_best_effort_naming_the_rep() -> None:
+    problem = named_reps_problem([True] * 4 + [False] * 2, [3.0] * 6)
+    result = solve_territories(problem, TerritoryScenario(tolerance=0.1, time_limit=5))
+    assert result.status == "infeasible"
+    assert result.infeasibility.constraint == "locked_overfill"
+    assert not result.has_plan
+    assert result.has_best_effort
+    assert len(result.assignment) == 6
+    assert (result.assignment["rep_id"].iloc[:4] == "R1").all()
+    assert result.violations[0].startswith("balance: Avery Stone (R1)")
+    assert "Avery Stone (R1)" in result.message and "best effort" in result.message
+    assert result.report()["violations"] == list(result.violations)
+    assert result.kpis()["moved_units"] is None
+    assert result.best_effort_kpis()["moved_units"] == 2
+
+
+def test_a_heuristic_stopped_before_the_band_returns_its_best_effort() -> None:
+    """Far from balance with almost no time, the greedy cannot reach the band and nothing is
+    proven infeasible: its best effort comes back with the broken band named, rep by rep."""
+    problem = us_territory_problem(5_000, 5, seed=1)
+    result = solve_territories(problem, TerritoryScenario(tolerance=0.05, time_limit=0.05,
+                                                          method="heuristic"))
+    assert result.status == "best_effort"
+    assert result.has_best_effort and not result.has_plan
+    assert len(result.assignment) == problem.unit_count
+    assert result.assignment["rep_id"].notna().all()
+    assert result.violations[0].startswith("balance: R0")
+    assert "best effort" in result.message and result.violations[0] in result.message
