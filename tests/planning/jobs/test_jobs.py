@@ -80,6 +80,32 @@ def test_a_territory_job_past_its_limit_stops_and_returns_its_best_plan(
     assert process_ends(job.pid)
 
 
+@pytest.mark.slow
+def test_a_200_000_unit_book_job_ends_within_its_limit_with_a_plan(
+    workspace: Workspace,
+) -> None:
+    """Asked for 200,000 units, the generator gives every active US ZIP (about 41,700); with
+    5 reps the book is far from balance. Measured from submit, the job ends within its limit
+    plus 2 s with a valid plan, never called optimal without the proof."""
+    from planning.territory.solve import OPTIMAL_GAP
+
+    problem = us_territory_problem(200_000, 5, seed=1)
+    limit = 15.0
+    scenario = TerritoryScenario(tolerance=0.05, time_limit=limit)
+    submitted = time.monotonic()
+    job_id = submit_job(workspace, "territory", OWNER,
+                        {"problem": problem, "scenario": scenario}, time_limit_s=limit)
+    job = wait_for_job(workspace, job_id, timeout=JOB_TIMEOUT_S, poll=0.05)
+    assert time.monotonic() - submitted <= limit + 2.0
+    result = job_result(job)
+    assert result.has_plan, result.message
+    assert len(result.assignment) == problem.unit_count > 40_000
+    assert result.status in ("time_limit", "feasible", "within_gap", "optimal")
+    if result.status == "optimal":
+        assert result.gap is not None and result.gap <= OPTIMAL_GAP
+    assert result.kpis()["max_balance_deviation"] <= 0.05 + 1e-9
+
+
 def test_cancel_kills_the_computing_process(workspace: Workspace) -> None:
     payload = hard_territory(seed=2)
     payload["scenario"] = TerritoryScenario(tolerance=0.02, disruption_weight=50.0,
