@@ -4,6 +4,13 @@
 its event commit or roll back together. Audited writes in one process are serialised by the
 workspace's write lock, and DuckDB lets only one process write a file, so the chain has one tail.
 `verify_chain` recomputes every hash and names the first event that does not fit.
+
+The database also records the chain head, but whoever can rewrite the file can move that too.
+So each audited write also appends its events' sequence numbers and hashes to an anchor log
+outside the database (`planning.store.audit_anchor`): announced before commit, anchored after.
+`verify_chain` names the first event missing from the database or differing from its anchor.
+Only the newest write may be unanchored, and only when the log shows it was announced (the
+process stopped between commit and anchoring); any other unanchored event fails verification.
 """
 
 from __future__ import annotations
@@ -11,17 +18,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from auth.users import canonical_email
-from planning.store import audit_log
-from planning.store.workspace import Workspace
+from planning.store import audit_anchor, audit_log
+from planning.store.workspace import Workspace, current_write_transaction
 
 GENESIS_HASH = "0" * 64
+ANCHOR_ACTION = "audit-anchor"
+logger = logging.getLogger(__name__)
 
 
 def _now() -> dt.datetime:
@@ -99,34 +110,109 @@ def record(
     }
     fields["hash"] = event_hash(prev_hash, fields)
     audit_log.append_event(cur, fields)
+    _anchor_after_commit(seq, str(fields["hash"]))
     return AuditEvent(**fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class _AnchorAppend:
+    """The anchor lines a write transaction owes once it has committed."""
+
+    path: Path
+    entries: list[tuple[int, str]]
+
+    def __call__(self) -> None:
+        try:
+            audit_anchor.append_entries(self.path, self.entries)
+        except audit_anchor.AuditAnchorError as exc:
+            logger.error("The change committed but its audit anchor was not written: %s "
+                         "`revplan audit verify` will report the unanchored events.", exc)
+
+
+def _anchor_after_commit(seq: int, digest: str) -> None:
+    """Announce the write in the anchor log (before commit: failing here rolls the change
+    back) on its first event, and queue every event's anchor line for after the commit."""
+    transaction = current_write_transaction()
+    if transaction is None:
+        return
+    pending = transaction.after_commit.get(ANCHOR_ACTION)
+    if not isinstance(pending, _AnchorAppend):
+        path = audit_anchor.anchor_path(transaction.workspace.path)
+        audit_anchor.announce(path, seq)
+        pending = _AnchorAppend(path, [])
+        transaction.after_commit[ANCHOR_ACTION] = pending
+    pending.entries.append((seq, digest))
 
 
 @dataclass(frozen=True)
 class ChainVerification:
-    """The outcome of recomputing the chain."""
+    """The outcome of recomputing the chain and comparing it with the anchor log."""
 
     events: int
     first_broken_seq: int | None
     problem: str | None
+    anchored_through: int = 0
+    """The newest event the anchor log vouches for (0: none)."""
+    note: str | None = None
+    """Something accepted but worth knowing (events not yet anchored after a stop)."""
 
     @property
     def ok(self) -> bool:
-        """True when every event fits the chain."""
+        """True when every event fits the chain and the anchor log."""
         return self.first_broken_seq is None and self.problem is None
 
     def to_text(self) -> str:
         """One line for people."""
         if self.ok:
             noun = "event" if self.events == 1 else "events"
-            return f"Audit chain intact: {self.events:,} {noun} verified."
+            text = f"Audit chain intact: {self.events:,} {noun} verified"
+            if self.anchored_through:
+                text += f", anchored through event #{self.anchored_through}"
+            return text + (f". {self.note}" if self.note else ".")
         where = f"event #{self.first_broken_seq}" if self.first_broken_seq else "the chain head"
         return f"Audit chain BROKEN at {where}: {self.problem}"
 
 
+def _check_anchor(anchor: audit_anchor.AnchorLog, count: int,
+                  tail_hash: str) -> ChainVerification | None:
+    """Compare the end of an intact chain of `count` events with the anchor log."""
+    if not anchor.exists:
+        if not count:
+            return None
+        return ChainVerification(
+            count, None,
+            f"the anchor log {anchor.path} is missing, so removal of the newest events cannot "
+            "be ruled out (for a workspace older than anchoring, start one with "
+            "`revplan audit anchor --start`)")
+    if anchor.last_seq > count:
+        return ChainVerification(
+            count, count + 1,
+            f"it is missing: the anchor log vouches for events up to #{anchor.last_seq} but the "
+            f"chain ends at #{count} (the newest events #{count + 1}..#{anchor.last_seq} "
+            "were removed)", anchor.last_seq)
+    if anchor.last_seq == count or not count:
+        return None
+    first_unanchored = anchor.last_seq + 1
+    if anchor.last_begin == first_unanchored:
+        return ChainVerification(
+            count, None, None, anchor.last_seq,
+            f"Events #{first_unanchored}..#{count} are the last write's, which stopped between "
+            "its commit and its anchor line; they chain onto the anchored events.")
+    return ChainVerification(
+        count, first_unanchored,
+        f"events #{first_unanchored}..#{count} are not in the anchor log: they were added "
+        "without the application (or the anchor log was replaced); the chain ends at "
+        f"{tail_hash[:12]}…", anchor.last_seq)
+
+
 def verify_chain(workspace: Workspace) -> ChainVerification:
-    """Recompute every hash in order; report the first event that was changed, removed or moved."""
+    """Recompute every hash in order and compare with the anchor log; report the first event
+    that was changed, removed or moved, or added or removed at the end."""
     def verify(cur: duckdb.DuckDBPyConnection) -> ChainVerification:
+        try:
+            anchor = audit_anchor.read_anchor(audit_anchor.anchor_path(workspace.path))
+        except audit_anchor.AuditAnchorError as exc:
+            return ChainVerification(0, None, str(exc))
         expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
         for row in audit_log.iter_events(cur):
             fields = dict(zip(audit_log.AUDIT_COLUMNS, row, strict=True))
@@ -145,7 +231,17 @@ def verify_chain(workspace: Workspace) -> ChainVerification:
                 return ChainVerification(
                     count, seq, "its content does not match its hash (the row was changed)"
                 )
+            anchored = anchor.entries.get(seq)
+            if anchored is not None and anchored != fields["hash"]:
+                return ChainVerification(
+                    count, seq,
+                    f"its hash differs from the one the anchor log recorded for it "
+                    f"({anchored[:12]}…): the event was altered and the chain recomputed",
+                    anchor.last_seq)
             prev_hash, expected_seq, count = fields["hash"], seq + 1, count + 1
+        anchored_problem = _check_anchor(anchor, count, prev_hash)
+        if anchored_problem is not None and not anchored_problem.ok:
+            return anchored_problem
         head = audit_log.recorded_head(cur)
         if head is not None and (head[0] != expected_seq - 1 or head[1] != prev_hash):
             return ChainVerification(
@@ -155,9 +251,56 @@ def verify_chain(workspace: Workspace) -> ChainVerification:
             )
         if head is None and count:
             return ChainVerification(count, None, "the recorded chain head is missing")
-        return ChainVerification(count, None, None)
+        return anchored_problem or ChainVerification(count, None, None, anchor.last_seq)
 
-    return workspace.read_snapshot(verify)
+    with workspace.write_lock:
+        return workspace.read_snapshot(verify)
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The newest event of a workspace's chain, for an external witness."""
+
+    workspace: str
+    seq: int
+    hash: str
+    occurred_at: dt.datetime | None
+    anchor_path: Path
+    anchored_through: int
+
+    def to_text(self) -> str:
+        """One line to paste into a ticket, an email or a timestamping request."""
+        when = _timestamp_text(self.occurred_at) if self.occurred_at else "-"
+        return (f"revplan audit head: workspace={self.workspace} seq={self.seq} "
+                f"sha256={self.hash} occurred_at={when}Z")
+
+
+def audit_head(workspace: Workspace) -> AuditHead:
+    """The chain's newest event and how far the anchor log vouches for it."""
+    def read(cur: duckdb.DuckDBPyConnection) -> AuditHead:
+        tail = audit_log.chain_tail(cur)
+        seq, digest = tail if tail else (0, GENESIS_HASH)
+        occurred = audit_log.event_time(cur, seq) if tail else None
+        path = audit_anchor.anchor_path(workspace.path)
+        return AuditHead(workspace.name, seq, digest, occurred, path,
+                         audit_anchor.read_anchor(path).last_seq)
+
+    with workspace.write_lock:
+        return workspace.read_snapshot(read)
+
+
+def start_anchor(workspace: Workspace) -> AuditHead:
+    """Begin the anchor log of a workspace that has none (one older than anchoring) at its
+    current head; refused when a log exists, since restarting it would hide a truncation."""
+    with workspace.write_lock:
+        head = audit_head(workspace)
+        if head.anchor_path.exists():
+            raise audit_anchor.AuditAnchorError(
+                f"The anchor log {head.anchor_path} already exists; it is only ever appended "
+                "to. Run `revplan audit verify` to compare it with the database.")
+        audit_anchor.append_entries(head.anchor_path, [(head.seq, head.hash)] if head.seq
+                                    else [])
+        return audit_head(workspace)
 
 
 def audit_events(

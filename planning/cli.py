@@ -125,6 +125,17 @@ def _command_audit_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _command_audit_anchor(args: argparse.Namespace) -> int:
+    from planning.audit import audit_head, start_anchor
+    from planning.store import open_workspace
+
+    workspace = open_workspace(args.workspace, read_only=not args.start)
+    head = start_anchor(workspace) if args.start else audit_head(workspace)
+    print(head.to_text())
+    print(f"Anchor log {head.anchor_path}: anchored through event #{head.anchored_through}.")
+    return 0
+
+
 def _command_access_grant(args: argparse.Namespace) -> int:
     from auth.access import grant_roles
     from auth.users import canonical_email
@@ -664,6 +675,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--workspace", default=default_workspace(), help="workspace name")
     verify.set_defaults(handler=_command_audit_verify)
+    anchor = audit_commands.add_parser(
+        "anchor", help="Print the audit chain's head for an external witness.",
+        description="Print the newest audit event's number and SHA-256 as one line to keep "
+        "outside the machine (a ticket, an email, a timestamping service); a later "
+        "`audit verify` or comparison with that line shows whether events were removed. "
+        "--start begins the anchor log of a workspace older than anchoring.",
+    )
+    anchor.add_argument("--workspace", default=default_workspace(), help="workspace name")
+    anchor.add_argument("--start", action="store_true",
+                        help="create the anchor log at the current head (refused if one exists)")
+    anchor.set_defaults(handler=_command_audit_anchor)
 
     from auth.roles import ROLES
 

@@ -19,3 +19,10 @@ def data_dir() -> Path:
 def default_workspace() -> str:
     """The workspace the app opens when none is chosen (`REVPLAN_WORKSPACE` overrides it)."""
     return os.environ.get("REVPLAN_WORKSPACE", DEFAULT_WORKSPACE)
+
+
+def audit_anchor_dir() -> Path | None:
+    """The folder for audit anchor logs (`REVPLAN_AUDIT_ANCHOR_DIR`), or None for beside each
+    workspace file; point it at storage the database's users cannot rewrite."""
+    configured = os.environ.get("REVPLAN_AUDIT_ANCHOR_DIR")
+    return Path(configured).expanduser().resolve() if configured else None

@@ -14,6 +14,16 @@ DEMO_AS_OF = dt.date(2026, 11, 16)
 DEMO_SEED = 11
 
 
+def copy_workspace_file(source: Path, target: Path, name: str) -> None:
+    """Copy a closed workspace's database file and its audit anchor log to another folder."""
+    import shutil
+
+    shutil.copy(source / f"{name}.duckdb", target / f"{name}.duckdb")
+    anchor = source / f"{name}.audit-anchor"
+    if anchor.exists():
+        shutil.copy(anchor, target / anchor.name)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh workspace folder, set as REVPLAN_DATA_DIR for the test."""
@@ -49,9 +59,8 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_copy(demo_data_dir: Path, data_dir: Path) -> Workspace:
     """A private copy of the small demo workspace, opened read-write as 'demo'."""
-    import shutil
 
-    shutil.copy(demo_data_dir / "demo.duckdb", data_dir / "demo.duckdb")
+    copy_workspace_file(demo_data_dir, data_dir, "demo")
     return open_workspace("demo")
 
 
@@ -62,12 +71,11 @@ def scored_demo_data_dir(demo_data_dir: Path, tmp_path_factory: pytest.TempPathF
     Models are trained as of DEMO_AS_OF and open deals scored at the same moment.
     Tests must treat it as read-only; copy it (see `scored_demo_copy`) to change anything.
     """
-    import shutil
 
     from planning.pipeline.training import score_open_deals, train_deal_models
 
     folder = tmp_path_factory.mktemp("scored-demo-workspaces")
-    shutil.copy(demo_data_dir / "demo.duckdb", folder / "demo.duckdb")
+    copy_workspace_file(demo_data_dir, folder, "demo")
     workspace = open_workspace("demo", base=folder)
     moment = dt.datetime.combine(DEMO_AS_OF, dt.time(12))
     train_deal_models(workspace, as_of=moment)
@@ -79,7 +87,6 @@ def scored_demo_data_dir(demo_data_dir: Path, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 def scored_demo_copy(scored_demo_data_dir: Path, data_dir: Path) -> Workspace:
     """A private copy of the scored small demo workspace, opened read-write as 'demo'."""
-    import shutil
 
-    shutil.copy(scored_demo_data_dir / "demo.duckdb", data_dir / "demo.duckdb")
+    copy_workspace_file(scored_demo_data_dir, data_dir, "demo")
     return open_workspace("demo")

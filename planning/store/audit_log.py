@@ -46,6 +46,12 @@ def recorded_head(cur: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
     return int(rows[HEAD_SEQ_KEY]), rows.get(HEAD_HASH_KEY, "")
 
 
+def event_time(cur: duckdb.DuckDBPyConnection, seq: int) -> dt.datetime | None:
+    """When event `seq` was recorded (UTC), or None when there is no such event."""
+    row = cur.execute("SELECT occurred_at FROM audit_events WHERE seq = ?", [seq]).fetchone()
+    return row[0] if row else None
+
+
 def iter_events(cur: duckdb.DuckDBPyConnection, batch: int = 10_000) -> Iterator[tuple]:
     """Every event in sequence order, as tuples in AUDIT_COLUMNS order."""
     cur.execute(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_events ORDER BY seq")

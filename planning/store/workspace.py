@@ -20,6 +20,7 @@ import duckdb
 
 from planning.errors import WorkspaceBusyError, WorkspaceNameError, WorkspaceNotFoundError
 from planning.settings import data_dir
+from planning.store import audit_anchor
 
 T = TypeVar("T")
 
@@ -91,6 +92,32 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 @dataclass
+class WriteTransaction:
+    """The write transaction open on this thread: its workspace and what to do once it has
+    committed (keyed, so a later registration under the same key replaces an earlier one)."""
+
+    workspace: Workspace
+    after_commit: dict[str, Callable[[], None]] = field(default_factory=dict)
+    """Run in order after COMMIT, still under the write lock; each must handle its own errors."""
+
+
+_write_transactions = threading.local()
+
+
+def _open_write_transactions() -> list[WriteTransaction]:
+    stack = getattr(_write_transactions, "stack", None)
+    if stack is None:
+        stack = _write_transactions.stack = []
+    return stack
+
+
+def current_write_transaction() -> WriteTransaction | None:
+    """The innermost `Workspace.write` transaction running on this thread, if any."""
+    stack = _open_write_transactions()
+    return stack[-1] if stack else None
+
+
+@dataclass
 class Workspace:
     """An open workspace: its name, file and the process's one connection to it."""
 
@@ -132,22 +159,34 @@ class Workspace:
 
         Writes of this process run one at a time (see `write_lock`); a conflict can still come
         from a read-modify-write racing a reader's snapshot, hence the retry. The work may run
-        more than once, so it must not have side effects outside the database.
+        more than once, so it must not have side effects outside the database; what must
+        follow a commit is registered in `current_write_transaction().after_commit`.
         """
         for attempt in range(retries + 1):
             with self.write_lock, self.cursor() as cur:
+                transaction = WriteTransaction(self)
+                stack = _open_write_transactions()
+                stack.append(transaction)
                 cur.execute("BEGIN TRANSACTION")
                 try:
                     result = work(cur)
                     cur.execute("COMMIT")
-                    return result
                 except duckdb.TransactionException:
                     cur.execute("ROLLBACK")
                     if attempt == retries:
                         raise
+                    committed = False
                 except BaseException:
                     cur.execute("ROLLBACK")
                     raise
+                else:
+                    committed = True
+                finally:
+                    stack.pop()
+                if committed:
+                    for action in transaction.after_commit.values():
+                        action()
+                    return result
             time.sleep(min(0.01 * 2**attempt, 0.5))
         raise AssertionError("unreachable")
 
@@ -182,6 +221,7 @@ def open_workspace(
             if read_only:
                 raise WorkspaceNotFoundError(f"Workspace {name!r} does not exist.")
             path.parent.mkdir(parents=True, exist_ok=True)
+            audit_anchor.retire(audit_anchor.anchor_path(path))
         if existing is not None:
             existing.connection.close()
         connection = _connect(path, read_only)

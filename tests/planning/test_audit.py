@@ -20,6 +20,7 @@ import pytest
 from planning import audit
 from planning.audit import GENESIS_HASH, audit_events, event_hash, verify_chain
 from planning.store import Workspace, close_all_workspaces, open_workspace
+from planning.store.audit_anchor import anchor_path
 from planning.store.audit_log import AUDIT_COLUMNS, HEAD_HASH_KEY, HEAD_SEQ_KEY
 
 CHAIN_LENGTH = 50
@@ -136,7 +137,9 @@ def test_intact_chain_verifies(workspace: Workspace) -> None:
     result = verify_chain(workspace)
     assert result.ok
     assert (result.events, result.first_broken_seq, result.problem) == (CHAIN_LENGTH, None, None)
-    assert result.to_text() == f"Audit chain intact: {CHAIN_LENGTH} events verified."
+    assert result.anchored_through == CHAIN_LENGTH
+    assert result.to_text() == (f"Audit chain intact: {CHAIN_LENGTH} events verified, "
+                                f"anchored through event #{CHAIN_LENGTH}.")
 
 
 def test_audit_events_filters_newest_first(workspace: Workspace) -> None:
@@ -171,6 +174,7 @@ def tampered(chain_file: Path, data_dir: Path) -> Workspace:
     """A private copy of the chain file, opened as workspace 'tampered'."""
     close_all_workspaces()
     shutil.copy(chain_file, data_dir / "tampered.duckdb")
+    shutil.copy(chain_file.with_suffix(".audit-anchor"), data_dir / "tampered.audit-anchor")
     ws = open_workspace("tampered")
     original = verify_chain(ws)
     assert original.ok and original.events == CHAIN_LENGTH
@@ -240,6 +244,48 @@ def forge_at_end(update_head: bool) -> Callable[[Workspace], None]:
     return apply
 
 
+def truncate_with_head(keep: int) -> Callable[[Workspace], None]:
+    """Delete the events after `keep` and move the recorded head back to match."""
+    def apply(ws: Workspace) -> None:
+        kept = rows(ws)[keep - 1]
+
+        def work(cur) -> None:
+            cur.execute("DELETE FROM audit_events WHERE seq > ?", [keep])
+            cur.execute("UPDATE workspace_settings SET value = ? WHERE key = ?",
+                        [str(keep), HEAD_SEQ_KEY])
+            cur.execute("UPDATE workspace_settings SET value = ? WHERE key = ?",
+                        [kept["hash"], HEAD_HASH_KEY])
+
+        ws.write(work)
+
+    return apply
+
+
+def rewrite_tail(seq: int) -> Callable[[Workspace], None]:
+    """Change event `seq`, recompute its hash and every later one, and move the head: a chain
+    that is consistent in itself."""
+    def apply(ws: Workspace) -> None:
+        stored = rows(ws)
+        prev_hash = stored[seq - 2]["hash"]
+        updates = []
+        for row in stored[seq - 1:]:
+            if row["seq"] == seq:
+                row["actor"] = "mallory@example.com"
+            row["prev_hash"] = prev_hash
+            row["hash"] = prev_hash = event_hash(prev_hash, row)
+            updates.append([row["actor"], row["prev_hash"], row["hash"], row["seq"]])
+
+        def work(cur) -> None:
+            cur.executemany("UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? "
+                            "WHERE seq = ?", updates)
+            cur.execute("UPDATE workspace_settings SET value = ? WHERE key = ?",
+                        [prev_hash, HEAD_HASH_KEY])
+
+        ws.write(work)
+
+    return apply
+
+
 HEAD = None  # first_broken_seq for problems found at the chain head
 TAMPERING = {
     # name: (tampering, first_broken_seq, words in the problem)
@@ -271,18 +317,18 @@ TAMPERING = {
     "prev_hash": (sql("UPDATE audit_events SET prev_hash = repeat('b', 64) WHERE seq = 9"),
                   9, "previous-hash"),
     "content with a recomputed hash": (rehash(20, actor="mallory@example.com"),
-                                       21, "previous-hash"),
+                                       20, "differs from the one the anchor log"),
     "deleted in the middle": (sql("DELETE FROM audit_events WHERE seq = 25"),
                               26, "#25..#25 were removed"),
     "several deleted in the middle": (sql("DELETE FROM audit_events WHERE seq BETWEEN 30 AND 32"),
                                       33, "#30..#32 were removed"),
     "first deleted": (sql("DELETE FROM audit_events WHERE seq = 1"), 2, "#1..#1 were removed"),
     "newest deleted": (sql("DELETE FROM audit_events WHERE seq = 50"),
-                       HEAD, "ends at event #49 but the recorded head is event #50"),
+                       50, "newest events #50..#50 were removed"),
     "three newest deleted": (sql("DELETE FROM audit_events WHERE seq > 47"),
-                             HEAD, "ends at event #47 but the recorded head is event #50"),
+                             48, "newest events #48..#50 were removed"),
     "all deleted": (sql("DELETE FROM audit_events"),
-                    HEAD, "ends at event #0 but the recorded head is event #50"),
+                    1, "newest events #1..#50 were removed"),
     "contents swapped": (swap_contents(10, 30), 10, "previous-hash"),
     "neighbours swapped": (swap_contents(44, 45), 44, "previous-hash"),
     "seq numbers swapped": (sql("UPDATE audit_events SET seq = -10 WHERE seq = 10",
@@ -292,7 +338,13 @@ TAMPERING = {
     "newest renumbered": (sql("UPDATE audit_events SET seq = 52 WHERE seq = 50"),
                           52, "#50..#51 were removed"),
     "forged at the end": (forge_at_end(update_head=False),
-                          HEAD, "ends at event #51 but the recorded head is event #50"),
+                          51, "#51..#51 are not in the anchor log"),
+    "forged at the end with the head moved": (forge_at_end(update_head=True),
+                                              51, "#51..#51 are not in the anchor log"),
+    "newest deleted and the head moved back": (truncate_with_head(49), 50,
+                                               "newest events #50..#50 were removed"),
+    "newest altered, chain and head recomputed": (rewrite_tail(48), 48,
+                                                  "differs from the one the anchor log"),
     "head removed": (sql(f"DELETE FROM workspace_settings WHERE key = '{HEAD_SEQ_KEY}'"),
                      HEAD, "head is missing"),
     "head hash changed": (sql(f"UPDATE workspace_settings SET value = repeat('c', 64) "
@@ -332,12 +384,14 @@ def test_tampering_a_copy_leaves_the_original_intact(tampered: Workspace,
         original.close()
 
 
-def test_forgery_with_head_updated_is_consistent_by_construction(tampered: Workspace) -> None:
-    """Documented limit: an unkeyed chain cannot catch a forger who also moves the head.
-
-    If this starts failing, the chain gained an anchor outside the database: update the test.
-    """
+def test_forgery_with_the_anchor_log_rewritten_too_is_consistent_by_construction(
+        tampered: Workspace) -> None:
+    """Documented limit: whoever can rewrite the anchor log as well can hide a forgery; only an
+    external witness of an earlier head (`revplan audit anchor`) catches that."""
     forge_at_end(update_head=True)(tampered)
+    last = rows(tampered)[-1]
+    anchor = anchor_path(tampered.path)
+    anchor.write_text(anchor.read_text() + f"begin 51\n51 {last['hash']} 2026-11-30T00:00:00Z\n")
     assert verify_chain(tampered).ok
 
 

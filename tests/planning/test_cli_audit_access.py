@@ -58,7 +58,8 @@ def test_verify_intact_chain(workspace: Workspace, capsys: pytest.CaptureFixture
     record_events(workspace, 12)
     assert main(["audit", "verify", "--workspace", "test"]) == 0
     out, _ = output(capsys)
-    assert "Audit chain intact: 12 events verified." in out.splitlines()
+    assert ("Audit chain intact: 12 events verified, anchored through event #12."
+            in out.splitlines())
 
 
 def test_verify_broken_chain(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
