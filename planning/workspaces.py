@@ -70,6 +70,7 @@ def create_workspace(
         settings_repo.set_settings(cur, {"currency": code,
                                          "fiscal_year_start_month": str(start_month)})
         access_repo.upsert_member(cur, email, None, [Role.ADMIN.value], actor_name, now)
+        settings_repo.mark_creation_complete(cur)
         audit.record(
             cur, actor=actor_name, actor_role=actor_role, action="workspace.create",
             entity="workspace", entity_id=name,
@@ -84,3 +85,9 @@ def create_workspace(
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
         raise
     return workspace
+
+
+def creation_complete(name: str, base: Path | None = None) -> bool:
+    """True when workspace `name` finished being created; False for a file an interrupted
+    build left behind (the demo or `workspace create` killed before its last transaction)."""
+    return open_workspace(name, base=base).read(settings_repo.creation_complete)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from planning.store.workspace_settings import mark_creation_complete
+
 if TYPE_CHECKING:
     from planning.demo.generator import DemoCompany
 
@@ -193,7 +195,8 @@ def _catalog(cur: duckdb.DuckDBPyConnection, loaded_at: dt.datetime) -> None:
 def load_demo_tables(
     cur: duckdb.DuckDBPyConnection, company: DemoCompany, size_name: str, seed: int
 ) -> dict[str, int]:
-    """Write every table of the company inside the caller's transaction; return row counts."""
+    """Write every table of the company inside the caller's transaction and mark the workspace
+    complete (this is the demo creation's last transaction); return row counts."""
     from planning.demo import generator as g
 
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -222,6 +225,7 @@ def load_demo_tables(
         [["demo_size", size_name], ["demo_seed", str(seed)],
          ["demo_as_of", company.as_of.isoformat()]],
     )
+    mark_creation_complete(cur)
     return {
         table: cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         for table in (*LOAD_STATEMENTS, "products", "price_books", "price_book_entries",
