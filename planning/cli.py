@@ -34,17 +34,11 @@ def progress_bar(description: str) -> Iterator[ProgressCallback]:
 def _command_demo(args: argparse.Namespace) -> int:
     from planning.demo import DEMO_SIZES, generate_demo_workspace
     from planning.store import workspace_exists
-    from planning.workspaces import creation_complete
 
-    replace = args.replace
     if args.if_missing and workspace_exists(args.workspace):
-        if creation_complete(args.workspace):
-            print(f"Workspace {args.workspace!r} exists; leaving it as it is.")
-            return 0
-        print(f"Workspace {args.workspace!r} was left incomplete by an interrupted build; "
-              "building it again.")
-        replace = True
-    elif workspace_exists(args.workspace) and not replace:
+        print(f"Workspace {args.workspace!r} exists; leaving it as it is.")
+        return 0
+    if workspace_exists(args.workspace) and not args.replace:
         raise RevPlanError(
             f"Workspace {args.workspace!r} already exists. Pass --replace to rebuild it "
             "(its data will be lost) or --if-missing to keep it."
@@ -52,7 +46,7 @@ def _command_demo(args: argparse.Namespace) -> int:
     with progress_bar(f"demo {args.size}") as progress:
         report = generate_demo_workspace(
             args.workspace, size=DEMO_SIZES[args.size], seed=args.seed,
-            replace=replace, progress=progress,
+            replace=args.replace, progress=progress,
         )
     print(report.to_text())
     if args.with_models:
@@ -330,6 +324,7 @@ def _blend(text: str) -> dict[str, float]:
 def _command_quota_solve(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from planning.bounds import amount_cents
     from planning.cli_versions import (
         free_version_name,
         quota_saver,
@@ -350,7 +345,7 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
     name = (None if args.save is None
             else free_version_name(workspace, "quota", inputs.fiscal_year, args.save))
     scenario = QuotaScenario(
-        target_cents=int(round(args.target * 100)), blend=_blend(args.blend),
+        target_cents=amount_cents("target", args.target), blend=_blend(args.blend),
         over_assign=args.over_assign, max_increase=args.max_increase,
         max_decrease=args.max_decrease, team_totals="fixed" if args.fixed_teams else "free",
         seasonality=inputs.seasonality)
@@ -361,6 +356,8 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
           f"{result.objective:.1%}, {result.seconds:.2f} s). Expected to reach 100%: "
           f"{fairness.share_expected_to_reach_100:.0%} of reps; capacity gap "
           f"{capacity.gap:,.0f} ({capacity.hires:.1f} hires).")
+    for note in result.notes:
+        print(f"Note: {note}")
     if args.out:
         allocation = result.allocation
         table = pd.DataFrame({"rep_id": allocation["rep_id"],
@@ -648,8 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "once (the app stores the models and scores when the job ends)")
     existing = demo.add_mutually_exclusive_group()
     existing.add_argument("--if-missing", action="store_true",
-                          help="do nothing when the workspace exists and is complete (one "
-                          "left incomplete by an interrupted build is built again)")
+                          help="do nothing when the workspace exists")
     existing.add_argument("--replace", action="store_true",
                           help="delete an existing workspace and build it anew")
     demo.set_defaults(handler=_command_demo)

@@ -12,6 +12,7 @@ import streamlit as st
 from auth.policy import Action
 from planning import telemetry
 from planning.asof import fiscal_years_with_data
+from planning.bounds import amount_cents
 from planning.errors import RevPlanError
 from planning.jobs import (
     Job,
@@ -144,7 +145,8 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
     if potential + history + pipeline != 100:
         raise RevPlanError(f"The blend adds up to {potential + history + pipeline}%, not 100%.")
     inputs = quota_inputs(workspace, fiscal_year, territory_scenario=source, today=as_of.day)
-    target_cents = int(round(target * 100)) or quota_baseline(inputs).target_cents(growth / 100)
+    target_cents = (amount_cents("target", target, allow_zero=True)
+                    or quota_baseline(inputs).target_cents(growth / 100))
     if target_cents <= 0:
         raise RevPlanError("The reps booked nothing last year to grow from: enter a target.")
     scenario = QuotaScenario(
@@ -153,7 +155,8 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
                "pipeline": pipeline / 100},
         over_assign=over / 100, max_increase=increase / 100 or None,
         max_decrease=decrease / 100 or None,
-        floor_cents=int(floor * 100) or None, ceiling_cents=int(ceiling * 100) or None,
+        floor_cents=amount_cents("floor", floor, allow_zero=True) or None,
+        ceiling_cents=amount_cents("ceiling", ceiling, allow_zero=True) or None,
         team_totals="fixed" if fixed else "free", seasonality=inputs.seasonality)
     default_name = f"FY{inputs.fiscal_year} {format_money(target_cents)}"
     return inputs, scenario, name.strip() or default_name
@@ -316,6 +319,8 @@ def show_result(state: dict) -> None:
     st.success(f"FY{inputs.fiscal_year}: {result.status}. Largest deviation from fair share "
                f"{result.objective:.1%}; solved in {result.seconds:.2f} s. Potential from "
                f"{inputs.potential_source}.")
+    for note in getattr(result, "notes", ()):
+        st.warning(note, icon=":material/warning:")
     cards = st.columns(5)
     cards[0].metric("Total quota", format_money(result.total_cents), border=True,
                     help=f"Target {format_money(result.scenario.target_cents)} + "

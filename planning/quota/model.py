@@ -21,6 +21,14 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from planning.bounds import (
+    MAX_AMOUNT,
+    MAX_AMOUNT_CENTS,
+    MAX_INCREASE,
+    InputRangeError,
+    check_cents,
+    check_number,
+)
 from planning.errors import RevPlanError
 
 MEASURES = ("potential", "history", "pipeline")
@@ -63,31 +71,40 @@ class QuotaScenario:
     seasonality: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)
 
     def __post_init__(self) -> None:
-        if self.target_cents <= 0:
-            raise RevPlanError("The target must be above zero.")
+        check_cents("target", self.target_cents)
         unknown = set(self.blend) - set(MEASURES)
         if unknown:
             raise RevPlanError(f"Unknown blend measure(s) {sorted(unknown)}; use "
                                f"{', '.join(MEASURES)}.")
-        if any(w < 0 for w in self.blend.values()) or not math.isclose(
-                sum(self.blend.values()), 1.0, abs_tol=1e-6):
+        for measure, weight in self.blend.items():
+            check_number(f"blend weight {measure}", weight, 0.0, 1.0)
+        if not math.isclose(sum(self.blend.values()), 1.0, abs_tol=1e-6):
             raise RevPlanError("Blend weights must be zero or more and add up to 1, e.g. "
                                "potential=0.5,history=0.3,pipeline=0.2.")
-        if not 0 <= self.over_assign <= 1:
-            raise RevPlanError("Over-assignment must be between 0 and 1 (0.10 = 10 %).")
-        for name in ("max_increase", "max_decrease"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise RevPlanError(f"{name.replace('_', ' ')} must not be negative.")
-        if self.max_decrease is not None and self.max_decrease > 1:
-            raise RevPlanError("max decrease must be at most 1 (100 %).")
+        check_number("over-assignment", self.over_assign, 0.0, 1.0)
+        if self.max_increase is not None:
+            check_number("max increase", self.max_increase, 0.0, MAX_INCREASE)
+        if self.max_decrease is not None:
+            check_number("max decrease", self.max_decrease, 0.0, 1.0)
+        for name in ("floor_cents", "ceiling_cents"):
+            if getattr(self, name) is not None:
+                check_cents(name.removesuffix("_cents"), getattr(self, name), allow_zero=True)
+        for rep, cents in self.overrides.items():
+            check_cents(f"override for rep {rep}", cents, allow_zero=True)
         if self.team_totals not in ("free", "fixed"):
             raise RevPlanError("team totals must be 'free' or 'fixed'.")
         if (self.floor_cents is not None and self.ceiling_cents is not None
                 and self.floor_cents > self.ceiling_cents):
             raise RevPlanError("The floor is above the ceiling.")
-        if len(self.seasonality) != 4 or any(s < 0 for s in self.seasonality) or not (
-                math.isclose(sum(self.seasonality), 1.0, abs_tol=1e-6)):
+        if len(self.seasonality) != 4:
+            raise RevPlanError("Seasonality needs four non-negative shares adding up to 1.")
+        for quarter, share in enumerate(self.seasonality, start=1):
+            check_number(f"seasonality share of Q{quarter}", share, 0.0, 1.0)
+        if self.total_cents > MAX_AMOUNT_CENTS:
+            raise InputRangeError(
+                f"target × (1 + over-assignment) {self.total_cents / 100:,.2f} is out of "
+                f"range: the total may be at most {MAX_AMOUNT:,.0f}.")
+        if not math.isclose(sum(self.seasonality), 1.0, abs_tol=1e-6):
             raise RevPlanError("Seasonality needs four non-negative shares adding up to 1.")
 
     @property
@@ -111,6 +128,9 @@ class QuotaResult:
     """rep_id, team, fair_cents, quota_cents, q1..q4_cents, low_cents, high_cents,
     last_quota_cents, binding, explanation."""
     scenario: QuotaScenario
+    notes: tuple[str, ...] = ()
+    """Sentences about the allocation a planner must not miss (e.g. the reps a year-over-year
+    cap does not hold taking what the capped reps cannot)."""
 
     @property
     def total_cents(self) -> int:
@@ -123,7 +143,7 @@ class QuotaResult:
             "status": self.status, "objective": self.objective, "bound": self.bound,
             "total_deviation": self.total_deviation, "seconds": round(self.seconds, 4),
             "total": self.total_cents / 100, "total_cents": self.total_cents,
-            "reps": len(self.allocation),
+            "reps": len(self.allocation), "notes": list(self.notes),
             "scenario": {
                 "target": s.target_cents / 100, "blend": s.blend, "over_assign": s.over_assign,
                 "max_increase": s.max_increase, "max_decrease": s.max_decrease,
@@ -151,13 +171,19 @@ def check_inputs(reps: pd.DataFrame) -> pd.DataFrame:
     frame["team"] = frame["team"].where(frame["team"].notna(), "No team").astype(str)
     for column in ("potential", "history", "pipeline", "ramp", "last_quota"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    for column in ("potential", "history", "pipeline", "ramp"):
-        bad = frame[column].isna() | (frame[column] < 0)
+    for column, top in (("potential", MAX_AMOUNT), ("history", MAX_AMOUNT),
+                        ("pipeline", MAX_AMOUNT), ("ramp", 1.0)):
+        bad = frame[column].isna() | (frame[column] < 0) | (frame[column] > top)
         if bad.any():
-            raise RevPlanError(f"Rep {frame.loc[bad, 'rep_id'].iat[0]}: {column} must be a "
-                               "number of at least 0.")
-    if (frame["ramp"] > 1).any():
-        raise RevPlanError("Ramp is the productive share of the year: at most 1.")
+            meaning = " (the productive share of the year)" if column == "ramp" else ""
+            raise InputRangeError(f"Rep {frame.loc[bad, 'rep_id'].iat[0]}: {column} "
+                                  f"{frame.loc[bad, column].iat[0]:g} must be a number from 0 "
+                                  f"to {top:,.0f}{meaning}.")
+    bad = frame["last_quota"].notna() & ~frame["last_quota"].between(0, MAX_AMOUNT)
+    if bad.any():
+        raise InputRangeError(f"Rep {frame.loc[bad, 'rep_id'].iat[0]}: last year's quota "
+                              f"{frame.loc[bad, 'last_quota'].iat[0]:g} must be from 0 to "
+                              f"{MAX_AMOUNT:,.0f}.")
     return frame.reset_index(drop=True)
 
 
@@ -314,10 +340,43 @@ def solve_quotas(reps: pd.DataFrame, scenario: QuotaScenario) -> QuotaResult:
     dollars = solved.quota * scale
     cents = whole_cents(dollars, scenario.total_cents, low, high)
     allocation = _allocation(reps, scenario, fair, cents, low, high, why)
+    note = uncapped_note(reps, scenario, fair, cents)
     return QuotaResult(status=solved.status, objective=solved.max_deviation,
                        total_deviation=solved.total_deviation, bound=solved.bound,
                        seconds=time.perf_counter() - started, allocation=allocation,
-                       scenario=scenario)
+                       scenario=scenario, notes=(note,) if note else ())
+
+
+UNCAPPED_SURPLUS = 0.05
+"""Reps outside the year-over-year cap are named once they take this much above fair share."""
+
+
+def _uncapped(reps: pd.DataFrame, scenario: QuotaScenario, fair: np.ndarray,
+              cents: np.ndarray) -> np.ndarray:
+    """Reps without last year's quota (so outside the year-over-year cap) whose quota is
+    above their fair share while the cap is set: they take what the capped reps cannot."""
+    if scenario.max_increase is None:
+        return np.zeros(len(reps), dtype=bool)
+    free = (reps["last_quota"].isna().to_numpy()
+            & ~reps["rep_id"].isin(scenario.overrides).to_numpy())
+    return free & (cents > fair * 100 * (1 + UNCAPPED_SURPLUS))
+
+
+def uncapped_note(reps: pd.DataFrame, scenario: QuotaScenario, fair: np.ndarray,
+                  cents: np.ndarray) -> str | None:
+    """One sentence when the year-over-year cap pushes the total onto the reps it does not
+    hold (those without last year's quota), e.g. `--max-increase 0` with a much larger
+    target; None when it does not."""
+    taking = _uncapped(reps, scenario, fair, cents)
+    if not taking.any():
+        return None
+    ids = reps.loc[taking, "rep_id"].tolist()
+    share = cents[taking].sum() / max(int(cents.sum()), 1)
+    return (f"{len(ids)} rep(s) without last year's quota ({', '.join(ids[:5])}"
+            f"{' …' if len(ids) > 5 else ''}) are not held by the +{scenario.max_increase:.0%} "
+            f"year-over-year cap and take {_money(cents[taking].sum())} ({share:.0%} of the "
+            f"total) against a fair share of {_money(fair[taking].sum() * 100)}; raise the cap "
+            "or lower the target to spread it.")
 
 
 @dataclass(frozen=True)
@@ -477,6 +536,7 @@ def _allocation(reps: pd.DataFrame, scenario: QuotaScenario, fair: np.ndarray,
     blend = ", ".join(f"{weight:.0%} {MEASURE_WORDS[measure]}"
                       for measure, weight in scenario.blend.items() if weight > 0)
     binding, words = [], []
+    uncapped = _uncapped(reps, scenario, fair, cents)
     for i in range(len(reps)):
         quota = cents[i]
         reason = []
@@ -496,7 +556,11 @@ def _allocation(reps: pd.DataFrame, scenario: QuotaScenario, fair: np.ndarray,
         else:
             state = ""
             change = quota / max(fair[i] * 100, 1) - 1
-            if abs(change) >= 0.0005:
+            if uncapped[i]:
+                reason.append(f"{change:+.1%} against fair share: no last year's quota, so the "
+                              f"+{scenario.max_increase:.0%} cap does not hold this rep, who "
+                              "takes what the capped reps cannot")
+            elif abs(change) >= 0.0005:
                 reason.append(f"{change:+.1%} against fair share to balance the others")
         binding.append(state)
         text = (f"Quota {_money(quota)}: fair share {_money(fair[i] * 100)} from {blend}"

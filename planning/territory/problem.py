@@ -14,6 +14,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from planning.bounds import (
+    MAX_CANDIDATES,
+    MAX_DISRUPTION_WEIGHT,
+    MAX_MOVES_PER_REP,
+    MAX_TIME_LIMIT_S,
+    check_number,
+)
 from planning.geo import haversine_km
 
 CONTINUITY_MARGIN = 1.5
@@ -44,18 +51,15 @@ class TerritoryScenario:
     """What the workload column measures, in words (for reports)."""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.tolerance < 1:
-            raise ValueError(f"tolerance must be between 0 and 1, got {self.tolerance}")
-        if self.disruption_weight is not None and self.disruption_weight < 0:
-            raise ValueError("disruption weight must not be negative")
-        if self.max_moves_per_rep is not None and self.max_moves_per_rep < 0:
-            raise ValueError("max moves per rep must not be negative")
-        if self.time_limit <= 0:
-            raise ValueError("time limit must be positive")
-        if not 0 <= self.rel_gap < 1:
-            raise ValueError("relative gap must be between 0 and 1")
-        if self.candidates < 1:
-            raise ValueError("candidates per unit must be at least 1")
+        check_number("tolerance", self.tolerance, 0.0, 1.0, below_high=True)
+        if self.disruption_weight is not None:
+            check_number("disruption weight", self.disruption_weight, 0.0,
+                         MAX_DISRUPTION_WEIGHT)
+        if self.max_moves_per_rep is not None:
+            check_number("max moves per rep", self.max_moves_per_rep, 0, MAX_MOVES_PER_REP)
+        check_number("time limit", self.time_limit, 0.0, MAX_TIME_LIMIT_S, above_low=True)
+        check_number("relative gap", self.rel_gap, 0.0, 1.0, below_high=True)
+        check_number("candidates per unit", self.candidates, 1, MAX_CANDIDATES)
         if self.method not in ("auto", "heuristic", "plain"):
             raise ValueError(f"unknown method {self.method!r}: auto, heuristic or plain")
 

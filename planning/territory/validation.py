@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planning.bounds import MAX_CAPACITY, MAX_WORKLOAD
 from planning.errors import RevPlanError
 from planning.territory.problem import TerritoryProblem
 
@@ -104,6 +105,15 @@ def _coordinates(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray
     return lat, lon
 
 
+def _at_most(values: np.ndarray, column: str, name: str) -> None:
+    """Refuse the first row whose amount is above MAX_WORKLOAD (a solver cannot balance
+    numbers that large against the others)."""
+    bad = np.flatnonzero(values > MAX_WORKLOAD)
+    if len(bad):
+        raise TerritoryInputError(f"{_where(name, int(bad[0]))}: {column} {values[bad[0]]:g} "
+                                  f"is out of range: give a number from 0 to {MAX_WORKLOAD:g}")
+
+
 def _flags(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
     if column not in frame.columns:
         return np.zeros(len(frame), dtype=bool)
@@ -135,10 +145,11 @@ def territory_problem(
     rep_ids = _ids(reps, "rep_id", reps_name)
     rep_lat, rep_lon = _coordinates(reps, reps_name)
     capacity = _numbers(reps, "capacity", reps_name, default=1.0)
-    bad = np.flatnonzero(capacity <= 0)
+    bad = np.flatnonzero((capacity <= 0) | (capacity > MAX_CAPACITY))
     if len(bad):
         raise TerritoryInputError(f"{_where(reps_name, int(bad[0]))}: capacity "
-                                  f"{capacity[bad[0]]:g} must be above 0")
+                                  f"{capacity[bad[0]]:g} must be above 0 and at most "
+                                  f"{MAX_CAPACITY:g}")
     unit_ids = _ids(units, "unit_id", units_name)
     lat, lon = _coordinates(units, units_name)
     workload = _numbers(units, "workload", units_name)
@@ -146,6 +157,7 @@ def territory_problem(
     if len(bad):
         raise TerritoryInputError(f"{_where(units_name, int(bad[0]))}: workload "
                                   f"{workload[bad[0]]:g} is negative")
+    _at_most(workload, "workload", units_name)
     if workload.sum() <= 0:
         raise TerritoryInputError(f"{units_name}: the total workload is 0; nothing to balance")
     value = workload.copy()
@@ -157,6 +169,7 @@ def territory_problem(
     if len(bad):
         raise TerritoryInputError(f"{_where(units_name, int(bad[0]))}: value "
                                   f"{value[bad[0]]:g} is negative")
+    _at_most(value, "value", units_name)
     current = _text(units, "current_rep_id")
     known = set(rep_ids)
     unknown = np.flatnonzero((current.notna() & ~current.isin(known)).to_numpy())

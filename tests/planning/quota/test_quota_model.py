@@ -487,16 +487,16 @@ def test_quarters_add_up_for_any_accepted_seasonality() -> None:
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"blend": {"potential": 0.5, "history": 0.3}}, "add up to 1"),
-    ({"blend": {"potential": 1.2, "history": -0.2}}, "zero or more"),
+    ({"blend": {"potential": 1.2, "history": -0.2}}, "blend weight potential 1.2 is out of range"),
     ({"blend": {"potential": 0.5, "revenue": 0.5}}, "Unknown blend measure"),
-    ({"over_assign": -0.1}, "Over-assignment"),
-    ({"over_assign": 1.5}, "Over-assignment"),
-    ({"target_cents": 0}, "target must be above zero"),
-    ({"max_increase": -0.1}, "max increase must not be negative"),
-    ({"max_decrease": 1.5}, "max decrease must be at most 1"),
+    ({"over_assign": -0.1}, "over-assignment -0.1 is out of range"),
+    ({"over_assign": 1.5}, "over-assignment 1.5 is out of range"),
+    ({"target_cents": 0}, "target 0.00 is out of range"),
+    ({"max_increase": -0.1}, "max increase -0.1 is out of range"),
+    ({"max_decrease": 1.5}, "max decrease 1.5 is out of range"),
     ({"team_totals": "locked"}, "team totals"),
     ({"floor_cents": 500, "ceiling_cents": 400}, "floor is above the ceiling"),
-    ({"seasonality": (0.5, 0.5, 0.1, -0.1)}, "Seasonality"),
+    ({"seasonality": (0.5, 0.5, 0.1, -0.1)}, "seasonality share of Q4 -0.1 is out of range"),
     ({"seasonality": (0.3, 0.3, 0.3, 0.3)}, "Seasonality"),
 ])
 def test_scenario_validation(changes: dict, message: str) -> None:
@@ -516,9 +516,9 @@ def test_input_problems_are_named() -> None:
         solve_quotas(reps.drop(columns="ramp"), QuotaScenario(target_cents=100))
     with pytest.raises(RevPlanError, match="appears twice"):
         solve_quotas(reps.assign(rep_id="same"), QuotaScenario(target_cents=100))
-    with pytest.raises(RevPlanError, match="ramp must be"):
+    with pytest.raises(RevPlanError, match="ramp -0.5 must be a number from 0 to 1 "):
         solve_quotas(reps.assign(ramp=-0.5), QuotaScenario(target_cents=100))
-    with pytest.raises(RevPlanError, match="at most 1"):
+    with pytest.raises(RevPlanError, match="ramp 1.5 must be a number from 0 to 1 "):
         solve_quotas(reps.assign(ramp=1.5), QuotaScenario(target_cents=100))
     with pytest.raises(RevPlanError, match="No rep has any history"):
         solve_quotas(reps, QuotaScenario(target_cents=100))  # the default blend uses history
