@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import threading
 import time
 import uuid
@@ -35,6 +36,7 @@ def submit_job(workspace: Workspace, kind: str, owner: str, payload: dict, *,
                parameters: dict | None = None, time_limit_s: float | None = None) -> int:
     """Queue a job of `kind` with its input; start it at once when no worker is alive."""
     queue = workspace_queue(workspace)
+    remove_old_job_files(queue)
     folder = queue.folder / uuid.uuid4().hex
     folder.mkdir(parents=True)
     write_pickle(folder / "input.pkl", payload)
@@ -42,6 +44,23 @@ def submit_job(workspace: Workspace, kind: str, owner: str, payload: dict, *,
     if not queue.worker_alive():
         start_job(queue, job_id)
     return job_id
+
+
+KEEP_JOB_FILES_SECONDS = 24 * 3600.0
+"""How long a finished job's input and result files are kept (its row stays)."""
+
+
+def remove_old_job_files(queue: JobQueue) -> int:
+    """Delete the folders of jobs that ended over a day ago (inputs and results can be tens of
+    megabytes: a training's rows); the newest job of each person and kind keeps its files.
+    Returns how many folders were removed."""
+    removed = 0
+    for job in queue.ended_before(time.time() - KEEP_JOB_FILES_SECONDS):
+        folder = Path(job.input_path).parent
+        if folder.parent == queue.folder and folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def start_job(queue: JobQueue, job_id: int) -> bool:
@@ -139,6 +158,7 @@ def solve_territory_in_job(workspace: Workspace, owner: str, problem: Any, scena
     return job_result(wait_for_job(workspace, job_id, scenario.time_limit + JOB_GRACE_SECONDS))
 
 
-__all__ = ["Job", "JobFailedError", "cancel_job", "job_input", "job_result", "job_state",
-           "latest_job", "solve_territory_in_job", "start_job", "submit_job", "wait_for_job",
+__all__ = ["KEEP_JOB_FILES_SECONDS", "Job", "JobFailedError", "cancel_job", "job_input",
+           "job_result", "job_state", "latest_job", "remove_old_job_files",
+           "solve_territory_in_job", "start_job", "submit_job", "wait_for_job",
            "workspace_queue"]

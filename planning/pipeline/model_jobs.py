@@ -26,6 +26,9 @@ from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 
 TRAINING_KIND = "training"
+_SETTLED: set[tuple[str, int]] = set()
+"""(queue file, job id) of finished training jobs this process has stored or found stored, so
+that pages do not read a job's result file again on every run."""
 
 
 @dataclass
@@ -73,7 +76,8 @@ def training_progress(workspace: Workspace) -> TrainingProgress | None:
     job = job_state(workspace, latest.job_id)
     found = TrainingProgress(job.job_id, job.status, job.progress, job.progress_text or "",
                              job.error)
-    if job.status != "done":
+    settled = (str(workspace_queue(workspace).path), job.job_id)
+    if job.status != "done" or settled in _SETTLED:
         return found
     try:
         fitted = job_result(job)
@@ -84,6 +88,7 @@ def training_progress(workspace: Workspace) -> TrainingProgress | None:
     report = store_deal_models(workspace, fitted, actor=actor, actor_role=role)
     if report is not None:
         found.stored = alert_after_scoring(workspace, actor, role, report, report.scored_deals)
+    _SETTLED.add(settled)
     return found
 
 

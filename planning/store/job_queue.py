@@ -136,6 +136,17 @@ class JobQueue:
                 "ORDER BY job_id DESC LIMIT 1", (owner, owner, kind)).fetchone()
         return None if row is None else _job(row)
 
+    def ended_before(self, moment: float) -> list[Job]:
+        """Jobs that ended before `moment` (epoch seconds) and are not the newest of their
+        owner and kind (the one a page follows again after a reload)."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT * FROM jobs j WHERE finished_at IS NOT NULL AND finished_at < ? "
+                "AND job_id < (SELECT max(job_id) FROM jobs n "
+                "              WHERE n.owner = j.owner AND n.kind = j.kind)",
+                (moment,)).fetchall()
+        return [_job(row) for row in rows]
+
     def set_pid(self, job_id: int, pid: int) -> None:
         """Record the process that computes the job (the one Cancel kills)."""
         with self._connect() as con:
