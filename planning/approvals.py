@@ -34,13 +34,19 @@ from auth.policy import Action, require
 from auth.roles import Role
 from auth.users import User, canonical_email, same_email
 from planning import audit
-from planning.compare import change_summary
+from planning.compare import change_summary, format_delta
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
 from planning.store import Workspace
 from planning.store import access as access_repo
 from planning.store import approvals as approvals_repo
-from planning.versions import read_items, read_version, set_status, verify_version
+from planning.versions import (
+    PlanVersion,
+    read_items,
+    read_version,
+    set_status,
+    verify_version,
+)
 
 DEFAULT_RULES: dict[str, list[dict]] = {
     "quota": [
@@ -347,10 +353,8 @@ def requests(workspace: Workspace, submitted_by: str | None = None) -> pd.DataFr
                GROUP BY ALL ORDER BY r.submitted_at DESC""",
             [submitted_by, submitted_by]).df()
         waits = _waits_for(cur, frame["request_id"].tolist())
-        frame["waiting_for"] = [
-            "; ".join(f"{role_label(role)}: {', '.join(people) or 'nobody'}"
-                      for (_, role), people in sorted(waits.get(rid, {}).items()))
-            for rid in frame["request_id"]]
+        frame["waiting_for"] = [_waiting_words(waits.get(rid, {}))
+                                for rid in frame["request_id"]]
         return frame
 
     return workspace.read(read)
@@ -361,6 +365,12 @@ def _step_alternates(route_json: str | None) -> dict[int, str]:
     steps = json.loads(route_json) if route_json else []
     return {number: step["alternate"] for number, step in enumerate(steps, start=1)
             if step.get("alternate")}
+
+
+def _waiting_words(waits: dict[tuple[int, str], list[str]]) -> str:
+    """Whom the open steps wait for, in words: "finance: Name <email>; sales leader: …"."""
+    return "; ".join(f"{role_label(role)}: {', '.join(people) or 'nobody'}"
+                     for (_, role), people in sorted(waits.items()))
 
 
 def _person(email: str, names: dict[str, str]) -> str:
@@ -578,6 +588,64 @@ def approver_summary(workspace: Workspace, request_id: str, step_no: int) -> App
         return summary
     words = change_summary(workspace, summary.baseline_id, summary.version_id)
     return replace(summary, change_summary=words)
+
+
+CHANGE_COLUMNS = {
+    "territory": {"account": "Account", "from_rep": "From", "to_rep": "To",
+                  "revenue_cents": "Annual revenue", "account_id": "CRM id"},
+    "quota": {"rep": "Rep", "before_cents": "Before", "after_cents": "After",
+              "change_cents": "Change", "change_share": "Change %", "rep_id": "CRM id"},
+}
+"""Headers of the biggest-changes table per kind; names first, the CRM id last."""
+
+
+def biggest_changes_table(summary: ApproverSummary) -> pd.DataFrame:
+    """The biggest changes as the approver reads them: names, money as "$21.1M" / "$456K",
+    signed changes and "new" / "—" for a rep without an earlier quota (never "None" or
+    "nan"), the CRM id as the last column."""
+    changes = summary.biggest_changes
+    headers = CHANGE_COLUMNS[summary.kind]
+    if changes.empty:
+        return pd.DataFrame(columns=list(headers.values()))
+    shown = pd.DataFrame(index=changes.index)
+    if summary.kind == "territory":
+        shown["account"] = changes["account"]
+        shown["from_rep"] = changes["from_rep"]
+        shown["to_rep"] = changes["to_rep"]
+        shown["revenue_cents"] = [format_money(int(c)) for c in changes["revenue_cents"]]
+    else:
+        shown["rep"] = changes["rep"]
+        shown["before_cents"] = ["—" if pd.isna(c) else format_money(int(c))
+                                 for c in changes["before_cents"]]
+        shown["after_cents"] = [format_money(int(c)) for c in changes["after_cents"]]
+        shown["change_cents"] = [format_delta(int(c) / 100, "usd")
+                                 for c in changes["change_cents"]]
+        shown["change_share"] = [
+            "new" if pd.isna(before) else
+            "—" if pd.isna(share) else format_percent(float(share), signed=True)
+            for before, share in zip(changes["before_cents"], changes["change_share"],
+                                     strict=True)]
+    crm_id = "account_id" if summary.kind == "territory" else "rep_id"
+    shown[crm_id] = changes[crm_id].astype(str)
+    return shown[list(headers)].rename(columns=headers).reset_index(drop=True)
+
+
+def submitted_message(workspace: Workspace, request_id: str) -> str:
+    """What the submitter reads once a request is made, from the stored request (not from a
+    label made before submitting): "Submitted <name> (#hash) for approval; waiting for …"."""
+
+    def read(cur) -> tuple[dict, PlanVersion, str]:
+        request = approvals_repo.request_row(cur, request_id)
+        if request is None:
+            raise RevPlanError(f"No approval request {request_id!r}.")
+        waits = _waits_for(cur, [request_id]).get(request_id, {})
+        return request, read_version(cur, request["version_id"]), _waiting_words(waits)
+
+    request, version, whom = workspace.read(read)
+    head = f"Submitted {version.name} (#{request['content_hash'][:8]}) for approval"
+    if not whom:
+        return f"{head}; every step is signed, the version is {version.status}."
+    return f"{head}; waiting for {whom}."
 
 
 def _territory_summary(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,

@@ -71,6 +71,8 @@ def _summary_payload(summary) -> dict:
 
 
 def _summary_text(summary) -> list[str]:
+    from planning.approvals import biggest_changes_table
+
     lines = [f"  Step {summary.step_no} ({summary.role}): {summary.rule}",
              f"  {summary.baseline_text}"]
     if summary.change_summary:
@@ -79,10 +81,10 @@ def _summary_text(summary) -> list[str]:
         extra = "".join([f", published {figure.baseline}" if figure.baseline else "",
                          f", change {figure.change}" if figure.change else ""])
         lines.append(f"  {figure.label}: {figure.value}{extra}")
-    if len(summary.biggest_changes):
-        lines.append("  Biggest changes:")
-        lines += ["    " + " · ".join("" if pd.isna(v) else str(v) for v in row)
-                  for row in summary.biggest_changes.itertuples(index=False)]
+    changes = biggest_changes_table(summary)
+    if len(changes):
+        lines += ["  Biggest changes:", "    " + " · ".join(changes.columns)]
+        lines += ["    " + " · ".join(row) for row in changes.itertuples(index=False)]
     if summary.compare_query:
         lines.append(f"  Full compare: versions page {summary.compare_query}"
                      f"&kind={summary.kind}")

@@ -7,6 +7,7 @@ import streamlit as st
 from planning.approvals import (
     ApproverSummary,
     approver_summary,
+    biggest_changes_table,
     decide,
     requests,
     waiting_for,
@@ -29,10 +30,6 @@ REQUEST_HEADERS = {"request_id": "Request", "version_id": "Version id", "kind": 
                    "name": "Version", "status": "Status", "submitted_by": "Submitted by",
                    "submitted_at": "Submitted (UTC)", "policy_version": "Policy",
                    "steps": "Steps", "waiting_for": "Waiting for"}
-CHANGE_HEADERS = {"account": "Account", "account_id": "Account id", "from_rep": "From",
-                  "to_rep": "To", "revenue_cents": "Annual revenue", "rep": "Rep",
-                  "rep_id": "Rep id", "before_cents": "Before", "after_cents": "After",
-                  "change_cents": "Change", "change_share": "Change %"}
 
 
 def show_summary(summary: ApproverSummary) -> None:
@@ -46,19 +43,11 @@ def show_summary(summary: ApproverSummary) -> None:
         column.metric(figure.label, figure.value, delta=figure.change, delta_color="off",
                       help=None if figure.baseline is None else f"Published: {figure.baseline}",
                       border=True)
-    changes = summary.biggest_changes.copy()
-    money = [c for c in ("revenue_cents", "before_cents", "after_cents", "change_cents")
-             if c in changes]
-    changes[money] = changes[money].astype("float") / 100
-    if "change_share" in changes:
-        changes["change_share"] = changes["change_share"].astype("float") * 100
+    changes = biggest_changes_table(summary)
     st.markdown(f"**The {len(changes)} biggest changes**" if len(changes)
                 else "**No change against the baseline.**")
     if len(changes):
-        st.dataframe(changes.rename(columns=CHANGE_HEADERS), hide_index=True, width="stretch",
-                     column_config={CHANGE_HEADERS[c]: st.column_config.NumberColumn(
-                         format="dollar") for c in money} | {
-                         "Change %": st.column_config.NumberColumn(format="%+.1f%%")})
+        st.dataframe(changes, hide_index=True, width="stretch")
     if summary.compare_query:
         st.markdown(f"[Open the full compare](versions{summary.compare_query}"
                     f"&kind={summary.kind})")

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from auth.policy import Action
-from planning.approvals import submit_version
+from planning.approvals import submit_version, submitted_message
 from planning.compare import (
     changed_accounts_table,
     changed_quotas_table,
@@ -224,8 +224,8 @@ with detail_tab:
                        disabled=row["status"] not in ("draft", "changes_requested")):
             try:
                 request_id = submit_version(workspace, version_id, user)
-                st.success(f"Submitted as {request_id}: {labels[version_id]} ({version_id}); "
-                           "see the Approvals page.")
+                st.success(f"{submitted_message(workspace, request_id)} Request {request_id} "
+                           "is on the Approvals page.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "submit the version")
         with right.form("version_tag"):

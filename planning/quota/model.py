@@ -30,12 +30,14 @@ from planning.bounds import (
     check_number,
 )
 from planning.errors import RevPlanError
+from planning.overview import format_money
 
 MEASURES = ("potential", "history", "pipeline")
 MEASURE_WORDS = {"potential": "potential", "history": "history", "pipeline": "pipeline"}
 INPUT_COLUMNS = ("rep_id", "team", "potential", "history", "pipeline", "ramp", "last_quota")
 """Per rep, in dollars: potential, trailing bookings, open pipeline; ramp (0-1] is the share
-of the year the rep is expected to be fully productive; last_quota may be NaN (no record)."""
+of the year the rep is expected to be fully productive; last_quota may be NaN (no record).
+An optional `name` column is kept to name reps in messages."""
 TIE = 1e-7
 """Relative slack on the first-stage optimum when the second stage holds it."""
 
@@ -165,6 +167,8 @@ def check_inputs(reps: pd.DataFrame) -> pd.DataFrame:
         raise RevPlanError("There are no reps to give quotas to.")
     frame = reps.loc[:, list(INPUT_COLUMNS)].copy()
     frame["rep_id"] = frame["rep_id"].astype(str)
+    names = reps["name"] if "name" in reps.columns else pd.Series(index=reps.index, dtype=object)
+    frame["name"] = names.where(names.notna(), None)
     if frame["rep_id"].duplicated().any():
         raise RevPlanError(f"Rep {frame.loc[frame['rep_id'].duplicated(), 'rep_id'].iat[0]} "
                            "appears twice.")
@@ -223,16 +227,26 @@ def bounds(reps: pd.DataFrame, scenario: QuotaScenario) -> tuple[np.ndarray, np.
     unknown = sorted(set(scenario.overrides) - set(ids))
     if unknown:
         raise RevPlanError(f"Override for unknown rep(s): {', '.join(unknown)}.")
+    names = reps["name"].tolist() if "name" in reps.columns else [None] * n
     for rep, cents in scenario.overrides.items():
         i = ids.index(rep)
         value = cents / 100
         if value < low[i] - 1e-6 or value > high[i] + 1e-6:
+            limits = (f"{format_money(round(low[i] * 100))}–{format_money(round(high[i] * 100))}"
+                      if np.isfinite(high[i]) else f"at least {format_money(round(low[i] * 100))}")
             raise RevPlanError(
-                f"Override of {value:,.2f} for rep {rep} is outside their limits "
-                f"({low[i]:,.2f}–{high[i]:,.2f}); widen the caps or choose another amount.")
+                f"Override of {format_money(cents)} for {rep_words(rep, names[i])} is outside "
+                f"their limits ({limits}); widen the caps or choose another amount.")
         low[i] = high[i] = value
         why[i].append("override")
     return low, high, why
+
+
+def rep_words(rep_id: str, name: object) -> str:
+    """A rep in a message: "Harper Garcia (005…3)", or "rep 005…3" when the name is unknown."""
+    if isinstance(name, str) and name.strip() and name.strip() != rep_id:
+        return f"{name.strip()} ({rep_id})"
+    return f"rep {rep_id}"
 
 
 def _cents_up(amount: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ def test_submit_approve_in_two_sessions_and_publish(
             timeout=RENDER_TIMEOUT_MS)
         page.get_by_role("tab", name="Version detail").click()
         page.get_by_role("button", name="Submit for approval").click()
-        expect(page.get_by_text("Submitted as request-", exact=False)).to_be_visible(
+        expect(page.get_by_text("for approval; waiting for", exact=False)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
 
         approve(chromium_browser, url, emails["finance"], output_dir / "approval-finance.png")

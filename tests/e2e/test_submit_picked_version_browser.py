@@ -107,9 +107,11 @@ def test_the_picked_version_is_submitted_and_summarised_for_the_approver(
         expect(page.get_by_text(f"Content hash {short_hash}", exact=False)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         page.get_by_role("button", name="Submit for approval").click()
-        submitted = page.get_by_text("Submitted as request-", exact=False)
+        submitted = page.get_by_text("for approval; waiting for", exact=False)
         expect(submitted).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        assert SECOND in submitted.inner_text() and f"#{short_hash}" in submitted.inner_text()
+        said = submitted.inner_text()
+        assert said.startswith(f"Submitted {SECOND} (#{short_hash}) for approval"), said
+        assert "draft" not in said, said
         page.screenshot(path=str(output_dir / "submit-picked-versions.png"), full_page=True)
 
         context = chromium_browser.new_context(viewport={"width": 1600, "height": 1000})

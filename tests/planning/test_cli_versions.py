@@ -54,6 +54,10 @@ def test_submit_decide_publish_as_named_people(demo_copy: Workspace,
     assert {c["rep_id"] for c in summary["biggest_changes"]} == {"rep-a", "rep-b"}
     code, out, _ = run(capsys, "versions", "show", version_id, *ws, "--as", finance)
     assert code == 0 and "waiting for: finance: " in out and "Biggest changes:" in out
+    table = out.split("Biggest changes:\n")[1].splitlines()
+    assert table[0].strip() == "Rep · Before · After · Change · Change % · CRM id"
+    assert table[1].strip() == "rep-b · — · $200K · +$200K · new · rep-b", table
+    assert not any(word in " ".join(table[:3]) for word in ("None", "nan", ".00"))
     code, out, _ = run(capsys, "versions", "list", *ws, "--as", finance)
     assert code == 0 and version_id in out and "submitted" in out
 

@@ -54,7 +54,14 @@ def test_compare_submit_approve_publish(demo_copy: Workspace) -> None:
     app.selectbox(key="detail_version").set_value(b)
     app = app.button(key="version_submit").click().run(timeout=60)
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert any("Submitted as request-" in s.value for s in app.success)
+    digest = demo_copy.read(lambda cur: cur.execute(
+        "SELECT content_hash FROM plan_versions WHERE version_id = ?", [b]).fetchone()[0])
+    message = app.success[0].value
+    assert message.startswith(f"Submitted Plan B (#{digest[:8]}) for approval; waiting for "
+                              "finance: "), message
+    finance = demo_user(demo_copy, Role.FINANCE)
+    assert finance.email in message and "draft" not in message
+    assert "Request request-" in message
 
     for role in (Role.FINANCE, Role.SALES_LEADER):
         approver = demo_user(demo_copy, role)

@@ -330,6 +330,24 @@ def test_overrides_outside_the_caps_or_for_unknown_reps_are_refused() -> None:
     assert quota["A"] == 15_000 and quota["C"] == 60_000 and quota["B"] == 25_000
 
 
+def test_a_refused_override_names_the_rep_and_shows_money_compactly() -> None:
+    reps = rep_table([100.0, 200.0, 700.0], [40_000.0, 200_000.0, 400_000.0],
+                     ids=["005000000000000003", "B", "C"]).assign(
+        name=["Harper Garcia", "Ada Lopez", None])
+    base = {"target_cents": 100_000_000, "blend": POTENTIAL_ONLY, "max_increase": 0.475}
+    with pytest.raises(RevPlanError) as caught:
+        solve_quotas(reps, QuotaScenario(**base, overrides={"005000000000000003": 2_079_000_00}))
+    assert str(caught.value) == (
+        "Override of $2.08M for Harper Garcia (005000000000000003) is outside their limits "
+        "($0–$59K); widen the caps or choose another amount.")
+    with pytest.raises(RevPlanError, match=r"for rep C is outside their limits \(\$0–\$590K\)"):
+        solve_quotas(reps, QuotaScenario(**base, overrides={"C": 600_000_00}))
+    uncapped = {**base, "max_increase": None, "floor_cents": 500_000_00}
+    with pytest.raises(RevPlanError, match=r"Override of \$456K for Ada Lopez \(B\) is outside "
+                       r"their limits \(at least \$500K\)"):
+        solve_quotas(reps, QuotaScenario(**uncapped, overrides={"B": 456_000_00}))
+
+
 # --- fixed team totals ----------------------------------------------------------------------
 
 def test_fixed_team_totals_keep_each_team_at_its_fair_share() -> None:

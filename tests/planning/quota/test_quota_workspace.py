@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -143,6 +144,21 @@ def solved(workspace: Workspace):
     scenario = QuotaScenario(target_cents=4_000_000_000, over_assign=0.1, max_increase=0.5,
                              seasonality=inputs.seasonality)
     return inputs, solve_quotas(inputs.reps, scenario)
+
+
+def test_an_override_beyond_a_demo_reps_cap_names_them_with_compact_money(
+        demo_copy: Workspace) -> None:
+    inputs = quota_inputs(demo_copy, today=DEMO_AS_OF)
+    capped = inputs.reps[inputs.reps["last_quota"] > 0].iloc[0]
+    scenario = QuotaScenario(target_cents=4_000_000_000, max_increase=0.5,
+                             overrides={capped["rep_id"]: 2_079_000_00},
+                             seasonality=inputs.seasonality)
+    with pytest.raises(RevPlanError) as caught:
+        solve_quotas(inputs.reps, scenario)
+    message = str(caught.value)
+    assert f"Override of $2.08M for {capped['name']} ({capped['rep_id']}) is outside" in message
+    assert re.search(r"\(\$0–\$[0-9.]+[KM]\)", message), message
+    assert ".00" not in message and "2,079,000" not in message
 
 
 def test_save_stores_the_scenario_its_allocation_and_an_audit_event(
