@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +30,24 @@ class SourceName(str):
     skipped in between); plain names count rows from line 2."""
 
     lines: np.ndarray | None = None
+    delimiter: str = ","
 
     @classmethod
     def of(cls, name: str, lines: np.ndarray) -> SourceName:
         source = cls(name)
         source.lines = lines
         return source
+
+
+def _missing_column(name: str, column: str, frame: pd.DataFrame) -> TerritoryInputError:
+    """A missing column; when the file was not comma-separated, the message says how the
+    header was split, so a file exported with another delimiter is recognisable."""
+    delimiter = getattr(name, "delimiter", ",")
+    if delimiter == ",":
+        return TerritoryInputError(f"{name}: missing column '{column}'")
+    return TerritoryInputError(
+        f"{name}: missing column '{column}' (the header was read as "
+        f"{DELIMITER_NAMES[delimiter]}-separated: {', '.join(map(str, frame.columns))})")
 
 
 def _row(name: str, position: int) -> int:
@@ -57,7 +71,7 @@ def _numbers(frame: pd.DataFrame, column: str, name: str, *, default: float | No
              ) -> np.ndarray:
     if column not in frame.columns:
         if default is None:
-            raise TerritoryInputError(f"{name}: missing column '{column}'")
+            raise _missing_column(name, column, frame)
         return np.full(len(frame), default, dtype=float)
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
@@ -76,7 +90,7 @@ def _numbers(frame: pd.DataFrame, column: str, name: str, *, default: float | No
 
 def _ids(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
     if column not in frame.columns:
-        raise TerritoryInputError(f"{name}: missing column '{column}'")
+        raise _missing_column(name, column, frame)
     ids = _text(frame, column)
     empty = np.flatnonzero(ids.isna().to_numpy())
     if len(empty):
@@ -218,22 +232,110 @@ def _with_targets(
     return reps.assign(target=share * segment.map(pool).fillna(0.0))
 
 
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _delimiter(header_line: str) -> str:
+    """The header's delimiter: comma, semicolon, tab or pipe, whichever occurs most outside
+    quotes (comma on a tie or when none occurs)."""
+    counts = dict.fromkeys(DELIMITER_NAMES, 0)
+    inside = False
+    for character in header_line:
+        if character == '"':
+            inside = not inside
+        elif not inside and character in counts:
+            counts[character] += 1
+    best = max(DELIMITER_NAMES, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _unclosed_quote(text: str, delimiter: str) -> tuple[int, int] | None:
+    """(line offset, field index) where a quoted value opens that is never closed, reading
+    `text` by CSV rules (a quote opens a value only at the start of a field); None when every
+    quote closes."""
+    line = field = 0
+    opened: tuple[int, int] | None = None
+    at_start, inside, position = True, False, 0
+    while position < len(text):
+        character = text[position]
+        if inside:
+            if character == '"':
+                if text.startswith('"', position + 1):
+                    position += 1
+                else:
+                    inside, opened = False, None
+            elif character == "\n":
+                line += 1
+        elif character == '"' and at_start:
+            inside, opened = True, (line, field)
+        elif character == delimiter:
+            field += 1
+            at_start = True
+            position += 1
+            continue
+        elif character == "\n":
+            line, field = line + 1, 0
+            at_start = True
+            position += 1
+            continue
+        at_start = at_start and character == " "
+        position += 1
+    return opened if inside else None
+
+
 def _read_csv(path: Path) -> tuple[pd.DataFrame, SourceName]:
-    """The file's rows (blank lines dropped) and its name carrying each row's line."""
+    """The file's rows as text (blank lines dropped) and its name carrying each row's line.
+
+    The delimiter is read from the header line (comma, semicolon, tab or pipe); a row with
+    more fields than the header, or a quote that never closes, is refused naming the row and
+    what to change."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
-                            skip_blank_lines=False)
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise TerritoryInputError(f"{path}: no such file") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise TerritoryInputError(f"{path}: the file is empty") from exc
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise TerritoryInputError(f"{path}: not a readable CSV file ({exc})") from exc
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    blank = (frame.fillna("").astype(str).apply(lambda column: column.str.strip()) == "").all(
-        axis=1).to_numpy()
-    lines = np.flatnonzero(~blank) + 2
-    return frame[~blank].reset_index(drop=True), SourceName.of(str(path), lines)
+    except UnicodeDecodeError as exc:
+        raise TerritoryInputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02X}"
+                                  "); save it as \"CSV UTF-8\"") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise TerritoryInputError(f"{path}: the file is empty")
+    delimiter = _delimiter(text.split("\n", 1)[0])
+    unclosed = _unclosed_quote(text, delimiter)
+    if unclosed is not None:
+        line, field = unclosed
+        header = next(csv.reader([text.split("\n", 1)[0]], delimiter=delimiter), [])
+        column = (f", column '{header[field].strip().lower()}'" if field < len(header)
+                  else f", field {field + 1}")
+        raise TerritoryInputError(
+            f"{path}, row {line + 1}{column}: a quoted value is never closed, so every line "
+            "after it would be read into it; close the quote or remove it")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    previous = 0
+    for record in reader:
+        line, previous = previous + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if header is None:
+            header = [cell.strip().lower() for cell in record]
+            continue
+        if len(record) > len(header):
+            raise TerritoryInputError(
+                f"{path}, row {line}: {len(record)} fields where the header has "
+                f"{len(header)} ({DELIMITER_NAMES[delimiter]}-separated); remove the extra "
+                f"values or quote the values that contain a {DELIMITER_NAMES[delimiter]}")
+        rows.append(record + [""] * (len(header) - len(record)))
+        lines.append(line)
+    if header is None:
+        raise TerritoryInputError(f"{path}: the file is empty")
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(
+        columns=header, dtype=object)
+    source = SourceName.of(str(path), np.asarray(lines, dtype=np.int64))
+    source.delimiter = delimiter
+    return frame, source
 
 
 def read_territory_csv(units_path: Path, reps_path: Path) -> TerritoryProblem:
