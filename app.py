@@ -25,10 +25,10 @@ from auth.session import (
 from auth.settings import AuthConfigurationError, AuthSettings
 from auth.users import Identity, User
 from planning import telemetry
-from planning.errors import RevPlanError
+from planning.errors import RevPlanError, WorkspaceBusyError
 from planning.settings import default_workspace
 from planning.store import list_workspaces, open_workspace
-from views.common import USER_KEY, WORKSPACE_KEY, as_of_sidebar, show_refusal
+from views.common import USER_KEY, WORKSPACE_KEY, as_of_sidebar, busy_notice, show_refusal
 from views.registry import PAGES, PageEntry, grouped_pages
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,8 @@ def sign_in_form(settings: AuthSettings) -> None:
     default = default_workspace()
     name = st.selectbox("Workspace", names, index=names.index(default) if default in names else 0)
     try:
-        people = demo_sign_in_choices(open_workspace(name), settings)
+        with busy_notice() as on_busy:
+            people = demo_sign_in_choices(open_workspace(name, on_busy=on_busy), settings)
     except RevPlanError as exc:
         st.error(str(exc))
         return
@@ -106,8 +107,11 @@ def sign_in_form(settings: AuthSettings) -> None:
 
 
 def choose_workspace(identity: Identity, settings: AuthSettings) -> str | None:
-    """The workspace to work in: one this person holds a role in, remembered per session."""
-    names = accessible_workspaces(identity, settings)
+    """The workspace to work in: one this person holds a role in, remembered per session.
+
+    Raises WorkspaceBusyError when a workspace stays held by another process while retrying."""
+    with busy_notice() as on_busy:
+        names = accessible_workspaces(identity, settings, on_busy=on_busy)
     if not names:
         return None
     chosen = st.session_state.get(WORKSPACE_KEY)
@@ -184,7 +188,16 @@ def main() -> None:
         only_page(lambda: sign_in_screen(settings), "Sign in")
         return
     menu_area = st.sidebar.container()
-    name = choose_workspace(identity, settings)
+    try:
+        name = choose_workspace(identity, settings)
+    except WorkspaceBusyError as exc:
+        def busy(message: str = str(exc)) -> None:
+            st.error(message, icon=":material/hourglass_top:")
+            if st.button("Try again"):
+                st.rerun()
+
+        only_page(busy, "Workspace busy")
+        return
     if name is None:
         def no_access() -> None:
             st.error(f"{identity.email} has no access to any workspace. Ask a workspace admin "
@@ -195,7 +208,8 @@ def main() -> None:
         only_page(no_access, "No access")
         return
     try:
-        user = resolve_user(open_workspace(name), identity, settings)
+        with busy_notice() as on_busy:
+            user = resolve_user(open_workspace(name, on_busy=on_busy), identity, settings)
     except RevPlanError as exc:
         st.error(str(exc))
         st.stop()

@@ -20,9 +20,10 @@ from auth.roles import ROLES, WORKSPACE_WIDE_ROLES, Role, parse_roles
 from auth.settings import AuthSettings
 from auth.users import Identity, User, canonical_email
 from planning import audit
-from planning.errors import RevPlanError
+from planning.errors import RevPlanError, WorkspaceBusyError
 from planning.store import Workspace, list_workspaces, open_workspace
 from planning.store import access as access_repo
+from planning.store.workspace import BusyNotice
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -84,13 +85,21 @@ def resolve_user(workspace: Workspace, identity: Identity, settings: AuthSetting
 
 
 def accessible_workspaces(
-    identity: Identity, settings: AuthSettings, base: Path | None = None
+    identity: Identity, settings: AuthSettings, base: Path | None = None,
+    on_busy: BusyNotice | None = None,
 ) -> list[str]:
-    """The workspaces this identity holds a role in, sorted by name."""
+    """The workspaces this identity holds a role in, sorted by name.
+
+    A workspace another process holds is retried (`on_busy` is told) and, still busy, raises
+    WorkspaceBusyError: whether the person may use it cannot be read then, and a busy workspace
+    must never look like missing access.
+    """
     reachable = []
     for name in list_workspaces(base):
         try:
-            workspace = open_workspace(name, base=base)
+            workspace = open_workspace(name, base=base, on_busy=on_busy)
+        except WorkspaceBusyError:
+            raise
         except RevPlanError:
             continue
         if roles_in(workspace, identity, settings):

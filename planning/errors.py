@@ -16,7 +16,13 @@ class WorkspaceNotFoundError(RevPlanError):
 
 
 class WorkspaceBusyError(RevPlanError):
-    """Another process holds the workspace file open for writing."""
+    """Another process holds the workspace file open for writing: the workspace is busy, which
+    says nothing about anyone's access to it."""
+
+    def __init__(self, message: str, workspace: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.workspace = workspace
+        self.pid = pid
 
 
 class MigrationError(RevPlanError):

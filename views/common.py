@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -13,6 +15,7 @@ from planning.asof import AsOf, resolve_as_of, set_workspace_as_of
 from planning.errors import RevPlanError
 from planning.pipeline.model_jobs import training_progress
 from planning.store import Workspace, open_workspace
+from planning.store.workspace import BusyNotice
 
 USER_KEY = "user"
 WORKSPACE_KEY = "workspace_name"
@@ -29,12 +32,25 @@ def current_user() -> User:
     return user
 
 
+@contextmanager
+def busy_notice() -> Iterator[BusyNotice]:
+    """A notice for opening workspaces: while another process holds one and opening retries,
+    the page says so ("Workspace 'demo' is busy in another process (PID n); retrying…"); the
+    notice goes when opening ends, and a workspace still busy raises WorkspaceBusyError."""
+    placeholder = st.empty()
+    try:
+        yield lambda message: placeholder.info(message, icon=":material/hourglass_top:")
+    finally:
+        placeholder.empty()
+
+
 def current_workspace() -> Workspace:
     """The open workspace of the signed-in user; stops the page with a clear message if unusable."""
     user = current_user()
     try:
         require(user, Action.OPEN_WORKSPACE, user.workspace)
-        return open_workspace(user.workspace)
+        with busy_notice() as on_busy:
+            return open_workspace(user.workspace, on_busy=on_busy)
     except RevPlanError as exc:
         st.error(str(exc))
         st.stop()

@@ -73,20 +73,37 @@ def workspace_exists(name: str, base: Path | None = None) -> bool:
     return workspace_path(name, base).exists()
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+BusyNotice = Callable[[str], None]
+"""Told once, in words, that a workspace is busy in another process and opening it retries."""
+
+
+def _busy_process(message: str) -> tuple[int | None, str]:
+    """The PID DuckDB names in its lock error, and how to say it: " (PID n)" or nothing."""
+    holder = re.search(r"PID (\d+)", message)
+    return (int(holder.group(1)), f" (PID {holder.group(1)})") if holder else (None, "")
+
+
+def _connect(path: Path, read_only: bool, on_busy: BusyNotice | None = None
+             ) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying for OPEN_RETRY_SECONDS while another process holds the file's lock;
+    `on_busy` hears once that it is retrying. Raises WorkspaceBusyError naming that process."""
     deadline = time.monotonic() + OPEN_RETRY_SECONDS
+    told = False
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
+            pid, who = _busy_process(str(exc))
+            if on_busy is not None and not told:
+                on_busy(f"Workspace {path.stem!r} is busy in another process{who}; retrying…")
+                told = True
             if time.monotonic() >= deadline:
-                holder = re.search(r"PID (\d+)", str(exc))
-                who = f" (process {holder.group(1)})" if holder else ""
                 raise WorkspaceBusyError(
-                    f"Workspace {path.stem!r} is busy in another process{who}. "
-                    "Stop that process or try again when it has finished."
+                    f"Workspace {path.stem!r} is busy in another process{who}; still busy "
+                    f"after retrying for {OPEN_RETRY_SECONDS:g} s. Stop that process or try "
+                    "again when it has finished.", path.stem, pid,
                 ) from None
             time.sleep(0.1)
 
@@ -198,11 +215,14 @@ class Workspace:
 
 
 def open_workspace(
-    name: str, *, create: bool = False, read_only: bool = False, base: Path | None = None
+    name: str, *, create: bool = False, read_only: bool = False, base: Path | None = None,
+    on_busy: BusyNotice | None = None,
 ) -> Workspace:
     """Open (or with `create`, create) a workspace, applying pending migrations.
 
     Each process keeps one connection per workspace; later calls return the same Workspace.
+    While another process holds the file, opening retries briefly (`on_busy` is told so) and
+    then raises WorkspaceBusyError.
     """
     from planning.store.migrations import apply_migrations
 
@@ -224,7 +244,7 @@ def open_workspace(
             audit_anchor.retire(audit_anchor.anchor_path(path))
         if existing is not None:
             existing.connection.close()
-        connection = _connect(path, read_only)
+        connection = _connect(path, read_only, on_busy)
         workspace = Workspace(name=name, path=path, connection=connection, read_only=read_only)
         if not read_only:
             apply_migrations(workspace)
