@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from planning.overview import WorkspaceKpis, workspace_kpis
 from planning.store import open_workspace
@@ -39,6 +39,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 STARTUP_SECONDS = 60
+RENDER_TIMEOUT_MS = 90_000
+"""How long any browser wait (expect, click, fill, navigation) may take: long enough for a
+rerun of a page on a busy 2-core machine, so no wait falls back to Playwright's 5 s."""
 STOP_SECONDS = 10
 
 
@@ -176,18 +179,53 @@ def chromium_browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
         )
+        use_render_timeout()
         try:
             yield chromium
         finally:
             chromium.close()
 
 
+def use_render_timeout() -> None:
+    """Make every `expect` wait up to the render timeout unless told otherwise."""
+    expect.set_options(timeout=RENDER_TIMEOUT_MS)
+
+
+def new_context(browser: Browser, width: int = 1600, height: int = 1000) -> BrowserContext:
+    """A fresh browser session at this window size whose pages wait up to the render timeout
+    for every action, navigation and `expect`."""
+    use_render_timeout()
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(RENDER_TIMEOUT_MS)
+    context.set_default_navigation_timeout(RENDER_TIMEOUT_MS)
+    return context
+
+
+def new_page(context: BrowserContext) -> Page:
+    """A page of `context` that waits up to the render timeout."""
+    page = context.new_page()
+    page.set_default_timeout(RENDER_TIMEOUT_MS)
+    page.set_default_navigation_timeout(RENDER_TIMEOUT_MS)
+    return page
+
+
+def wait_until_settled(page: Page) -> None:
+    """Wait until the app's script has finished its run, the fonts are loaded and the browser
+    has painted twice since, so a screenshot or a measurement sees the finished page."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute(
+        "data-test-script-state", "notRunning")
+    page.wait_for_function("document.fonts.status === 'loaded'")
+    page.evaluate(
+        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 @pytest.fixture
 def browser_page(chromium_browser: Browser) -> Iterator[Page]:
-    """A fresh browser page at a meeting-friendly window size."""
-    context = chromium_browser.new_context(viewport={"width": 1600, "height": 1000})
+    """A fresh browser page at a meeting-friendly window size, waiting up to the render
+    timeout."""
+    context = new_context(chromium_browser)
     try:
-        yield context.new_page()
+        yield new_page(context)
     finally:
         context.close()
 

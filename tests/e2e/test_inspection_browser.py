@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import member_emails, serve_app
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, member_emails, serve_app, wait_until_settled
 
-RENDER_TIMEOUT_MS = 60_000
 HEADER_PX = 35
 """Height of the header row of Streamlit's data grid (rows are as tall)."""
 
@@ -62,5 +61,5 @@ def test_manager_inspects_deals_reads_a_timeline_and_adds_a_note(
         height = page.evaluate(
             "document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
         page.set_viewport_size({"width": 1600, "height": max(1000, int(height) + 40)})
-        page.wait_for_timeout(1_500)
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "inspection.png"), full_page=True)
