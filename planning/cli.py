@@ -428,9 +428,8 @@ def _command_writeback_deliver(args: argparse.Namespace) -> int:
                            "(and REVPLAN_WEBHOOK_SECRET).")
     workspace = open_workspace(args.workspace or default_workspace())
     report = deliver_webhook(workspace, url, secret, max_attempts=args.attempts)
-    print(f"Delivered {report.delivered}, failed {report.failed}, {report.remaining} waiting "
-          f"({report.attempts} attempts).")
-    return 0 if report.failed == 0 else 1
+    print(report.to_text())
+    return 0 if report.failed == 0 and report.busy_with is None else 1
 
 
 def _command_writeback_csv(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ publisher may write every field touched, and inserts one outbox item per record 
 an idempotency key (SHA-256 of version hash, object, record, field and new value): publishing
 the same content again inserts nothing new. Delivery goes in sequence order; an item is marked
 delivered only after the receiver accepted it, and a failed item is retried with backoff and
-stays visible (failed, with its error) while it keeps failing.
+stays visible (failed, with its error) while it keeps failing. One deliverer at a time holds
+the workspace's delivery lease, so concurrent Deliver presses never send an item twice; every
+attempt is audited with its outcome.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import hashlib
 import hmac
 import io
 import json
+import os
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +39,7 @@ from planning.errors import RevPlanError
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 from planning.store import approvals as approvals_repo
+from planning.store import webhook_delivery as delivery_repo
 from planning.versions import read_items, set_status, verify_version
 
 FIELD_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -299,45 +306,112 @@ class DeliveryReport:
     failed: int
     attempts: int
     remaining: int
+    busy_with: str | None = None
+    """Set when another deliverer held the workspace's delivery lease: this run sent nothing."""
+
+    def to_text(self) -> str:
+        """One line for people."""
+        if self.busy_with is not None:
+            return (f"Another delivery is running ({self.busy_with}); nothing was sent by this "
+                    f"one. {self.remaining:,} item(s) waiting.")
+        return (f"Delivered {self.delivered:,}; failed {self.failed:,}; {self.remaining:,} "
+                f"still waiting ({self.attempts:,} attempts).")
+
+
+DELIVERY_ACTOR = "system"
+"""The audit actor of a delivery started by no person (the command line)."""
+LEASE_MARGIN_SECONDS = 30.0
+"""How much longer than one call and its backoff a deliverer's lease lasts between renewals."""
+
+
+def _deliverer_id() -> str:
+    return (f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:"
+            f"{uuid.uuid4().hex[:8]}")
 
 
 def deliver_webhook(
     workspace: Workspace, url: str, secret: str, *, max_attempts: int = 5,
     backoff_seconds: float = 0.5, timeout: float = 10.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = time.sleep, actor: str = DELIVERY_ACTOR,
+    actor_role: str | None = None,
 ) -> DeliveryReport:
-    """POST every pending or failed item in sequence order, signed; retry each with
-    exponential backoff up to `max_attempts`; stop at an item that still fails (order is
-    kept), leaving it failed and visible."""
+    """POST every waiting item in sequence order, signed, each exactly once.
+
+    The run first takes the workspace's delivery lease (one deliverer at a time, across the
+    app's sessions and threads; a run that finds it held returns at once with `busy_with`), then
+    repeatedly, in one transaction each: renews the lease, picks the lowest waiting item and
+    marks it sending; posts it; and records the outcome with an audit event of the attempt.
+    A refused item is retried with exponential backoff up to `max_attempts`; if it still fails
+    the run stops there (order is kept), leaving it failed and visible. An item left 'sending'
+    by a run that stopped mid-call is sent again with the same Idempotency-Key header.
+    """
     if not url.startswith(("http://", "https://")):
         raise RevPlanError("The webhook URL must start with http:// or https://.")
     if not secret:
         raise RevPlanError("A webhook needs a shared secret for its signatures.")
-    waiting = workspace.read(lambda cur: cur.execute(
-        """SELECT * FROM writeback_outbox WHERE status IN ('pending', 'failed')
-           ORDER BY sequence""").df())
+    owner = _deliverer_id()
+    lease = dt.timedelta(seconds=timeout + backoff_seconds * 2 ** max(max_attempts - 1, 0)
+                         + LEASE_MARGIN_SECONDS)
+
+    def take(cur) -> delivery_repo.LeaseHolder | None:
+        now = _now()
+        return delivery_repo.take_lease(cur, delivery_repo.WEBHOOK_CHANNEL, owner, now,
+                                        now + lease)
+
+    holder = workspace.write(take)
+    if holder is not None:
+        return DeliveryReport(0, 0, 0, workspace.read(delivery_repo.count_waiting),
+                              busy_with=f"{holder.owner}, until {holder.expires_at:%H:%M:%S} UTC")
     delivered = failed = attempts = 0
-    for item in waiting.to_dict("records"):
-        body = json.dumps({k: item[k] for k in (
-            "idempotency_key", "batch_id", "sequence", "object", "record_id", "field",
-            "old_value", "new_value")}, default=str, sort_keys=True).encode("utf-8")
-        error = None
-        for attempt in range(max_attempts):
-            attempts += 1
-            error = _post(url, body, secret, item["idempotency_key"], timeout)
-            _record_attempt(workspace, item["idempotency_key"], error)
-            if error is None:
+    try:
+        while failed == 0:
+            item = workspace.write(lambda cur: _claim_next(cur, owner, lease))
+            if item is None:
                 break
-            if attempt + 1 < max_attempts:
-                sleep(backoff_seconds * 2**attempt)
-        if error is None:
-            delivered += 1
-        else:
-            failed += 1
-            break
-    remaining = len(waiting) - delivered
+            body = json.dumps({k: item[k] for k in (
+                "idempotency_key", "batch_id", "sequence", "object", "record_id", "field",
+                "old_value", "new_value")}, default=str, sort_keys=True).encode("utf-8")
+            error = None
+            for attempt in range(max_attempts):
+                if attempt:
+                    workspace.write(lambda cur: _renew_lease(cur, owner, lease))
+                attempts += 1
+                error = _post(url, body, secret, item["idempotency_key"], timeout)
+                workspace.write(lambda cur, item=item, attempt=attempt, error=error:
+                                _record_attempt(cur, item, attempt + 1, error, owner, lease,
+                                                actor, actor_role))
+                if error is None:
+                    break
+                if attempt + 1 < max_attempts:
+                    sleep(backoff_seconds * 2**attempt)
+            if error is None:
+                delivered += 1
+            else:
+                failed += 1
+    finally:
+        workspace.write(lambda cur: delivery_repo.release_lease(
+            cur, delivery_repo.WEBHOOK_CHANNEL, owner))
     return DeliveryReport(delivered=delivered, failed=failed, attempts=attempts,
-                          remaining=remaining)
+                          remaining=workspace.read(delivery_repo.count_waiting))
+
+
+def _renew_lease(cur: duckdb.DuckDBPyConnection, owner: str, lease: dt.timedelta) -> None:
+    """Extend this deliverer's lease, or stop it before another call if it was lost."""
+    now = _now()
+    holder = delivery_repo.take_lease(cur, delivery_repo.WEBHOOK_CHANNEL, owner, now, now + lease)
+    if holder is not None:
+        raise RevPlanError(f"This delivery lost its lease to {holder.owner} (it was paused "
+                           "longer than the lease); it stopped before sending more.")
+
+
+def _claim_next(cur: duckdb.DuckDBPyConnection, owner: str,
+                lease: dt.timedelta) -> dict | None:
+    """Renew the lease (refusing if it was lost), pick the next waiting item, mark it sending."""
+    _renew_lease(cur, owner, lease)
+    item = delivery_repo.next_waiting_item(cur)
+    if item is not None:
+        delivery_repo.mark_sending(cur, item["idempotency_key"])
+    return item
 
 
 def _post(url: str, body: bytes, secret: str, key: str, timeout: float) -> str | None:
@@ -355,15 +429,22 @@ def _post(url: str, body: bytes, secret: str, key: str, timeout: float) -> str |
         return f"{type(exc).__name__}: {exc}"
 
 
-def _record_attempt(workspace: Workspace, key: str, error: str | None) -> None:
-    def write(cur) -> None:
-        if error is None:
-            cur.execute("""UPDATE writeback_outbox SET status = 'delivered',
-                           attempts = attempts + 1, last_error = NULL, delivered_at = ?
-                           WHERE idempotency_key = ?""", [_now(), key])
-        else:
-            cur.execute("""UPDATE writeback_outbox SET status = 'failed',
-                           attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?""",
-                        [error, key])
-
-    workspace.write(write)
+def _record_attempt(cur: duckdb.DuckDBPyConnection, item: dict, attempt: int,
+                    error: str | None, owner: str, lease: dt.timedelta, actor: str,
+                    actor_role: str | None) -> None:
+    """Record one attempt's outcome and its audit event together; renew the lease."""
+    now = _now()
+    key = item["idempotency_key"]
+    if error is None:
+        delivery_repo.record_delivered(cur, key, now)
+    else:
+        delivery_repo.record_failed(cur, key, error)
+    delivery_repo.take_lease(cur, delivery_repo.WEBHOOK_CHANNEL, owner, now, now + lease)
+    audit.record(cur, actor=actor, actor_role=actor_role, action="writeback.deliver_attempt",
+                 entity="writeback_item", entity_id=key,
+                 before={"status": item["status"] if attempt == 1 else "failed",
+                         "attempts": int(item["attempts"]) + attempt - 1},
+                 after={"status": "delivered" if error is None else "failed",
+                        "attempt": attempt, "error": error, "sequence": int(item["sequence"]),
+                        "batch_id": item["batch_id"], "deliverer": owner,
+                        "resent_after_a_stop": item["status"] == "sending"})

@@ -161,9 +161,9 @@ def show_publish(version_id: str, status: str) -> None:
             "Deliver pending items to the webhook", icon=":material/send:"):
         try:
             with st.spinner("Delivering…"):
-                report = deliver_webhook(workspace, url, secret)
-            st.info(f"Delivered {report.delivered:,}; failed {report.failed:,}; "
-                    f"{report.remaining:,} still waiting ({report.attempts:,} attempts).")
+                report = deliver_webhook(workspace, url, secret, actor=user.email,
+                                         actor_role=role)
+            st.info(report.to_text())
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "deliver the outbox")
 
