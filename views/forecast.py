@@ -21,23 +21,23 @@ from planning.overview import format_money
 from planning.periods import FiscalQuarter
 from planning.pipeline.forecast import (
     DEFAULT_DRAWS,
-    Call,
-    CallTarget,
     QuarterForecast,
-    SubjectCall,
     SubjectForecast,
-    call_targets,
-    changes_since,
     forecast_data_version,
-    forecast_history,
-    forecast_levels,
     forecast_quarters,
-    natural_level,
+    quarter_forecast,
+)
+from planning.pipeline.forecast_calls import (
+    CallTarget,
+    SubjectCall,
+    call_targets,
     overridable_calls,
     override_call,
-    quarter_forecast,
     submit_call,
 )
+from planning.pipeline.forecast_changes import changes_since
+from planning.pipeline.forecast_history import Call, forecast_history
+from planning.pipeline.forecast_scope import forecast_levels, natural_level
 from planning.store import Workspace, open_workspace
 from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
 

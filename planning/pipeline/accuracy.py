@@ -28,7 +28,7 @@ from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import model as dm
 from planning.pipeline.calibration import CALIBRATION_QUARTERS, interval_margin, widen_range
-from planning.pipeline.forecast import (
+from planning.pipeline.forecast_simulation import (
     in_quarter_probability,
     shocked_totals,
     win_rate_shock_sigma,

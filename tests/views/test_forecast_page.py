@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from auth.roles import Role
-from planning.pipeline.forecast import forecast_quarters, natural_level, submit_call
+from planning.pipeline.forecast import forecast_quarters
+from planning.pipeline.forecast_calls import submit_call
+from planning.pipeline.forecast_scope import natural_level
 from planning.store import Workspace
 from tests.views.test_pages import chart_specs, demo_user, page_app, run_page
 from views.registry import page_by_path

@@ -15,6 +15,21 @@ from auth.users import User
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import forecast as fc
+from planning.pipeline.forecast_calls import (
+    call_targets,
+    overridable_calls,
+    override_call,
+    submit_call,
+)
+from planning.pipeline.forecast_changes import Tally, changes_since, deal_changes
+from planning.pipeline.forecast_history import forecast_history
+from planning.pipeline.forecast_scope import COMPANY
+from planning.pipeline.forecast_simulation import (
+    PULL_IN,
+    in_quarter_probability,
+    monte_carlo_totals,
+    shocked_totals,
+)
 from planning.store import Workspace
 from tests.conftest import DEMO_AS_OF
 from tests.views.test_pages import demo_user
@@ -27,7 +42,7 @@ QUARTER = fiscal_quarter_of(DEMO_AS_OF)
 
 def test_certain_and_impossible_deals_give_exact_totals() -> None:
     """Probability 1 adds the amount in every draw, 0 never; an empty group stays zero."""
-    totals = fc.monte_carlo_totals(
+    totals = monte_carlo_totals(
         np.array([100, 250, 999, 7, 31]), np.array([1.0, 0.0, 1.0, 0.0, 1.0]),
         np.array([0, 0, 1, 1, 0]), groups=3, draws=50, seed=1,
     )
@@ -44,8 +59,8 @@ def test_one_deal_closes_in_its_share_of_draws(probability: float) -> None:
     """Across every simulation path (rare wins, mid-range, rare misses) a single deal closes
     in a share of draws within five standard errors of its probability."""
     draws = 200_000
-    totals = fc.monte_carlo_totals(np.array([1]), np.array([probability]), np.array([0]), 1,
-                                   draws, seed=3)
+    totals = monte_carlo_totals(np.array([1]), np.array([probability]), np.array([0]), 1,
+                                draws, seed=3)
 
     share = totals[0].mean()
     assert set(np.unique(totals[0])) <= {0, 1}
@@ -62,7 +77,7 @@ def test_mean_and_spread_match_the_independent_deal_model() -> None:
                                   np.ones(100), 1 - rng.random(100) * 0.02])
     group = rng.integers(0, groups, n)
 
-    totals = fc.monte_carlo_totals(amounts, probability, group, groups, draws, seed=5)
+    totals = monte_carlo_totals(amounts, probability, group, groups, draws, seed=5)
 
     for g in range(groups):
         mine = group == g
@@ -81,9 +96,9 @@ def test_groups_add_up_to_the_company_total_in_every_draw() -> None:
     probability = np.where(rng.random(n) < 0.5, rng.random(n), rng.random(n) * 0.05)
     group = rng.integers(0, 17, n)
 
-    by_group = fc.monte_carlo_totals(amounts, probability, group, 17, 3_000, seed=9)
-    company = fc.monte_carlo_totals(amounts, probability, np.zeros(n, dtype=np.int64), 1,
-                                    3_000, seed=9)
+    by_group = monte_carlo_totals(amounts, probability, group, 17, 3_000, seed=9)
+    company = monte_carlo_totals(amounts, probability, np.zeros(n, dtype=np.int64), 1,
+                                 3_000, seed=9)
 
     np.testing.assert_array_equal(by_group.sum(axis=0), company[0])
 
@@ -94,9 +109,9 @@ def test_a_seed_fixes_the_draws() -> None:
     amounts, probability = rng.integers(1, 10**6, 800), rng.random(800)
     group = rng.integers(0, 3, 800)
 
-    first = fc.monte_carlo_totals(amounts, probability, group, 3, 1_000, seed=7)
-    again = fc.monte_carlo_totals(amounts, probability, group, 3, 1_000, seed=7)
-    other = fc.monte_carlo_totals(amounts, probability, group, 3, 1_000, seed=8)
+    first = monte_carlo_totals(amounts, probability, group, 3, 1_000, seed=7)
+    again = monte_carlo_totals(amounts, probability, group, 3, 1_000, seed=7)
+    other = monte_carlo_totals(amounts, probability, group, 3, 1_000, seed=8)
 
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
@@ -106,7 +121,7 @@ def _peak_bytes(amounts: np.ndarray, probability: np.ndarray, groups: int, draws
     group = np.arange(amounts.size, dtype=np.int64) % groups
     tracemalloc.start()
     try:
-        totals = fc.monte_carlo_totals(amounts, probability, group, groups, draws, seed=1)
+        totals = monte_carlo_totals(amounts, probability, group, groups, draws, seed=1)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -139,7 +154,7 @@ def test_a_million_deals_stay_within_memory_by_blocks() -> None:
 )
 def test_bad_inputs_are_refused(amounts, probability, group, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        fc.monte_carlo_totals(amounts, probability, group, 2, 10, seed=1)
+        monte_carlo_totals(amounts, probability, group, 2, 10, seed=1)
 
 
 def test_in_quarter_probability_follows_the_timing_rules() -> None:
@@ -151,11 +166,11 @@ def test_in_quarter_probability_follows_the_timing_rules() -> None:
                      dtype="datetime64[D]")
     today = dt.date(2026, 11, 16)
 
-    current = fc.in_quarter_probability(win, slip, close, QUARTER, today)
-    following = fc.in_quarter_probability(win, slip, close, QUARTER.next(), today)
-    ended = fc.in_quarter_probability(win, slip, close, QUARTER.previous(), today)
+    current = in_quarter_probability(win, slip, close, QUARTER, today)
+    following = in_quarter_probability(win, slip, close, QUARTER.next(), today)
+    ended = in_quarter_probability(win, slip, close, QUARTER.previous(), today)
 
-    np.testing.assert_allclose(current, [0.4, 0.4, 0.5 * fc.PULL_IN, 0.5])
+    np.testing.assert_allclose(current, [0.4, 0.4, 0.5 * PULL_IN, 0.5])
     np.testing.assert_allclose(following, [0.1, 0.1, 0.4, 0.0])
     np.testing.assert_allclose(ended, [0.0, 0.0, 0.0, 0.0])
 
@@ -177,7 +192,7 @@ def test_company_forecast_is_ordered_and_counts_closed_won(scored_demo_copy: Wor
     forecast = fc.quarter_forecast(scored_demo_copy, None, QUARTER, "company", today=DEMO_AS_OF)
 
     (company,) = forecast.subjects
-    assert company.subject_id == fc.COMPANY
+    assert company.subject_id == COMPANY
     assert company.closed_won_cents == _sql_won(scored_demo_copy) > 0
     assert company.closed_won_cents <= company.p10_cents <= company.p50_cents
     assert company.p50_cents <= company.p90_cents
@@ -230,7 +245,7 @@ def test_a_rep_unknown_to_the_crm_gets_an_empty_forecast(scored_demo_copy: Works
     forecast = fc.quarter_forecast(scored_demo_copy, stranger, QUARTER, "rep", today=DEMO_AS_OF)
 
     assert forecast.subjects == ()
-    assert fc.call_targets(scored_demo_copy, stranger) == []
+    assert call_targets(scored_demo_copy, stranger) == []
 
 
 def test_a_manager_sees_their_team_and_its_reps(scored_demo_copy: Workspace) -> None:
@@ -268,7 +283,7 @@ def test_unscored_deals_use_their_stage_win_rate(demo_copy: Workspace) -> None:
                       * CASE WHEN o.close_date <= ? THEN 1 ELSE ? END)
            FROM opportunities o JOIN rates r USING (stage) WHERE o.status = 'open'""",
         [DEMO_AS_OF + dt.timedelta(days=1), DEMO_AS_OF + dt.timedelta(days=1), QUARTER.end,
-         fc.PULL_IN]).fetchone()[0])
+         PULL_IN]).fetchone()[0])
 
     open_deals = demo_copy.read(lambda cur: cur.execute(
         "SELECT COUNT(*) FROM opportunities WHERE status = 'open'").fetchone()[0])
@@ -305,9 +320,9 @@ def test_a_rep_submits_their_call_with_the_model_view(scored_demo_copy: Workspac
     mine = fc.quarter_forecast(scored_demo_copy, rep, QUARTER, "rep",
                                today=DEMO_AS_OF).subjects[0]
 
-    snapshot_id = fc.submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id,
-                                 12_000_000, 15_000_000, "  two big deals in legal  ",
-                                 today=DEMO_AS_OF)
+    snapshot_id = submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id,
+                              12_000_000, 15_000_000, "  two big deals in legal  ",
+                              today=DEMO_AS_OF)
 
     row = scored_demo_copy.read(lambda cur: cur.execute(
         "SELECT submitted_by, level, subject_id, quarter_label, commit_cents, best_case_cents, "
@@ -332,24 +347,24 @@ def test_who_may_call_for_whom(scored_demo_copy: Workspace) -> None:
     leader = demo_user(scored_demo_copy, Role.SALES_LEADER)
     finance = demo_user(scored_demo_copy, Role.FINANCE)
     other = _other_rep(scored_demo_copy, manager)
-    (team,) = [t.subject_id for t in fc.call_targets(scored_demo_copy, manager, "team")]
-    other_team = next(t for t in fc.call_targets(scored_demo_copy, leader, "team")
+    (team,) = [t.subject_id for t in call_targets(scored_demo_copy, manager, "team")]
+    other_team = next(t for t in call_targets(scored_demo_copy, leader, "team")
                       if t.subject_id != team).subject_id
 
     def call(user: User, level: str, subject: str) -> int:
-        return fc.submit_call(scored_demo_copy, user, QUARTER, level, subject, 100, 200,
-                              today=DEMO_AS_OF)
+        return submit_call(scored_demo_copy, user, QUARTER, level, subject, 100, 200,
+                           today=DEMO_AS_OF)
 
     for user, level, subject in ((rep, "rep", other.rep_id), (rep, "team", team),
-                                 (rep, "company", fc.COMPANY), (manager, "team", other_team),
-                                 (manager, "rep", rep.rep_id), (manager, "company", fc.COMPANY),
-                                 (finance, "company", fc.COMPANY)):
+                                 (rep, "company", COMPANY), (manager, "team", other_team),
+                                 (manager, "rep", rep.rep_id), (manager, "company", COMPANY),
+                                 (finance, "company", COMPANY)):
         with pytest.raises(AccessDeniedError):
             call(user, level, subject)
     assert _snapshot_rows(scored_demo_copy) == []
 
     assert call(manager, "team", team) > 0
-    assert call(leader, "company", fc.COMPANY) > 0
+    assert call(leader, "company", COMPANY) > 0
     assert call(leader, "team", other_team) > 0
     assert len(_snapshot_rows(scored_demo_copy)) == 3
 
@@ -359,11 +374,11 @@ def test_call_figures_are_checked(scored_demo_copy: Workspace) -> None:
     for commit, best, message in ((300, 200, "at least the commit"), (-1, 5, "negative"),
                                   (1.5, 5, "whole number")):
         with pytest.raises(RevPlanError, match=message):
-            fc.submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id, commit, best,
-                           today=DEMO_AS_OF)
+            submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id, commit, best,
+                        today=DEMO_AS_OF)
     with pytest.raises(RevPlanError, match="ended"):
-        fc.submit_call(scored_demo_copy, rep, QUARTER.previous(), "rep", rep.rep_id, 1, 2,
-                       today=DEMO_AS_OF)
+        submit_call(scored_demo_copy, rep, QUARTER.previous(), "rep", rep.rep_id, 1, 2,
+                    today=DEMO_AS_OF)
     assert _snapshot_rows(scored_demo_copy) == []
 
 
@@ -374,14 +389,14 @@ def test_a_manager_overrides_a_team_call_without_touching_it(
     row is exactly as it was; both show in the forecast and its history."""
     rep = demo_user(scored_demo_copy, Role.REP)
     manager = demo_user(scored_demo_copy, Role.MANAGER)
-    original = fc.submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id, 5_000_000,
-                              9_000_000, today=DEMO_AS_OF)
+    original = submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id, 5_000_000,
+                           9_000_000, today=DEMO_AS_OF)
     before = _snapshot_rows(scored_demo_copy)
 
-    assert [c.call.snapshot_id for c in fc.overridable_calls(scored_demo_copy, manager,
-                                                             QUARTER)] == [original]
-    override = fc.override_call(scored_demo_copy, manager, original, 3_000_000, 6_000_000,
-                                "Two deals have no signer yet", today=DEMO_AS_OF)
+    assert [c.call.snapshot_id for c in overridable_calls(scored_demo_copy, manager,
+                                                          QUARTER)] == [original]
+    override = override_call(scored_demo_copy, manager, original, 3_000_000, 6_000_000,
+                             "Two deals have no signer yet", today=DEMO_AS_OF)
 
     rows = _snapshot_rows(scored_demo_copy)
     assert rows[0] == before[0]
@@ -403,7 +418,7 @@ def test_a_manager_overrides_a_team_call_without_touching_it(
     team = fc.quarter_forecast(scored_demo_copy, manager, QUARTER, "team",
                                today=DEMO_AS_OF).subjects[0]
     assert team.rep_call.commit_cents == 5_000_000 and team.rep_call.calls == 1
-    history = fc.forecast_history(scored_demo_copy, rep, QUARTER)
+    history = forecast_history(scored_demo_copy, rep, QUARTER)
     assert history["snapshot_id"].tolist() == [original, override]
     assert history["is_override"].tolist() == [False, True]
 
@@ -413,29 +428,29 @@ def test_overrides_need_a_reason_and_a_call_in_scope(scored_demo_copy: Workspace
     manager = demo_user(scored_demo_copy, Role.MANAGER)
     leader = demo_user(scored_demo_copy, Role.SALES_LEADER)
     other = _other_rep(scored_demo_copy, manager)
-    mine = fc.submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id, 100, 200,
-                          today=DEMO_AS_OF)
-    theirs = fc.submit_call(scored_demo_copy, other, QUARTER, "rep", other.rep_id, 100, 200,
-                            today=DEMO_AS_OF)
-    (team,) = fc.call_targets(scored_demo_copy, manager, "team")
-    own = fc.submit_call(scored_demo_copy, manager, QUARTER, "team", team.subject_id, 1, 2,
+    mine = submit_call(scored_demo_copy, rep, QUARTER, "rep", rep.rep_id, 100, 200,
+                       today=DEMO_AS_OF)
+    theirs = submit_call(scored_demo_copy, other, QUARTER, "rep", other.rep_id, 100, 200,
                          today=DEMO_AS_OF)
+    (team,) = call_targets(scored_demo_copy, manager, "team")
+    own = submit_call(scored_demo_copy, manager, QUARTER, "team", team.subject_id, 1, 2,
+                      today=DEMO_AS_OF)
     count = len(_snapshot_rows(scored_demo_copy))
 
     with pytest.raises(RevPlanError, match="reason"):
-        fc.override_call(scored_demo_copy, manager, mine, 50, 60, "   ", today=DEMO_AS_OF)
+        override_call(scored_demo_copy, manager, mine, 50, 60, "   ", today=DEMO_AS_OF)
     with pytest.raises(AccessDeniedError):
-        fc.override_call(scored_demo_copy, manager, theirs, 50, 60, "no", today=DEMO_AS_OF)
+        override_call(scored_demo_copy, manager, theirs, 50, 60, "no", today=DEMO_AS_OF)
     with pytest.raises(AccessDeniedError):
-        fc.override_call(scored_demo_copy, manager, own, 50, 60, "mine", today=DEMO_AS_OF)
+        override_call(scored_demo_copy, manager, own, 50, 60, "mine", today=DEMO_AS_OF)
     with pytest.raises(AccessDeniedError):
-        fc.override_call(scored_demo_copy, rep, mine, 50, 60, "rep", today=DEMO_AS_OF)
+        override_call(scored_demo_copy, rep, mine, 50, 60, "rep", today=DEMO_AS_OF)
     with pytest.raises(RevPlanError, match="no forecast call"):
-        fc.override_call(scored_demo_copy, manager, 999, 50, 60, "gone", today=DEMO_AS_OF)
+        override_call(scored_demo_copy, manager, 999, 50, 60, "gone", today=DEMO_AS_OF)
     assert len(_snapshot_rows(scored_demo_copy)) == count
 
-    assert fc.override_call(scored_demo_copy, leader, own, 3, 4, "Region is light",
-                            today=DEMO_AS_OF) > 0
+    assert override_call(scored_demo_copy, leader, own, 3, 4, "Region is light",
+                         today=DEMO_AS_OF) > 0
     team_view = fc.quarter_forecast(scored_demo_copy, manager, QUARTER, "team",
                                     today=DEMO_AS_OF).subjects[0]
     assert team_view.manager_call.is_override and team_view.manager_call.commit_cents == 3
@@ -509,19 +524,19 @@ MANAGER = User(email="mia@example.com", name="Mia", workspace="test",
                deal_owner_ids=frozenset({"m1", "r1"}))
 
 
-def _sql_tally(workspace: Workspace, where: str, owners: list[str]) -> fc.Tally:
+def _sql_tally(workspace: Workspace, where: str, owners: list[str]) -> Tally:
     deals, cents = workspace.read(lambda cur: cur.execute(
         f"SELECT COUNT(*), COALESCE(SUM(amount_cents), 0) FROM opportunities "
         f"WHERE {where} AND owner_id IN (SELECT UNNEST(?::VARCHAR[]))",
         [SINCE, UNTIL, owners]).fetchone())
-    return fc.Tally(int(deals), int(cents))
+    return Tally(int(deals), int(cents))
 
 
 def test_changes_count_what_independent_sql_counts(workspace: Workspace) -> None:
     _seed_changes(workspace)
     owners = sorted(MANAGER.deal_owner_ids)
 
-    changes = fc.deal_changes(workspace, MANAGER, SINCE, UNTIL)
+    changes = deal_changes(workspace, MANAGER, SINCE, UNTIL)
 
     assert changes.quarter == QUARTER
     assert changes.created == _sql_tally(
@@ -555,8 +570,8 @@ def test_changes_count_what_independent_sql_counts(workspace: Workspace) -> None
 def test_changes_in_words_and_for_everyone(workspace: Workspace) -> None:
     _seed_changes(workspace)
 
-    words = fc.changes_since(workspace, MANAGER, SINCE, UNTIL)
-    everyone = fc.deal_changes(workspace, None, SINCE, UNTIL)
+    words = changes_since(workspace, MANAGER, SINCE, UNTIL)
+    everyone = deal_changes(workspace, None, SINCE, UNTIL)
 
     assert words == [
         "1 new deal worth $1K was created",
@@ -571,10 +586,10 @@ def test_changes_in_words_and_for_everyone(workspace: Workspace) -> None:
     ]
     assert everyone.won == (2, 600_000)
     assert everyone.pushed_out == (2, 800_000)
-    assert fc.changes_since(workspace, MANAGER, dt.datetime(2026, 1, 1),
-                            dt.datetime(2026, 1, 8)) == []
+    assert changes_since(workspace, MANAGER, dt.datetime(2026, 1, 1),
+                         dt.datetime(2026, 1, 8)) == []
     with pytest.raises(RevPlanError):
-        fc.deal_changes(workspace, MANAGER, UNTIL, SINCE)
+        deal_changes(workspace, MANAGER, UNTIL, SINCE)
 
 
 def test_forecast_quarters_follow_the_fiscal_calendar(workspace: Workspace) -> None:
@@ -622,10 +637,10 @@ def test_a_shared_shock_widens_the_spread_and_keeps_groups_consistent() -> None:
     amounts = rng.integers(1_000_00, 50_000_00, 400)
     probability = rng.uniform(0.1, 0.9, 400)
     group = rng.integers(0, 4, 400)
-    calm = fc.shocked_totals(amounts, probability, group, 4, 0.0, 4_000, 11).sum(axis=0)
-    shocked = fc.shocked_totals(amounts, probability, group, 4, 0.6, 4_000, 11)
-    company = fc.shocked_totals(amounts, probability, np.zeros(400, np.int64), 1, 0.6,
-                                4_000, 11)[0]
+    calm = shocked_totals(amounts, probability, group, 4, 0.0, 4_000, 11).sum(axis=0)
+    shocked = shocked_totals(amounts, probability, group, 4, 0.6, 4_000, 11)
+    company = shocked_totals(amounts, probability, np.zeros(400, np.int64), 1, 0.6,
+                             4_000, 11)[0]
     assert (shocked.sum(axis=0) == company).all()
     assert company.std() > 1.5 * calm.std()
     assert abs(company.mean() - calm.mean()) < 0.05 * calm.mean()
