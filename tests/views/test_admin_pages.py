@@ -196,7 +196,8 @@ def test_audit_verifies_the_chain_and_finds_a_changed_row(demo_copy: Workspace) 
     app.button(key="audit_verify").click().run()
 
     assert not app.error
-    assert [s.value for s in app.success] == ["Audit chain intact: 2 events verified."]
+    assert [s.value for s in app.success] == [
+        "Audit chain intact: 2 events verified, anchored through event #2."]
 
     demo_copy.write(
         lambda cur: cur.execute("UPDATE audit_events SET reason = 'x' WHERE seq = 1")
