@@ -10,9 +10,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import DEMO_AS_OF
-from tests.e2e.conftest import member_emails, serve_app
-
-RENDER_TIMEOUT_MS = 60_000
+from tests.e2e.conftest import (
+    RENDER_TIMEOUT_MS,
+    member_emails,
+    new_context,
+    new_page,
+    serve_app,
+    wait_until_settled,
+)
 
 
 def prepare_version(folder: Path, author: str) -> str:
@@ -32,9 +37,9 @@ def prepare_version(folder: Path, author: str) -> str:
 
 
 def approve(browser: Browser, url: str, email: str, output: Path) -> None:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context = new_context(browser)
     try:
-        page = context.new_page()
+        page = new_page(context)
         page.goto(f"{url}/approvals?as={email}", wait_until="domcontentloaded")
         expect(page.get_by_role("heading", name="Approvals")).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
@@ -83,5 +88,5 @@ def test_submit_approve_in_two_sessions_and_publish(
         expect(page.get_by_role("button", name="Data Loader file: Quota", exact=False)
                ).to_be_visible()
         page.set_viewport_size({"width": 1600, "height": 2400})
-        page.wait_for_timeout(1_000)
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "publish.png"), full_page=True)

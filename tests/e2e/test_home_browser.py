@@ -15,9 +15,8 @@ from auth.policy import Action, can
 from auth.roles import Role
 from auth.users import User
 from planning.overview import format_money
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, wait_until_settled
 from views.registry import PAGES
-
-RENDER_TIMEOUT_MS = 60_000
 
 # Records every link of Streamlit's own (legacy, folder-based) navigation the page ever displays,
 # from the very first paint. The app draws its menu with st.page_link, so this must stay empty.
@@ -70,7 +69,7 @@ def test_home_shows_kpis_and_only_registry_pages(
     expect(page.get_by_text("Open pipeline by stage")).to_be_visible()
 
     expect(page.locator('[data-testid="stSidebar"]').get_by_text("Workspace")).to_be_visible()
-    page.wait_for_timeout(500)
+    wait_until_settled(page)
     page.screenshot(path=str(output_dir / "home.png"), full_page=True)
 
     admin_user = User(email=admin, name="admin", workspace="demo", roles=frozenset({Role.ADMIN}))
@@ -133,7 +132,7 @@ def test_demo_session_expires_after_its_lifetime(
         sidebar = page.locator('[data-testid="stSidebar"]')
         expect(sidebar.get_by_role("button", name="Sign out")).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
-        page.wait_for_timeout(2_500)
+        page.wait_for_timeout(2_500)  # the session's two-second lifetime passes
         sidebar.locator('[data-testid="stPageLink"]').first.click()
         expect(page.get_by_text("Your session expired")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()

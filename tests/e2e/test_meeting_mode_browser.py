@@ -11,9 +11,14 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import DEMO_AS_OF
-from tests.e2e.conftest import member_emails, serve_app
-
-RENDER_TIMEOUT_MS = 90_000
+from tests.e2e.conftest import (
+    RENDER_TIMEOUT_MS,
+    member_emails,
+    new_context,
+    new_page,
+    serve_app,
+    wait_until_settled,
+)
 
 
 def prepare_versions(folder: Path, author: str) -> tuple[str, str, list[str]]:
@@ -43,11 +48,10 @@ def test_meeting_mode_is_legible_on_a_projector(
     shutil.copy(demo_data_dir / "demo.duckdb", tmp_path / "demo.duckdb")
     comp = member_emails(tmp_path)["comp"]
     a, b, reps = prepare_versions(tmp_path, comp)
-    context = chromium_browser.new_context(viewport={"width": 1920, "height": 1080})
+    context = new_context(chromium_browser, width=1920, height=1080)
     try:
         with serve_app(tmp_path) as (url, _log):
-            page = context.new_page()
-            page.set_default_timeout(RENDER_TIMEOUT_MS)
+            page = new_page(context)
             page.goto(f"{url}/versions?as={comp}", wait_until="domcontentloaded")
             expect(page.get_by_text("Copy meeting link", exact=False)).to_be_visible(
                 timeout=RENDER_TIMEOUT_MS)
@@ -59,7 +63,7 @@ def test_meeting_mode_is_legible_on_a_projector(
                 timeout=RENDER_TIMEOUT_MS)
             expect(page.locator(".js-plotly-plot").first).to_be_visible(
                 timeout=RENDER_TIMEOUT_MS)
-            page.wait_for_timeout(2_000)
+            wait_until_settled(page)
             page.screenshot(path=str(output_dir / "meeting-mode.png"))
             cards = page.locator(".meeting-card")
             assert cards.count() >= 5

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import member_emails, serve_app
-
-RENDER_TIMEOUT_MS = 60_000
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, member_emails, serve_app, wait_until_settled
 
 
 @pytest.mark.e2e
@@ -35,5 +33,5 @@ def test_comp_allocates_and_saves_quotas(
         expect(page.get_by_text("Saved as version quota-", exact=False)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         page.set_viewport_size({"width": 1600, "height": 2600})
-        page.wait_for_timeout(1_000)
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "quota.png"), full_page=True)

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import member_emails, serve_app
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, member_emails, serve_app, wait_until_settled
 
-RENDER_TIMEOUT_MS = 60_000
 SOLVE_TIMEOUT_MS = 120_000
 
 
@@ -37,5 +36,5 @@ def test_sales_leader_solves_and_saves_a_territory_scenario(
         expect(page.get_by_text("Saved as version territory-", exact=False)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         page.set_viewport_size({"width": 1600, "height": 2400})
-        page.wait_for_timeout(1_000)
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "territory.png"), full_page=True)
