@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from planning.demo.geography import COARSE_REGIONS, REGION_STATES, load_geography
-from planning.geo import haversine_km
 from planning.progress import ProgressCallback, no_progress
 
 SEGMENTS = ("SMB", "Mid-Market", "Enterprise")
@@ -324,37 +323,100 @@ def _build_accounts(
         accounts["name"],
     )
 
-    owner = np.zeros(size.accounts, dtype=int)
-    sellers = reps[reps["role"] == "rep"]
-    for team, team_reps in sellers.groupby("team", sort=True):
-        in_team = accounts["state"].isin(team_states[team]).to_numpy()
-        if size.team_layout == "pods":
-            segment_of_team = SEGMENTS.index(team_reps["segment"].iat[0])
-            in_team = in_team & (segment == segment_of_team)
-        for seg in range(3):
-            rows = np.flatnonzero(in_team & (segment == seg))
-            if rows.size == 0:
-                continue
-            candidates = team_reps[team_reps["segment"] == SEGMENTS[seg]]
-            if candidates.empty:
-                candidates = team_reps
-            dist = haversine_km(
-                accounts["lat"].to_numpy()[rows, None], accounts["lon"].to_numpy()[rows, None],
-                candidates["home_lat"].to_numpy()[None, :],
-                candidates["home_lon"].to_numpy()[None, :],
-            )
-            nearest = np.argmin(dist, axis=1)
-            scattered = rng.integers(0, len(candidates), rows.size)
-            pick = np.where(rng.random(rows.size) < 0.7, nearest, scattered)
-            owner[rows] = candidates["rep_no"].to_numpy()[pick]
-    if (owner == 0).any():
-        if size.team_layout != "pods":
-            raise AssertionError("every state belongs to a team")
-        unowned = np.flatnonzero(owner == 0)
-        owner[unowned] = sellers["rep_no"].to_numpy()[rng.integers(0, len(sellers), unowned.size)]
-    accounts["owner_no"] = owner
+    as_of = origin + np.timedelta64(int(window_days), "D")
+    accounts["owner_no"] = _current_owners(size, rng, reps, accounts, team_states, as_of)
     accounts["created_at"] = _days(_business_time(accounts["created_day"].to_numpy(), rng), origin)
     return accounts.drop(columns=["created_day"])
+
+
+OWNER_CANDIDATES = 8
+"""Nearest reps of an account's segment that may own it today."""
+OWNER_SCATTERED_SHARE = 0.1
+"""Accounts owned by one of their nearest reps at random (inherited, historical picks)."""
+OWNER_CROSS_REGION_KM = 300.0
+"""How much farther than a rep of its own region a rep of another region must be to own it."""
+OWNER_NOISE_KM = 60.0
+"""Random extra distance per account and rep: books are not cut by a ruler, and reps living
+in the same city split its accounts."""
+KM_PER_DEGREE = 111.2
+"""Kilometres per degree of latitude."""
+OWNER_OUTLIER_SHARE = 0.05
+"""Reps carrying a book far from their share: overloaded veterans, thin or rebuilt books."""
+
+
+def _current_owners(
+    size: DemoSize, rng: np.random.Generator, reps: pd.DataFrame, accounts: pd.DataFrame,
+    team_states: dict[str, tuple[str, ...]], as_of: np.datetime64,
+) -> np.ndarray:
+    """Today's owner of every account, as a real company's books look: each rep owns accounts
+    of their segment near home, mostly in their own region, with a revenue load close to
+    their ramp-adjusted capacity share (most within ±40 %), a few reps far over or under it,
+    and some accounts scattered to a nearby rep for history's sake."""
+    sellers = reps[reps["role"] == "rep"].reset_index(drop=True)
+    team_region = reps.drop_duplicates("team").set_index("team")["region"]
+    state_region = {state: team_region[team] for team, states in team_states.items()
+                    for state in states}
+    region_code = {region: code for code, region in enumerate(sorted(set(team_region)))}
+    account_region = accounts["state"].map(state_region).map(region_code).to_numpy()
+    seller_region = sellers["region"].map(region_code).to_numpy()
+    tenure_days = (as_of - pd.to_datetime(sellers["hire_date"]).to_numpy()
+                   .astype("datetime64[D]")).astype(np.int64)
+    ramp = np.where(sellers["ramp_months"] > 0,
+                    np.clip(tenure_days / (30.4 * sellers["ramp_months"].clip(lower=1)), 0.1, 1),
+                    1.0)
+    capacity = sellers["capacity"].to_numpy(dtype=float) * ramp
+    spread = np.clip(rng.normal(0.0, 0.15, len(sellers)), -0.3, 0.3)
+    outliers = rng.choice(len(sellers), size=max(1, round(OWNER_OUTLIER_SHARE * len(sellers))),
+                          replace=False)
+    over = rng.random(outliers.size) < 0.5
+    spread[outliers] = np.where(over, rng.uniform(0.55, 0.85, outliers.size),
+                                -rng.uniform(0.42, 0.58, outliers.size))
+    workload = accounts["annual_revenue_cents"].to_numpy(dtype=float)
+    lat, lon = accounts["lat"].to_numpy(), accounts["lon"].to_numpy()
+    segment = accounts["segment_code"].to_numpy()
+    owner = np.zeros(len(accounts), dtype=int)
+    for seg in range(3):
+        rows = np.flatnonzero(segment == seg)
+        pool = np.flatnonzero(sellers["segment"].to_numpy() == SEGMENTS[seg])
+        if rows.size == 0:
+            continue
+        if pool.size == 0:
+            pool = np.arange(len(sellers))
+        k = min(OWNER_CANDIDATES, pool.size)
+        near = np.zeros((rows.size, k), dtype=np.int64)
+        near_km = np.zeros((rows.size, k))
+        pool_region = seller_region[None, pool]
+        pool_lat = sellers["home_lat"].to_numpy()[None, pool]
+        pool_lon = sellers["home_lon"].to_numpy()[None, pool]
+        for start in range(0, rows.size, 20_000):
+            chunk = rows[start:start + 20_000]
+            # A flat-earth distance: within a few percent of the great circle over a region,
+            # and many times faster for the largest demo.
+            east = (lon[chunk, None] - pool_lon) * np.cos(np.radians(lat[chunk, None]))
+            km = KM_PER_DEGREE * np.hypot(lat[chunk, None] - pool_lat, east)
+            km += OWNER_CROSS_REGION_KM * (account_region[chunk, None] != pool_region)
+            km += rng.uniform(0.0, OWNER_NOISE_KM, km.shape)
+            nearest = np.argpartition(km, k - 1, axis=1)[:, :k] if k < pool.size else (
+                np.broadcast_to(np.arange(k), km.shape))
+            near[start:start + chunk.size] = nearest
+            near_km[start:start + chunk.size] = np.take_along_axis(km, nearest, axis=1)
+        load = workload[rows]
+        desired = load.sum() * capacity[pool] / capacity[pool].sum() * (1 + spread[pool])
+        scattered = rng.random(rows.size) < OWNER_SCATTERED_SHARE
+        pick = np.where(scattered, rng.integers(0, k, rows.size), 0)
+        fixed = np.bincount(near[scattered, pick[scattered]], weights=load[scattered],
+                            minlength=pool.size)
+        free = ~scattered
+        free_near, free_km, free_load = near[free], near_km[free], load[free]
+        offset = np.zeros(pool.size)
+        for step in np.linspace(60.0, 2.0, 150):
+            choice = np.argmin(free_km - offset[free_near], axis=1)
+            carried = fixed + np.bincount(np.take_along_axis(free_near, choice[:, None], 1)[:, 0],
+                                          weights=free_load, minlength=pool.size)
+            offset += step * np.clip(1 - carried / desired, -1, 1)
+        pick[free] = choice
+        owner[rows] = sellers["rep_no"].to_numpy()[pool[near[np.arange(rows.size), pick]]]
+    return owner
 
 
 @dataclass
@@ -458,7 +520,7 @@ def _build_pipeline(
     cycle = np.exp(rng.normal(np.log(SEGMENT_CYCLE_DAYS[seg]), 0.35)) * np.exp(-0.12 * q)
     close0 = np.floor(deals.created + np.maximum(cycle, 14.0))
 
-    push_rate = np.exp(-0.35 - 0.65 * q + 0.25 * size_ratio)
+    push_rate = np.exp(-0.35 - 0.85 * q + 0.25 * size_ratio)
     pushes = np.minimum(rng.poisson(push_rate), 6)
     push_deal, push_pos = _ragged(pushes)
     push_delta = np.floor(rng.uniform(14, 46, push_deal.size))
@@ -949,6 +1011,7 @@ def generate_demo_workspace(
     is deleted first.
     """
     from planning import audit
+    from planning.clock import now_utc, today_utc
     from planning.errors import RevPlanError
     from planning.store import access as access_repo
     from planning.store import open_workspace, workspace_path
@@ -956,7 +1019,7 @@ def generate_demo_workspace(
     from planning.store.workspace import close_workspace_file
 
     started = time.perf_counter()
-    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    as_of = as_of or today_utc()
     path = workspace_path(name, base)
     if path.exists():
         if not replace:
@@ -971,7 +1034,7 @@ def generate_demo_workspace(
 
     def load(cur) -> dict[str, int]:
         rows = load_demo_tables(cur, company, size.name, seed)
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = now_utc()
         for person in people:
             access_repo.upsert_member(cur, person.email, person.name, [person.role],
                                       "revplan demo", now)

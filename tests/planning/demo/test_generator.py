@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planning.demo import DEMO_SIZES, generate_demo_workspace
 from planning.store import Workspace, close_all_workspaces, open_workspace
 from planning.store.tables import row_counts, table_fingerprints
+from planning.territory.workspace import workspace_territory
 from tests.conftest import DEMO_AS_OF, DEMO_SEED
 
 
@@ -167,3 +169,30 @@ def test_outcomes_depend_on_signals_known_before_the_close(medium: Workspace) ->
     no_push, pushed, busy, quiet = rows
     assert no_push > pushed + 0.05
     assert busy > quiet + 0.2
+
+
+def balance_deviations(workspace: Workspace) -> np.ndarray:
+    """Each rep's current workload against their target, as the territory page measures it
+    (default measure, targets within segments): +0.3 is 30 % over target."""
+    problem = workspace_territory(workspace).problem
+    owned = problem.current >= 0
+    load = np.bincount(problem.current[owned], weights=problem.workload[owned],
+                       minlength=problem.rep_count)
+    return load / problem.target - 1
+
+
+def assert_books_look_real(deviation: np.ndarray) -> None:
+    """Most reps within ±40 % of their target, none wildly off, and not balanced by a ruler."""
+    assert np.mean(np.abs(deviation) <= 0.40) >= 0.75
+    assert deviation.max() < 1.50
+    assert deviation.min() > -1.0
+    assert np.abs(deviation).max() > 0.10
+
+
+def test_todays_medium_books_look_like_a_real_companys(medium: Workspace) -> None:
+    assert_books_look_real(balance_deviations(medium))
+
+
+def test_todays_books_look_like_a_real_companys(demo_data_dir: Path) -> None:
+    assert_books_look_real(balance_deviations(
+        open_workspace("demo", base=demo_data_dir, read_only=True)))
