@@ -10,10 +10,17 @@ exceeds the time limit and the memory of this class of machine.
 
 from __future__ import annotations
 
+import datetime as dt
+import tempfile
+from pathlib import Path
+
 from bench.report import Report
+from planning.demo import DEMO_SIZES, generate_demo_workspace
+from planning.store import close_all_workspaces, open_workspace
 from planning.territory.instances import us_territory_problem
 from planning.territory.problem import TerritoryScenario
 from planning.territory.solve import TerritoryResult, solve_territories
+from planning.territory.workspace import workspace_territory
 
 SIZES = ((1_000, 20, True), (3_000, 100, True), (40_000, 300, False))
 TIME_LIMIT = 60.0
@@ -32,8 +39,36 @@ def _figures(report: Report, label: str, result: TerritoryResult) -> float | Non
     return result.target_gap_seconds
 
 
+def default_scenario_on_medium_demo(report: Report) -> None:
+    """The page's default scenario (continuity, ±5 %, default limits) on the medium demo's
+    accounts as they are owned today: what a leader sees first."""
+    with tempfile.TemporaryDirectory(prefix="revplan-bench-") as folder:
+        generate_demo_workspace("medium", size=DEMO_SIZES["medium"], seed=7,
+                                as_of=dt.date(2026, 11, 16), base=Path(folder))
+        try:
+            problem = workspace_territory(open_workspace("medium", base=Path(folder))).problem
+            result = solve_territories(problem, TerritoryScenario())
+        finally:
+            close_all_workspaces()
+    label = "territory medium demo default scenario"
+    report(f"{label}: gap ({result.status})",
+           100 * (result.gap if result.gap is not None else float("nan")), "%")
+    kpis = result.kpis() if result.has_plan else result.best_effort_kpis()
+    moved_units = kpis["moved_units"]
+    moved_value = kpis["moved_value"]
+    deviation = kpis["max_balance_deviation"]
+    report(f"{label}: moved share of accounts",
+           float("nan") if moved_units is None else 100 * moved_units / problem.unit_count, "%")
+    report(f"{label}: moved share of value",
+           float("nan") if moved_value is None else 100 * moved_value / problem.value.sum(), "%")
+    report(f"{label}: max balance deviation",
+           float("nan") if deviation is None else 100 * deviation, "%")
+    report(f"{label}: seconds", result.seconds, "s")
+
+
 def run(report: Report) -> None:
     """Solve each size with both methods and report the figures."""
+    default_scenario_on_medium_demo(report)
     for units, reps, with_plain in SIZES:
         problem = us_territory_problem(units, reps, seed=1)
         size = f"{problem.unit_count:,} x {reps}"
