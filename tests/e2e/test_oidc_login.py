@@ -21,10 +21,8 @@ from playwright.sync_api import Page, expect
 from auth.policy import Action, can
 from auth.roles import Role
 from auth.users import User
-from tests.e2e.conftest import free_port, member_emails, serve_app
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, free_port, member_emails, serve_app
 from views.registry import PAGES
-
-TIMEOUT_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -75,11 +73,11 @@ def sign_in_at_provider(page: Page, app: OidcApp, email: str) -> None:
     """From the app's sign-in screen through the provider's form and back."""
     page.goto(app.url, wait_until="domcontentloaded")
     page.get_by_role("button", name="Sign in with your company account").click(
-        timeout=TIMEOUT_MS)
-    page.wait_for_url(f"{app.provider}/**", timeout=TIMEOUT_MS)
+        timeout=RENDER_TIMEOUT_MS)
+    page.wait_for_url(f"{app.provider}/**", timeout=RENDER_TIMEOUT_MS)
     page.locator('input[name="sub"]').fill(email)
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{app.url}/**", timeout=TIMEOUT_MS)
+    page.wait_for_url(f"{app.url}/**", timeout=RENDER_TIMEOUT_MS)
 
 
 @pytest.mark.e2e
@@ -89,7 +87,8 @@ def test_sign_in_through_the_provider_and_out_again(
     page = browser_page
     sign_in_at_provider(page, oidc_app, oidc_app.manager_email)
 
-    expect(page.get_by_role("heading", name="RevPlan — demo")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="RevPlan — demo")).to_be_visible(
+        timeout=RENDER_TIMEOUT_MS)
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_text(oidc_app.manager_email)).to_be_visible()
     expect(sidebar.get_by_text("Roles: manager")).to_be_visible()
@@ -104,18 +103,18 @@ def test_sign_in_through_the_provider_and_out_again(
     page.screenshot(path=str(output_dir / "oidc-signed-in.png"), full_page=True)
 
     page.goto(f"{oidc_app.url}/import", wait_until="domcontentloaded")
-    expect(page.get_by_text("Access refused")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Access refused")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(page.get_by_text("Upload")).to_have_count(0)
 
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
-    page.wait_for_url(f"{oidc_app.provider}/**", timeout=TIMEOUT_MS)
+    page.wait_for_url(f"{oidc_app.provider}/**", timeout=RENDER_TIMEOUT_MS)
     page.get_by_role("button", name="End session").click()
-    page.wait_for_url(f"{oidc_app.url}/**", timeout=TIMEOUT_MS)
+    page.wait_for_url(f"{oidc_app.url}/**", timeout=RENDER_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Sign in with your company account")).to_be_visible(
-        timeout=TIMEOUT_MS)
+        timeout=RENDER_TIMEOUT_MS)
     page.goto(oidc_app.url, wait_until="domcontentloaded")
     expect(page.get_by_role("button", name="Sign in with your company account")).to_be_visible(
-        timeout=TIMEOUT_MS)
+        timeout=RENDER_TIMEOUT_MS)
     page.screenshot(path=str(output_dir / "oidc-signed-out.png"), full_page=True)
 
 
@@ -125,5 +124,6 @@ def test_provider_user_without_a_grant_reaches_no_workspace(
 ) -> None:
     page = browser_page
     sign_in_at_provider(page, oidc_app, oidc_app.stranger_email)
-    expect(page.get_by_text("has no access to any workspace")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("has no access to any workspace")).to_be_visible(
+        timeout=RENDER_TIMEOUT_MS)
     expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)

@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from planning.store.job_queue import JobQueue, queue_path
-from tests.e2e.conftest import member_emails, serve_app
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, member_emails, serve_app
 
-RENDER_TIMEOUT_MS = 60_000
 START_TIMEOUT_S = 120.0
 HEALTH_LIMIT_S = 1.0
 

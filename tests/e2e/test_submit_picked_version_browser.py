@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import DEMO_AS_OF
-from tests.e2e.conftest import member_emails, serve_app
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, member_emails, new_context, new_page, serve_app
 
-RENDER_TIMEOUT_MS = 60_000
 FIRST = "Browser plan without override"
 SECOND = "Browser plan with override"
 
@@ -63,7 +62,6 @@ def test_the_picked_version_is_submitted_and_summarised_for_the_approver(
     amount = override_dollars(tmp_path)
     with serve_app(tmp_path) as (url, _log):
         page = browser_page
-        page.set_default_timeout(RENDER_TIMEOUT_MS)
         page.goto(f"{url}/quota?as={emails['comp']}", wait_until="domcontentloaded")
         expect(page.get_by_role("heading", name="Quota design")).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
@@ -114,10 +112,9 @@ def test_the_picked_version_is_submitted_and_summarised_for_the_approver(
         assert "draft" not in said, said
         page.screenshot(path=str(output_dir / "submit-picked-versions.png"), full_page=True)
 
-        context = chromium_browser.new_context(viewport={"width": 1600, "height": 1000})
+        context = new_context(chromium_browser)
         try:
-            approver = context.new_page()
-            approver.set_default_timeout(RENDER_TIMEOUT_MS)
+            approver = new_page(context)
             approver.goto(f"{url}/approvals?as={emails['finance']}",
                           wait_until="domcontentloaded")
             expect(approver.get_by_role("heading", name="Approvals")).to_be_visible(
