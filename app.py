@@ -5,7 +5,6 @@ Run with `make run` (creates the demo workspace first) or `streamlit run app.py`
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -28,10 +27,16 @@ from planning import telemetry
 from planning.errors import RevPlanError, WorkspaceBusyError
 from planning.settings import default_workspace
 from planning.store import list_workspaces, open_workspace
-from views.common import USER_KEY, WORKSPACE_KEY, as_of_sidebar, busy_notice, show_refusal
+from views.common import (
+    USER_KEY,
+    WORKSPACE_KEY,
+    as_of_sidebar,
+    busy_notice,
+    log_unexpected,
+    show_refusal,
+)
 from views.registry import PAGES, PageEntry, grouped_pages
 
-logger = logging.getLogger(__name__)
 LAST_PAGE_KEY = "last_page_recorded"
 
 # An emoji favicon is drawn inline; a Material-icon favicon would be fetched from Google's CDN.
@@ -161,10 +166,10 @@ def run_page(user: User, entry: PageEntry, page: st.Page) -> None:
     started = time.perf_counter()
     try:
         page.run()
-    except Exception:  # noqa: BLE001 - the last line of defence: words for the user, trace in log
-        logger.exception("Page %s failed for %s", entry.url_path, user.email)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: words, trace in log
+        reference = log_unexpected(exc, f"show the page {entry.url_path}")
         st.error("This page hit an unexpected error and stopped. Nothing was changed; the "
-                 "details are in the server log.")
+                 f"details are in the server log under reference {reference}.")
     finally:
         if first_visit:
             st.session_state[LAST_PAGE_KEY] = (user.workspace, entry.url_path)

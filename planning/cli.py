@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from planning.errors import RevPlanError
+from planning.output_files import check_output_options
 from planning.progress import ProgressCallback
 from planning.settings import default_workspace
 
@@ -193,7 +194,7 @@ def _as_of(text: str | None) -> dt.datetime | None:
 def _write_report(path: str | None, content: dict) -> None:
     if path is None:
         return
-    from planning.cli_versions import write_text_atomically
+    from planning.output_files import write_text_atomically
 
     write_text_atomically(path, json.dumps(content, indent=2, default=str) + "\n")
     print(f"Report written to {path}.")
@@ -275,9 +276,10 @@ def _command_territory_solve(args: argparse.Namespace) -> int:
         WORKSPACE_ONLY,
         scenario_from_args,
         solve_workspace_territory,
-        write_text_atomically,
     )
     from planning.compare import mean_distance_text
+    from planning.csv_safety import spreadsheet_csv
+    from planning.output_files import write_text_atomically
     from planning.territory.solve import solve_territories
     from planning.territory.validation import read_territory_csv
 
@@ -302,8 +304,8 @@ def _command_territory_solve(args: argparse.Namespace) -> int:
               f"{kpis['max_balance_deviation']:+.2%}, {kpis['moved_units']:,} units moved, "
               f"distance to the rep {mean_distance_text(kpis['mean_distance_km'])}.")
         if args.out:
-            write_text_atomically(args.out, result.assignment[["unit_id", "rep_id"]].to_csv(
-                index=False))
+            write_text_atomically(args.out,
+                                  spreadsheet_csv(result.assignment[["unit_id", "rep_id"]]))
             print(f"Assignment written to {args.out}.")
     _write_report(args.report, result.report())
     return 0 if result.has_plan else 3
@@ -329,8 +331,9 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
         free_version_name,
         quota_saver,
         save_quota_version,
-        write_text_atomically,
     )
+    from planning.csv_safety import spreadsheet_csv
+    from planning.output_files import write_text_atomically
     from planning.quota.model import QuotaScenario, solve_quotas
     from planning.quota.workspace import quota_inputs, quota_metrics
     from planning.store import open_workspace
@@ -364,7 +367,7 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
                               "quota": allocation["quota_cents"] / 100})
         for k, quarter in enumerate(inputs.quarters, start=1):
             table[quarter.label.replace(" ", "_")] = allocation[f"q{k}_cents"] / 100
-        write_text_atomically(args.out, table.to_csv(index=False, float_format="%.2f"))
+        write_text_atomically(args.out, spreadsheet_csv(table, float_format="%.2f"))
         print(f"Quotas written to {args.out}.")
     if name is not None:
         version_id = save_quota_version(workspace, user, inputs, result, name)
@@ -433,6 +436,7 @@ def _command_writeback_deliver(args: argparse.Namespace) -> int:
 
 
 def _command_writeback_csv(args: argparse.Namespace) -> int:
+    from planning.output_files import write_text_atomically
     from planning.store import open_workspace
     from planning.writeback import data_loader_csv
 
@@ -440,7 +444,7 @@ def _command_writeback_csv(args: argparse.Namespace) -> int:
     text = data_loader_csv(workspace, args.batch, args.object)
     if not text:
         raise RevPlanError(f"Batch {args.batch} has no {args.object} changes.")
-    Path(args.out).write_text(text, encoding="utf-8")
+    write_text_atomically(args.out, text)
     print(f"{args.object} changes of {args.batch} written to {args.out}.")
     return 0
 
@@ -753,6 +757,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        check_output_options(args)
         return handler(args)
     except RevPlanError as exc:
         print(f"error: {exc}", file=sys.stderr)

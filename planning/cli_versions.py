@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 import pandas as pd
 
+from planning.csv_safety import spreadsheet_csv
 from planning.errors import RevPlanError
+from planning.output_files import write_text_atomically
 from planning.progress import ProgressCallback
 from planning.settings import default_workspace
 
@@ -215,25 +214,6 @@ def _command_alternate(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_text_atomically(path: str | Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`: a reader
-    never sees half a file and a failed write leaves any earlier file as it was."""
-    target = Path(path)
-    try:
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                                 suffix=".tmp")
-    except OSError as exc:
-        raise RevPlanError(f"Cannot write {target}: {exc.strerror}; check the folder exists "
-                           "and is writable.") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise RevPlanError(f"Cannot write {target}: {exc.strerror}.") from None
-
-
 def _role(user) -> str | None:
     return user.primary_role.value if user.primary_role else None
 
@@ -349,8 +329,8 @@ def solve_workspace_territory(
             f"({format_money(round(kpis['moved_value'] * 100))} annual revenue), distance "
             f"to the rep {mean_distance_text(kpis['mean_distance_km'])}.")
         if args.out:
-            write_text_atomically(args.out, result.assignment[["unit_id", "rep_id"]].to_csv(
-                index=False))
+            write_text_atomically(args.out,
+                                  spreadsheet_csv(result.assignment[["unit_id", "rep_id"]]))
             lines.append(f"Assignment written to {args.out}.")
     if version_id is not None:
         lines.append(f"Saved as version {version_id}: \u201c{name}\u201d.")

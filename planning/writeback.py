@@ -14,11 +14,9 @@ attempt is audited with its outcome.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import hmac
-import io
 import json
 import os
 import socket
@@ -35,6 +33,7 @@ import pandas as pd
 
 from auth.users import User
 from planning import audit
+from planning.csv_safety import spreadsheet_rows_csv
 from planning.errors import RevPlanError
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
@@ -285,12 +284,9 @@ def data_loader_csv(workspace: Workspace, batch_id: str, object_name: str) -> st
     fields = sorted(items["field"].unique())
     wide = items.pivot_table(index="record_id", columns="field", values="new_value",
                              aggfunc="last").reindex(columns=fields)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Id", *fields])
-    for record_id, row in wide.iterrows():
-        writer.writerow([record_id, *["" if pd.isna(v) else v for v in row]])
-    return buffer.getvalue()
+    rows = [[record_id, *["" if pd.isna(v) else v for v in row]]
+            for record_id, row in wide.iterrows()]
+    return spreadsheet_rows_csv([["Id", *fields], *rows])
 
 
 def signature(secret: str, body: bytes) -> str:

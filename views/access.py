@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import pandas as pd
@@ -11,11 +10,8 @@ import streamlit as st
 from auth.access import grant_roles, members, revoke_access
 from auth.roles import ROLE_DESCRIPTIONS, ROLES, Role, parse_roles
 from auth.users import User
-from planning.errors import RevPlanError
 from planning.store import Workspace
 from views.common import current_workspace, require_page, show_failure
-
-logger = logging.getLogger(__name__)
 
 NOTICE_KEY = "access_notice"
 FORM_KEY_PREFIXES = ("grant_", "revoke_")
@@ -73,8 +69,6 @@ def attempt(change: Callable[[], None], doing: str, done: str) -> None:
     try:
         change()
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Access change failed: %s", doing)
         show_failure(exc, doing)
         return
     for key in [k for k in st.session_state if str(k).startswith(FORM_KEY_PREFIXES)]:
@@ -162,8 +156,6 @@ def main() -> None:
     try:
         table = members(workspace, user)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Listing members of %s failed", workspace.name)
         show_failure(exc, "list the members")
         return
     st.subheader(f"Members ({len(table):,})")

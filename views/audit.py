@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 
 import pandas as pd
@@ -12,12 +11,10 @@ import streamlit as st
 from auth.policy import Action
 from auth.users import User
 from planning.audit import audit_events, audit_filter_values, verify_chain
-from planning.errors import RevPlanError
+from planning.csv_safety import spreadsheet_csv
 from planning.store import Workspace
 from planning.telemetry import record_event
 from views.common import allowed, current_workspace, require_page, show_failure
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 90
 ROW_LIMIT = 50_000
@@ -75,8 +72,6 @@ def show_filters(workspace: Workspace) -> AuditFilters | None:
     try:
         values = audit_filter_values(workspace)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Reading audit filter values of %s failed", workspace.name)
         show_failure(exc, "read the audit trail")
         return None
     today = utc_today()
@@ -114,7 +109,7 @@ def show_events(workspace: Workspace, user: User, events: pd.DataFrame) -> None:
     st.dataframe(events[list(SHOWN_COLUMNS)], hide_index=True, column_config=EVENT_COLUMNS)
     if allowed(user, Action.EXPORT_AUDIT):
         st.download_button(
-            "Download these events (CSV)", data=events.to_csv(index=False),
+            "Download these events (CSV)", data=spreadsheet_csv(events),
             file_name=f"audit-{workspace.name}-{utc_today():%Y%m%d}.csv", mime="text/csv",
             on_click=record_export, args=(workspace, user.email, shown),
             icon=":material/download:", key="audit_download",
@@ -134,8 +129,6 @@ def show_verification(workspace: Workspace) -> None:
         with st.spinner("Recomputing the hash of every event…"):
             result = verify_chain(workspace)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Verifying the audit chain of %s failed", workspace.name)
         show_failure(exc, "verify the audit chain")
         return
     if result.ok:
@@ -160,8 +153,6 @@ def main() -> None:
         events = audit_events(workspace, filters.since, filters.until, filters.actor,
                               filters.action, filters.entity, filters.text, limit=ROW_LIMIT)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Reading audit events of %s failed", workspace.name)
         show_failure(exc, "read the audit trail")
         return
     show_events(workspace, user, events)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,6 +18,8 @@ from planning.errors import RevPlanError
 from planning.pipeline.model_jobs import training_progress
 from planning.store import Workspace, open_workspace
 from planning.store.workspace import BusyNotice
+
+logger = logging.getLogger(__name__)
 
 USER_KEY = "user"
 WORKSPACE_KEY = "workspace_name"
@@ -85,13 +89,28 @@ def allowed(user: User, action: Action, resource: str | None = None) -> bool:
     return can(user, action, resource)
 
 
+def log_unexpected(exc: BaseException, doing: str) -> str:
+    """Log an unexpected failure with its stack, the signed-in user and workspace under a new
+    short reference (8 hex digits), and return the reference for the message the user sees,
+    so what they quote finds the trace in the server log."""
+    reference = secrets.token_hex(4)
+    user = st.session_state.get(USER_KEY)
+    who, where = (user.email, user.workspace) if isinstance(user, User) else ("-", "-")
+    logger.error("Unexpected failure, reference %s: could not %s (user %s, workspace %s)",
+                 reference, doing, who, where, exc_info=exc)
+    return reference
+
+
 def show_failure(exc: Exception, doing: str) -> None:
-    """Report a failure to the user in words, never as a stack trace."""
+    """Report a failure to the user in words, never as a stack trace; an unexpected one (not
+    a `RevPlanError`) is logged with its stack under the reference the message shows."""
     if isinstance(exc, RevPlanError):
         st.error(f"Could not {doing}: {exc}")
     else:
+        reference = log_unexpected(exc, doing)
         st.error(f"Could not {doing} because of an unexpected error ({type(exc).__name__}). "
-                 "Nothing was changed; the details are in the server log.")
+                 f"Nothing was changed; the details are in the server log under reference "
+                 f"{reference}.")
 
 
 def model_training_notice(workspace: Workspace) -> None:

@@ -4,7 +4,6 @@ what became of the recommendations the risk alerts made."""
 from __future__ import annotations
 
 import json
-import logging
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,7 +11,6 @@ import streamlit as st
 
 from auth.policy import AccessDeniedError, Action
 from auth.users import User
-from planning.errors import RevPlanError
 from planning.overview import format_percent
 from planning.pipeline.exceptions import recommendation_attribution
 from planning.pipeline.model_jobs import start_training, training_progress
@@ -26,8 +24,6 @@ from views.common import (
     require_page,
     show_failure,
 )
-
-logger = logging.getLogger(__name__)
 
 TARGETS = {"win": "Win probability", "slip": "Slip risk"}
 TARGET_HELP = {
@@ -211,8 +207,6 @@ def retrain(workspace: Workspace, user: User) -> None:
                 job_id = start_training(workspace, user)
         except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
             event.outcome = "refused" if isinstance(exc, AccessDeniedError) else "error"
-            if not isinstance(exc, RevPlanError):
-                logger.exception("Starting the training in %s failed", workspace.name)
             show_failure(exc, "retrain the deal risk models")
             return
         event.detail = {"job": job_id}
@@ -259,8 +253,6 @@ def main() -> None:
     try:
         cards = model_cards(workspace)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Reading model cards of %s failed", workspace.name)
         show_failure(exc, "read the model cards")
         return
     show_active(cards)

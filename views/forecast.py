@@ -4,7 +4,6 @@ what changed in the pipeline last week, and forms to submit or override a call."
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import time
 
@@ -16,7 +15,6 @@ from auth.policy import Action
 from auth.users import User
 from planning import telemetry
 from planning.asof import quarters_with_data
-from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter
 from planning.pipeline.forecast import (
@@ -40,8 +38,6 @@ from planning.pipeline.forecast_history import Call, forecast_history
 from planning.pipeline.forecast_scope import forecast_levels, natural_level
 from planning.store import Workspace, open_workspace
 from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
-
-logger = logging.getLogger(__name__)
 
 FLASH_KEY = "forecast_flash"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -307,7 +303,6 @@ def show_changes(workspace: Workspace, user: User, version: str) -> None:
         lines = load_changes(workspace.name, str(workspace.path), scope_key(user), since, until,
                              version, user)
     except Exception as exc:
-        logger.exception("Deal changes failed for workspace %s", workspace.name)
         show_failure(exc, "summarise last week's changes")
         return
     last = until - dt.timedelta(microseconds=1)
@@ -402,8 +397,6 @@ def show_submit_form(
                 workspace, user, forecast.quarter, target.level, target.subject_id,
                 int(commit_dollars) * 100, int(best_dollars) * 100, comment)
     except Exception as exc:
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Submitting a call failed in workspace %s", workspace.name)
         show_failure(exc, "submit your call")
         return
     st.session_state[FLASH_KEY] = (
@@ -449,8 +442,6 @@ def show_override_form(workspace: Workspace, user: User, quarter: FiscalQuarter)
                 workspace, user, int(choice.call.snapshot_id), int(commit_dollars) * 100,
                 int(best_dollars) * 100, reason)
     except Exception as exc:
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Overriding a call failed in workspace %s", workspace.name)
         show_failure(exc, "override the call")
         return
     st.session_state[FLASH_KEY] = (
@@ -474,7 +465,6 @@ def main() -> None:
         current, following = forecast_quarters(workspace, today)
         quarters = [following, *quarters_with_data(workspace, today)]
     except Exception as exc:
-        logger.exception("Fiscal quarters failed for workspace %s", workspace.name)
         show_failure(exc, "read the fiscal calendar")
         return
     levels = list(forecast_levels(user))
@@ -492,7 +482,6 @@ def main() -> None:
                 workspace.name, str(workspace.path), scope_key(user), quarter, level, today,
                 version, user)
     except Exception as exc:
-        logger.exception("Forecast failed for workspace %s", workspace.name)
         show_failure(exc, "compute the forecast")
         return
     if forecast.subjects:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 
 import plotly.graph_objects as go
@@ -28,8 +27,6 @@ from views.common import (
     show_failure,
 )
 from views.registry import page_by_path
-
-logger = logging.getLogger(__name__)
 
 CLOSED_COLOR = "#1f4e79"
 CURRENT_COLOR = "#7fa7d1"
@@ -310,7 +307,6 @@ def main() -> None:
     try:
         kpis = workspace_kpis(workspace, viewer=user, as_of=as_of)
     except Exception as exc:
-        logger.exception("Home KPIs failed for workspace %s", workspace.name)
         show_failure(exc, "compute the workspace KPIs")
         return
     quarter = kpis.current_quarter

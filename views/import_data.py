@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from auth.policy import AccessDeniedError, Action, can
+from planning.csv_safety import spreadsheet_csv
 from planning.errors import RevPlanError
 from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary
 from planning.store import Workspace
@@ -54,7 +55,7 @@ def show_summary(workspace: Workspace, summary: ImportSummary) -> None:
         st.caption(f"Showing the first {REJECTS_SHOWN:,} of {len(rejects):,} rejected cells "
                    "and warnings (column severity); the download has all of them.")
     st.dataframe(shown, hide_index=True)
-    st.download_button("Download rejected rows (CSV)", data=rejects.to_csv(index=False),
+    st.download_button("Download rejected rows (CSV)", data=spreadsheet_csv(rejects),
                        file_name=f"import-run-{summary.run_id}-rejects.csv", mime="text/csv")
 
 

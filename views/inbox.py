@@ -3,20 +3,15 @@ their team, to act on or dismiss with a note, and the ones already resolved."""
 
 from __future__ import annotations
 
-import logging
-
 import pandas as pd
 import streamlit as st
 
 from auth.users import User
-from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.pipeline.exceptions import ALERT_RULE, inbox, resolve_item
 from planning.pipeline.scores import PROBABILITY_NOTE, shown_probability
 from planning.store import Workspace
 from views.common import current_workspace, model_training_notice, require_page, show_failure
-
-logger = logging.getLogger(__name__)
 
 FEEDBACK_KEY = "inbox_feedback"
 KIND_NAMES = {"deal_risk": "Deal at risk"}
@@ -47,8 +42,6 @@ def on_resolve(workspace: Workspace, user: User, item_id: int, action: str) -> N
     try:
         resolve_item(workspace, user, item_id, action, note)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Resolving inbox item %s failed", item_id)
         st.session_state[FEEDBACK_KEY] = ("error", exc)
         return
     verb = "marked as acted on" if action == "acted" else "dismissed"
@@ -196,8 +189,6 @@ def main() -> None:
     try:
         items = inbox(workspace, user)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Reading the inbox of %s failed", user.email)
         show_failure(exc, "read your inbox")
         return
     waiting = items[items["status"] == "open"]

@@ -4,7 +4,6 @@ deal's history and notes, and see how pipeline moved between two dates."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 
 import pandas as pd
@@ -39,13 +38,12 @@ from planning.store import Workspace
 from views.common import (
     allowed,
     current_workspace,
+    log_unexpected,
     model_training_notice,
     page_as_of,
     require_page,
     show_failure,
 )
-
-logger = logging.getLogger(__name__)
 
 MAX_TABLE_ROWS = 2_000
 ALL_QUARTERS = "All close dates"
@@ -234,11 +232,11 @@ def save_note(workspace: Workspace, user: User, opportunity_id: str, key: str) -
     except RevPlanError as exc:
         st.session_state[NOTICE_KEY] = ("error", f"Could not add the note: {exc}")
         return
-    except Exception:
-        logger.exception("Adding a note to %s failed for %s", opportunity_id, user.email)
+    except Exception as exc:  # noqa: BLE001 - shown in words, logged with its stack
+        reference = log_unexpected(exc, f"add a note to {opportunity_id}")
         st.session_state[NOTICE_KEY] = (
             "error", "Could not add the note because of an unexpected error. Nothing was "
-            "saved; the details are in the server log.")
+            f"saved; the details are in the server log under reference {reference}.")
         return
     st.session_state[NOTICE_KEY] = ("success", "Note added to the deal's timeline.")
     st.session_state[key] = ""
@@ -407,7 +405,6 @@ def show_waterfall(workspace: Workspace, user: User, choices: FilterChoices,
         waterfall = cached_waterfall(str(workspace.path), facts.version, scope_key(user), start,
                                      end, chosen, workspace, user, quarter)
     except Exception as exc:
-        logger.exception("Pipeline waterfall failed for workspace %s", workspace.name)
         show_failure(exc, "rebuild the pipeline at both dates")
         return
     if waterfall.start_deals == 0 and waterfall.end_deals == 0:
@@ -441,7 +438,6 @@ def main() -> None:
         facts = cached_facts(str(workspace.path), version, workspace)
         choices = filter_choices(workspace, user, today, facts=facts)
     except Exception as exc:
-        logger.exception("Deal inspection failed for workspace %s", workspace.name)
         show_failure(exc, "read the open deals")
         return
     st.caption(f"{scope_text(user)} · open deals as of {today:%d %b %Y} ({as_of.source_text}) · "

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from planning.errors import RevPlanError
 from planning.telemetry import UsageReport, usage_report
 from views.common import current_workspace, require_page, show_failure
 from views.registry import PAGES
-
-logger = logging.getLogger(__name__)
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
@@ -153,8 +148,6 @@ def main() -> None:
     try:
         report = usage_report(workspace, days=days)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
-        if not isinstance(exc, RevPlanError):
-            logger.exception("Telemetry report of %s failed", workspace.name)
         show_failure(exc, "read the usage telemetry")
         return
     st.caption(f"Since {report.since:%d %b %Y, %H:%M} UTC. Telemetry records who opened which "

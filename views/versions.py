@@ -20,6 +20,7 @@ from planning.compare import (
     kpi_cards,
     report_html,
 )
+from planning.csv_safety import spreadsheet_csv
 from planning.versions import lineage, list_versions, tag_version, version_labels
 from planning.writeback import data_loader_csv, deliver_webhook, named_preview, outbox, publish
 from views.common import allowed, current_workspace, require_page, show_failure
@@ -91,7 +92,7 @@ def show_comparison(a_id: str, b_id: str, *, read_only: bool) -> None:
                  hide_index=True, width="stretch")
     if not read_only:
         left, right = st.columns(2)
-        left.download_button("Download the comparison (CSV)", items.to_csv(index=False),
+        left.download_button("Download the comparison (CSV)", spreadsheet_csv(items),
                              file_name=f"{a.version_id}-vs-{b.version_id}.csv",
                              mime="text/csv", icon=":material/download:")
         right.download_button("Download the report (HTML, works offline)",
