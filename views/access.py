@@ -9,7 +9,7 @@ import streamlit as st
 
 from auth.access import grant_roles, members, revoke_access
 from auth.roles import ROLE_DESCRIPTIONS, ROLES, Role, parse_roles
-from auth.users import User
+from auth.users import User, canonical_email
 from planning.store import Workspace
 from views.common import current_workspace, require_page, show_failure
 
@@ -106,7 +106,7 @@ def grant_form(workspace: Workspace, user: User, table: pd.DataFrame) -> None:
         )
     if not submitted:
         return
-    address = email.strip().lower()
+    address = canonical_email(email)
     attempt(
         lambda: grant_roles(workspace, user, address, roles,
                             display_name=name.strip() or None, reason=reason.strip() or None),

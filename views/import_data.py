@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from auth.policy import AccessDeniedError, Action, can
+from auth.users import canonical_email, same_email
 from planning.csv_safety import spreadsheet_csv
 from planning.errors import RevPlanError
 from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary
@@ -70,8 +71,8 @@ def create_workspace_from_form() -> None:
     except RevPlanError as exc:
         st.session_state[CREATED_KEY] = ("error", str(exc))
         return
-    admin = st.session_state.get(NEW_ADMIN_KEY, "").strip().lower()
-    if admin != form_user.email:
+    admin = canonical_email(st.session_state.get(NEW_ADMIN_KEY, ""))
+    if not same_email(admin, form_user.email):
         st.session_state[CREATED_KEY] = (
             "success", f"Workspace {name!r} created with {admin} as its admin; they can open "
             "it and import the CRM files.")

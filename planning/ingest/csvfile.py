@@ -25,6 +25,9 @@ from planning.ingest.errors import ImportFileError
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 65_536
+BLOCK_BYTES = 1 << 20
+"""Arrow's parsing block; widened to hold the file's longest record (a record may not
+straddle two blocks)."""
 
 _SIGNATURES = (
     (b"PK\x03\x04", "is a ZIP archive or an Excel workbook (.xlsx), not a CSV file; "
@@ -145,7 +148,9 @@ def _inner_newlines(table: pa.Table) -> np.ndarray:
     return counts
 
 
-def _sniff_delimiter(header_text: str) -> str:
+def sniff_delimiter(header_text: str) -> str:
+    """The header's delimiter: comma, semicolon, tab or pipe, whichever occurs most outside
+    quotes (comma on a tie or when none occurs)."""
     counts = {d: 0 for d in DELIMITERS}
     inside = False
     for ch in header_text:
@@ -155,6 +160,79 @@ def _sniff_delimiter(header_text: str) -> str:
             counts[ch] += 1
     best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
     return best if counts[best] else ","
+
+
+def unclosed_quote(text: str, delimiter: str) -> tuple[int, int] | None:
+    """(line offset, field index) where a quoted value opens that is never closed, reading
+    `text` by CSV rules (a quote opens a value only at the start of a field, doubled quotes
+    inside stay); None when every quote closes."""
+    line = field = 0
+    opened: tuple[int, int] | None = None
+    at_start, inside, position = True, False, 0
+    while position < len(text):
+        character = text[position]
+        if inside:
+            if character == '"':
+                if text.startswith('"', position + 1):
+                    position += 1
+                else:
+                    inside, opened = False, None
+            elif character == "\n":
+                line += 1
+        elif character == '"' and at_start:
+            inside, opened = True, (line, field)
+        elif character == delimiter:
+            field += 1
+            at_start = True
+            position += 1
+            continue
+        elif character == "\n":
+            line, field = line + 1, 0
+            at_start = True
+            position += 1
+            continue
+        at_start = at_start and character == " "
+        position += 1
+    return opened if inside else None
+
+
+def _refuse_unclosed_quote(name: str, raw: bytes, delimiter: str, header: list[str]) -> None:
+    """A quote that never closes would swallow every later line into one value: refuse the
+    file naming the line and column where it opens (checked only when the file holds an odd
+    number of quote characters, which such a quote implies)."""
+    if raw.count(b'"') % 2 == 0:
+        return
+    found = unclosed_quote(raw.decode("utf-8", errors="replace"), delimiter)
+    if found is None:
+        return
+    line, field = found
+    column = f"column '{header[field]}'" if field < len(header) else f"field {field + 1}"
+    raise fail(name, f"line {line + 1}, {column}: a quoted value is never closed, so every "
+                     "line after it would be read into it; close the quote (or double it, "
+                     "\"\", to keep it as a character) and import again")
+
+
+def _refuse_control_bytes(name: str, raw: bytes, arr: np.ndarray, starts: np.ndarray,
+                          lines: np.ndarray, header: list[str], delimiter: str) -> None:
+    """Control characters other than tab and line breaks refuse the file (docs/IMPORT.md):
+    the error names the line the row starts on and the column of the first one."""
+    control = (arr < 32) & (arr != 9) & (arr != 10) & (arr != 13)
+    if not control.any():
+        return
+    position = int(np.flatnonzero(control)[0])
+    at = max(int(np.searchsorted(starts, position, side="right")) - 1, 0)
+    line = int(lines[at])
+    record = raw[int(starts[at]):position].decode("utf-8", errors="replace")
+    field, inside = 0, False
+    for character in record:
+        if character == '"':
+            inside = not inside
+        elif character == delimiter and not inside:
+            field += 1
+    where = ("the header row" if line == 1 else
+             f"column '{header[field]}'" if field < len(header) else f"field {field + 1}")
+    raise fail(name, f"line {line}, {where}: control character 0x{raw[position]:02X} in the "
+                     "text; remove it and import again (only tab and line breaks are allowed)")
 
 
 def _parse_record(text: str, delimiter: str) -> list[str]:
@@ -178,10 +256,14 @@ def read_csv_file(path: Path, name: str | None = None, delimiter: str | None = N
     header_bytes = raw[starts[0]:ends[0]].rstrip(b"\r")
     _check_utf8(name, header_bytes)
     header_text = header_bytes.decode("utf-8")
-    delimiter = delimiter or _sniff_delimiter(header_text)
+    delimiter = delimiter or sniff_delimiter(header_text)
     header = [cell.strip() for cell in _parse_record(header_text, delimiter)]
     if len(starts) == 1:
         raise fail(name, "the file has a header row but no data rows")
+    _refuse_control_bytes(name, raw, arr, starts, lines, header, delimiter)
+    _refuse_unclosed_quote(name, raw, delimiter, header)
+    longest = int((ends - starts).max())
+    csv.field_size_limit(max(csv.field_size_limit(), longest + 1))
 
     names = [f"c{i}" for i in range(len(header))]
     data = pa.py_buffer(raw)[int(ends[0]) + 1:] if ends[0] < len(raw) else pa.py_buffer(b"")
@@ -197,7 +279,8 @@ def read_csv_file(path: Path, name: str | None = None, delimiter: str | None = N
     def parse(use_threads: bool) -> pa.Table:
         return pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=use_threads),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=use_threads,
+                                           block_size=max(BLOCK_BYTES, 2 * longest + 2)),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},

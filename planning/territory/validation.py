@@ -15,6 +15,7 @@ import pandas as pd
 
 from planning.bounds import MAX_CAPACITY, MAX_WORKLOAD
 from planning.errors import RevPlanError
+from planning.ingest.csvfile import sniff_delimiter, unclosed_quote
 from planning.territory.problem import TerritoryProblem
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
@@ -235,54 +236,6 @@ def _with_targets(
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def _delimiter(header_line: str) -> str:
-    """The header's delimiter: comma, semicolon, tab or pipe, whichever occurs most outside
-    quotes (comma on a tie or when none occurs)."""
-    counts = dict.fromkeys(DELIMITER_NAMES, 0)
-    inside = False
-    for character in header_line:
-        if character == '"':
-            inside = not inside
-        elif not inside and character in counts:
-            counts[character] += 1
-    best = max(DELIMITER_NAMES, key=lambda d: (counts[d], d == ","))
-    return best if counts[best] else ","
-
-
-def _unclosed_quote(text: str, delimiter: str) -> tuple[int, int] | None:
-    """(line offset, field index) where a quoted value opens that is never closed, reading
-    `text` by CSV rules (a quote opens a value only at the start of a field); None when every
-    quote closes."""
-    line = field = 0
-    opened: tuple[int, int] | None = None
-    at_start, inside, position = True, False, 0
-    while position < len(text):
-        character = text[position]
-        if inside:
-            if character == '"':
-                if text.startswith('"', position + 1):
-                    position += 1
-                else:
-                    inside, opened = False, None
-            elif character == "\n":
-                line += 1
-        elif character == '"' and at_start:
-            inside, opened = True, (line, field)
-        elif character == delimiter:
-            field += 1
-            at_start = True
-            position += 1
-            continue
-        elif character == "\n":
-            line, field = line + 1, 0
-            at_start = True
-            position += 1
-            continue
-        at_start = at_start and character == " "
-        position += 1
-    return opened if inside else None
-
-
 def _read_csv(path: Path) -> tuple[pd.DataFrame, SourceName]:
     """The file's rows as text (blank lines dropped) and its name carrying each row's line.
 
@@ -299,8 +252,8 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, SourceName]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise TerritoryInputError(f"{path}: the file is empty")
-    delimiter = _delimiter(text.split("\n", 1)[0])
-    unclosed = _unclosed_quote(text, delimiter)
+    delimiter = sniff_delimiter(text.split("\n", 1)[0])
+    unclosed = unclosed_quote(text, delimiter)
     if unclosed is not None:
         line, field = unclosed
         header = next(csv.reader([text.split("\n", 1)[0]], delimiter=delimiter), [])

@@ -761,7 +761,7 @@ def test_explicit_date_formats_and_amounts_in_cents(workspace: Workspace,
 
 def test_raw_json_keeps_awkward_text_exactly(workspace: Workspace, tmp_path: Path) -> None:
     import_files(workspace, [USERS, ACCOUNTS])
-    awkward = 'He said "no" \\ then\r\nleft\ttwice \u00e9\u2603\x07'
+    awkward = 'He said "no" \\ then\r\nleft\ttwice \u00e9\u2603'
     quoted = '"' + awkward.replace('"', '""') + '"'
     file = write(tmp_path / "Opportunity.csv", OPPORTUNITY_HEADER + "\n"
                  f"0065e0000009301AAA,{sf_account(0)},{sf_user(4)},{quoted},Proposal,oops,"
