@@ -16,25 +16,27 @@ from playwright.sync_api import Locator, Page, expect
 
 from planning.store import close_all_workspaces
 from planning.workspaces import create_workspace
-from tests.e2e.conftest import serve_app
+from tests.e2e.conftest import RENDER_TIMEOUT_MS, serve_app, wait_until_settled
 from tests.realistic_exports import write_crm_export
 
-TIMEOUT_MS = 60_000
 IMPORT_TIMEOUT_MS = 180_000
 ADMIN = "ana.admin@example.com"
 WORKSPACE = "acme"
 
 
-def _upload(uploader: Locator, paths: list[Path]) -> None:
-    """Give the uploader these files, again if a rerun of the page swallowed them."""
-    for _ in range(3):
+def _upload(uploader: Locator, paths: list[Path], attempts: int = 3) -> None:
+    """Give the uploader these files once the page's run has ended, again if a rerun of the
+    page swallowed them."""
+    for attempt in range(1, attempts + 1):
+        wait_until_settled(uploader.page)
         uploader.locator('input[type="file"]').set_input_files([str(p) for p in paths])
         try:
-            expect(uploader.get_by_text(paths[-1].name)).to_be_visible(timeout=20_000)
+            expect(uploader.get_by_text(paths[-1].name)).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS)
             return
         except AssertionError:
-            continue
-    expect(uploader.get_by_text(paths[-1].name)).to_be_visible(timeout=TIMEOUT_MS)
+            if attempt == attempts:
+                raise
 
 
 @pytest.mark.e2e
@@ -51,45 +53,46 @@ def test_real_export_imported_in_the_browser_lights_up_home(
         page = browser_page
         page.goto(f"{url}/import?as={ADMIN}", wait_until="domcontentloaded")
         expect(page.get_by_role("heading", name="Import CRM data")).to_be_visible(
-            timeout=TIMEOUT_MS)
+            timeout=RENDER_TIMEOUT_MS)
         expect(page.get_by_text(f"Importing into workspace {WORKSPACE}")).to_be_visible(
-            timeout=TIMEOUT_MS)
+            timeout=RENDER_TIMEOUT_MS)
         uploaders = page.locator('[data-testid="stFileUploader"]')
-        expect(uploaders).to_have_count(2, timeout=TIMEOUT_MS)
+        expect(uploaders).to_have_count(2, timeout=RENDER_TIMEOUT_MS)
         _upload(uploaders.nth(0), export.files)
         _upload(uploaders.nth(1), [export.mapping])
         for path in [*export.files, export.mapping]:
-            expect(page.get_by_text(path.name).first).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.get_by_text(path.name).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
 
         import_button = page.get_by_role("button", name="Import", exact=True)
-        expect(import_button).to_be_enabled(timeout=TIMEOUT_MS)
-        import_button.click(timeout=TIMEOUT_MS)
+        expect(import_button).to_be_enabled(timeout=RENDER_TIMEOUT_MS)
+        import_button.click(timeout=RENDER_TIMEOUT_MS)
         expect(page.get_by_role("heading", name=re.compile(r"Import run \d+"))).to_be_visible(
             timeout=IMPORT_TIMEOUT_MS)
         read = export.reps + export.account_count + export.deals
         for label, value in (("Read", read), ("Inserted", read), ("Rejected", 0)):
             metric = page.locator('[data-testid="stMetric"]').filter(has_text=label)
             expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(
-                f"{value:,}", timeout=TIMEOUT_MS)
-        page.wait_for_timeout(500)
+                f"{value:,}", timeout=RENDER_TIMEOUT_MS)
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "real-data-import.png"), full_page=True)
 
         page.goto(f"{url}/?as={ADMIN}", wait_until="domcontentloaded")
         expect(page.get_by_role("heading", name=f"RevPlan — {WORKSPACE}")).to_be_visible(
-            timeout=TIMEOUT_MS)
+            timeout=RENDER_TIMEOUT_MS)
         bookings = page.locator('[data-testid="stMetric"]').filter(
             has_text=re.compile(r"Bookings FY2017 Q\d"))
-        expect(bookings.first).to_be_visible(timeout=TIMEOUT_MS)
+        expect(bookings.first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         values = bookings.locator('[data-testid="stMetricValue"]')
-        expect(values.first).to_be_visible(timeout=TIMEOUT_MS)
+        expect(values.first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         texts = values.all_inner_texts()
         assert any(text.strip() not in ("$0", "") for text in texts), (
             f"Home shows no bookings in the data's own quarters: {texts}")
         open_deals = page.locator('[data-testid="stMetric"]').filter(has_text="Open deals")
         expect(open_deals.locator('[data-testid="stMetricValue"]')).to_have_text(
-            f"{export.open_deals:,}", timeout=TIMEOUT_MS)
-        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT_MS)
-        expect(page.get_by_text("FY2017", exact=False).first).to_be_visible(timeout=TIMEOUT_MS)
-        page.wait_for_timeout(1_000)
+            f"{export.open_deals:,}", timeout=RENDER_TIMEOUT_MS)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_text("FY2017", exact=False).first).to_be_visible(
+            timeout=RENDER_TIMEOUT_MS)
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "real-data-home.png"), full_page=True)
         assert "Traceback" not in log.read_text()

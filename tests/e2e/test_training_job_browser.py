@@ -16,7 +16,6 @@ from planning.pipeline.model_jobs import start_training
 from planning.store import open_workspace
 from tests.e2e.conftest import member_emails, serve_app
 
-RENDER_TIMEOUT_MS = 60_000
 TRAINING_TIMEOUT_MS = 600_000
 """Training the small demo's models takes about 15 s on a quiet 2-core machine."""
 
@@ -45,7 +44,6 @@ def test_inspection_follows_the_training_job_then_shows_scores(
     stop_worker = threading.Event()
     with serve_app(tmp_path) as (url, _log):
         page = browser_page
-        page.set_default_timeout(RENDER_TIMEOUT_MS)
         page.goto(f"{url}/inspection?as={manager}", wait_until="domcontentloaded")
         expect(page.get_by_role("heading", name="Deal inspection")).to_be_visible()
         progress = page.get_by_text("Training the deal risk models (waiting for the worker)",
