@@ -35,11 +35,17 @@ def progress_bar(description: str) -> Iterator[ProgressCallback]:
 def _command_demo(args: argparse.Namespace) -> int:
     from planning.demo import DEMO_SIZES, generate_demo_workspace
     from planning.store import workspace_exists
+    from planning.workspaces import creation_complete
 
+    replace = args.replace
     if args.if_missing and workspace_exists(args.workspace):
-        print(f"Workspace {args.workspace!r} exists; leaving it as it is.")
-        return 0
-    if workspace_exists(args.workspace) and not args.replace:
+        if creation_complete(args.workspace):
+            print(f"Workspace {args.workspace!r} exists; leaving it as it is.")
+            return 0
+        print(f"Workspace {args.workspace!r} was left incomplete by an interrupted build; "
+              "building it again.")
+        replace = True
+    elif workspace_exists(args.workspace) and not replace:
         raise RevPlanError(
             f"Workspace {args.workspace!r} already exists. Pass --replace to rebuild it "
             "(its data will be lost) or --if-missing to keep it."
@@ -47,7 +53,7 @@ def _command_demo(args: argparse.Namespace) -> int:
     with progress_bar(f"demo {args.size}") as progress:
         report = generate_demo_workspace(
             args.workspace, size=DEMO_SIZES[args.size], seed=args.seed,
-            replace=args.replace, progress=progress,
+            replace=replace, progress=progress,
         )
     print(report.to_text())
     if args.with_models:
@@ -648,7 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "once (the app stores the models and scores when the job ends)")
     existing = demo.add_mutually_exclusive_group()
     existing.add_argument("--if-missing", action="store_true",
-                          help="do nothing when the workspace exists")
+                          help="do nothing when the workspace exists and is complete (one "
+                          "left incomplete by an interrupted build is built again)")
     existing.add_argument("--replace", action="store_true",
                           help="delete an existing workspace and build it anew")
     demo.set_defaults(handler=_command_demo)
