@@ -23,7 +23,6 @@ clicking at once produce exactly one transition; the loser is told the step was 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, replace
 
@@ -34,6 +33,7 @@ from auth.policy import Action, require
 from auth.roles import Role
 from auth.users import User, canonical_email, same_email
 from planning import audit
+from planning.clock import now_utc
 from planning.compare import change_summary, format_delta
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
@@ -100,10 +100,6 @@ class RouteStep:
     submitter_signs: bool = False
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def check_rules(rules: dict) -> None:
     """Refuse a policy with unknown kinds, roles or conditions."""
     for kind, steps in rules.items():
@@ -122,7 +118,7 @@ def current_policy(cur: duckdb.DuckDBPyConnection) -> tuple[int, dict]:
                       "ORDER BY policy_version DESC LIMIT 1").fetchone()
     if row is None:
         cur.execute("INSERT INTO approval_policies VALUES (1, ?, ?, 'system')",
-                    [json.dumps(DEFAULT_RULES, sort_keys=True), _now()])
+                    [json.dumps(DEFAULT_RULES, sort_keys=True), now_utc()])
         return 1, DEFAULT_RULES
     return int(row[0]), json.loads(row[1])
 
@@ -135,7 +131,7 @@ def publish_policy(workspace: Workspace, rules: dict, *, actor: str,
     def write(cur) -> int:
         version, _ = current_policy(cur)
         cur.execute("INSERT INTO approval_policies VALUES (?, ?, ?, ?)",
-                    [version + 1, json.dumps(rules, sort_keys=True), _now(), actor])
+                    [version + 1, json.dumps(rules, sort_keys=True), now_utc(), actor])
         audit.record(cur, actor=actor, actor_role=actor_role, action="policy.publish",
                      entity="approval_policy", entity_id=str(version + 1), after=rules)
         return version + 1
@@ -217,12 +213,12 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
             raise RevPlanError("The approval policy asks nobody for this version.")
         held = {r.value for r in user.roles}
         assigned = routable_alternates(cur, steps, user)
-        request_id = f"request-{_now():%Y%m%d-%H%M%S%f}"
+        request_id = f"request-{now_utc():%Y%m%d-%H%M%S%f}"
         cur.execute("INSERT INTO approval_requests VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
                     [request_id, version_id, version.content_hash, policy_version,
                      json.dumps([{"role": s.role, "reasons": list(s.reasons),
                                   "alternate": assigned.get(s.role)} for s in steps]),
-                     user.email, _now()])
+                     user.email, now_utc()])
         for number, step in enumerate(steps, start=1):
             signed = step.submitter_signs and step.role in held
             cur.execute("""INSERT INTO approval_steps (request_id, step_no, role, reason,
@@ -230,7 +226,7 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                         [request_id, number, step.role, "; ".join(step.reasons),
                          "signed" if signed else "pending", user.email if signed else None,
-                         _now() if signed else None,
+                         now_utc() if signed else None,
                          "signed by the submitter" if signed else None])
         everyone_signed = all(s.submitter_signs and s.role in held for s in steps)
         if everyone_signed:
@@ -290,7 +286,7 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
             raise DecisionError("The version's content changed since it was submitted.")
         cur.execute("""UPDATE approval_steps SET status = ?, decided_by = ?, decided_at = ?,
                        comment = ? WHERE request_id = ? AND step_no = ?""",
-                    [decision, user.email, _now(), comment or None, request_id, step_no])
+                    [decision, user.email, now_utc(), comment or None, request_id, step_no])
         audit.record(cur, actor=user.email, actor_role=role, action=f"approval.{decision}",
                      entity="approval_request", entity_id=request_id,
                      after={"step": step_no, "role": role, "content_hash": approved_hash,

@@ -20,6 +20,7 @@ import duckdb
 from auth.policy import Action, require
 from auth.users import User
 from planning import audit
+from planning.clock import now_utc, today_utc
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.store import Workspace
@@ -73,7 +74,7 @@ class AsOf:
         """How long before `today` (UTC today by default) the newest record is, or None."""
         if self.newest_record is None:
             return None
-        return max((today or utc_today()) - self.newest_record, dt.timedelta(0))
+        return max((today or today_utc()) - self.newest_record, dt.timedelta(0))
 
     def to_dict(self) -> dict[str, str | None]:
         """Machine-readable form with ISO dates."""
@@ -83,11 +84,6 @@ class AsOf:
             "newest_record": None if self.newest_record is None else self.newest_record.isoformat(),
             "newest_close": None if self.newest_close is None else self.newest_close.isoformat(),
         }
-
-
-def utc_today() -> dt.date:
-    """Today's date in UTC."""
-    return dt.datetime.now(dt.UTC).date()
 
 
 def format_day(day: dt.date) -> str:
@@ -124,7 +120,7 @@ def read_as_of(
     today: dt.date | None = None,
 ) -> AsOf:
     """Resolve the as-of day on an open cursor (see `resolve_as_of`)."""
-    today = today or utc_today()
+    today = today or today_utc()
     newest_at = asof_queries.newest_record_at(cur, today)
     newest = None if newest_at is None else newest_at.date()
     newest_close = asof_queries.newest_close_day(cur, today)
@@ -215,7 +211,7 @@ def as_of_moment(workspace: Workspace, now: dt.datetime | None = None) -> dt.dat
     When the as-of day is today or later, the current time instead, so nothing recorded later
     today is treated as known.
     """
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = now or now_utc()
     day = resolve_as_of(workspace).day
     if day >= now.date():
         return now

@@ -27,16 +27,13 @@ import duckdb
 import pandas as pd
 
 from auth.users import canonical_email
+from planning.clock import now_utc
 from planning.store import audit_anchor, audit_log
 from planning.store.workspace import Workspace, current_write_transaction
 
 GENESIS_HASH = "0" * 64
 ANCHOR_ACTION = "audit-anchor"
 logger = logging.getLogger(__name__)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def to_json(value: Any) -> str | None:
@@ -97,7 +94,7 @@ def record(
     seq, prev_hash = (tail[0] + 1, tail[1]) if tail else (1, GENESIS_HASH)
     fields: dict[str, object] = {
         "seq": seq,
-        "occurred_at": _now(),
+        "occurred_at": now_utc(),
         "actor": canonical_email(actor),
         "actor_role": actor_role,
         "action": action,

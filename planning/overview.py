@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from auth.policy import readable_owner_ids
 from auth.users import User
 from planning.asof import AsOf, describe_span, read_as_of
+from planning.clock import now_utc
 from planning.periods import (
     FiscalQuarter,
     fiscal_quarter_of,
@@ -129,10 +130,6 @@ def win_rate(won: int, lost: int) -> float | None:
     return won / closed if closed else None
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def workspace_kpis(
     workspace: Workspace, today: dt.date | None = None, *, now: dt.datetime | None = None,
     viewer: User | None = None, as_of: AsOf | None = None,
@@ -149,7 +146,7 @@ def workspace_kpis(
     with each other even while an import is writing.
     """
     clock_given = now is not None
-    now = _utc_now() if now is None else _as_utc(now)
+    now = _as_utc(now_utc() if now is None else now)
     owners = readable_owner_ids(viewer, workspace.name)
 
     def read(cur: DuckDBPyConnection) -> WorkspaceKpis:

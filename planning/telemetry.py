@@ -17,16 +17,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from planning.clock import now_utc
 from planning.store import Workspace, telemetry_log
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("page_view", "import", "solve", "train", "export", "login", "access_refused")
 OUTCOMES = ("ok", "error", "refused")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def record_event(
@@ -39,7 +36,7 @@ def record_event(
     detail_json = None if detail is None else json.dumps(detail, sort_keys=True, default=str)
     try:
         workspace.write(lambda cur: telemetry_log.insert_event(
-            cur, _now(), user_email, kind, name, duration_ms, outcome, detail_json))
+            cur, now_utc(), user_email, kind, name, duration_ms, outcome, detail_json))
     except Exception:  # noqa: BLE001 - telemetry must never break the action it measures
         logger.warning("Could not record telemetry event %s/%s", kind, name, exc_info=True)
         return False
@@ -87,7 +84,7 @@ class UsageReport:
 
 def usage_report(workspace: Workspace, days: int = 30, slowest: int = 20) -> UsageReport:
     """Usage per user and page, daily activity and the slowest actions over the last days."""
-    since = _now() - dt.timedelta(days=days)
+    since = now_utc() - dt.timedelta(days=days)
 
     def read(cur) -> UsageReport:
         return UsageReport(

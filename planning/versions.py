@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import duckdb
 import pandas as pd
 
 from planning import audit
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.store import plan_versions as version_queries
@@ -53,10 +55,6 @@ class PlanVersion:
     created_at: dt.datetime
     status: str
     tags: tuple[str, ...] = ()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def content_hash(kind: str, parameters: dict, items: pd.DataFrame,
@@ -189,7 +187,7 @@ def create_version(
     frame = _normalised_items(items)
     digest = content_hash(kind, parameters, frame, fiscal_year, parent_id)
     check_unique(cur, kind=kind, name=name, fiscal_year=fiscal_year, digest=digest)
-    created = _now()
+    created = now_utc()
     version_id = version_id or f"{kind}-{created:%Y%m%d-%H%M%S%f}-{digest[:8]}"
     cur.execute(
         """INSERT INTO plan_versions (version_id, kind, name, parent_id, fiscal_year,
@@ -210,6 +208,76 @@ def create_version(
                  after={"kind": kind, "name": name, "content_hash": digest,
                         "parent_id": parent_id, "items": len(frame)})
     return version_id
+
+
+@dataclass(frozen=True)
+class ScenarioContent:
+    """What a solved scenario saves, whatever its kind: settings, solver figures, metrics and
+    the plan's items (one row per subject, as `create_version` takes them)."""
+
+    kind: str
+    name: str
+    parameters: dict
+    solver: dict
+    metrics: dict
+    items: pd.DataFrame
+    fiscal_year: int | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioStamp:
+    """The id, checked name, time and content hash a saved scenario and its version share."""
+
+    scenario_id: str
+    name: str
+    created_at: dt.datetime
+    content_hash: str
+
+    def row(self, content: ScenarioContent, actor: str) -> dict:
+        """The scenario-result row every kind stores: id, name, when, who, its settings,
+        solver figures and metrics as JSON, and the content hash."""
+        return {"scenario_id": self.scenario_id, "name": self.name,
+                "created_at": self.created_at, "created_by": actor,
+                "parameters": json.dumps(content.parameters, sort_keys=True, default=str),
+                "solver": json.dumps(content.solver, sort_keys=True, default=str),
+                "metrics": json.dumps(content.metrics, sort_keys=True, default=str),
+                "content_hash": self.content_hash}
+
+
+def save_scenario_version(
+    workspace: Workspace, content: ScenarioContent, *, actor: str, actor_role: str | None,
+    parent_id: str | None, store_result: Callable[[duckdb.DuckDBPyConnection, ScenarioStamp],
+                                                  None],
+    audit_after: dict | None = None,
+) -> str:
+    """Save a solved scenario as its kind's result row (through `store_result`) and as a plan
+    version with the same id (optionally the child of `parent_id`), in one audited
+    transaction; refused when the name or the content is already saved. Territory and quota
+    scenarios both save through here, so ids, hashes, uniqueness and audit agree.
+    Returns the id."""
+    content = replace(content, name=checked_name(content.name))
+    digest = version_digest(content.kind, content.parameters, content.items,
+                            content.fiscal_year, parent_id)
+    created = now_utc()
+    stamp = ScenarioStamp(scenario_id=f"{content.kind}-{created:%Y%m%d-%H%M%S}-{digest[:8]}",
+                          name=content.name, created_at=created, content_hash=digest)
+
+    def store(cur: duckdb.DuckDBPyConnection) -> None:
+        check_unique(cur, kind=content.kind, name=content.name,
+                     fiscal_year=content.fiscal_year, digest=digest)
+        store_result(cur, stamp)
+        create_version(cur, kind=content.kind, name=content.name, items=content.items,
+                       parameters=content.parameters, solver=content.solver,
+                       metrics=content.metrics, author=actor, actor_role=actor_role,
+                       fiscal_year=content.fiscal_year, parent_id=parent_id,
+                       version_id=stamp.scenario_id)
+        audit.record(cur, actor=actor, actor_role=actor_role, action=f"{content.kind}.save",
+                     entity=f"{content.kind}_scenario", entity_id=stamp.scenario_id,
+                     after={"name": content.name, "content_hash": digest, **content.solver,
+                            **(audit_after or {})})
+
+    workspace.write(store)
+    return stamp.scenario_id
 
 
 def _version_from(row: tuple, columns: list[str], tags: tuple[str, ...]) -> PlanVersion:
@@ -303,7 +371,7 @@ def tag_version(workspace: Workspace, version_id: str, tag: str, *, actor: str,
     def write(cur) -> None:
         read_version(cur, version_id)
         cur.execute("INSERT OR IGNORE INTO plan_version_tags VALUES (?, ?, ?, ?)",
-                    [version_id, tag, actor, _now()])
+                    [version_id, tag, actor, now_utc()])
         audit.record(cur, actor=actor, actor_role=actor_role, action="version.tag",
                      entity="plan_version", entity_id=version_id, after={"tag": tag})
 

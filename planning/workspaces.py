@@ -7,7 +7,6 @@ settings, the grant and the audit event are written in one transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from auth.policy import Action, require
 from auth.roles import Role
 from auth.users import User
 from planning import audit
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.periods import validate_start_month
 from planning.store import Workspace, open_workspace, validate_workspace_name, workspace_path
@@ -64,7 +64,7 @@ def create_workspace(
             f"`revplan import --workspace {name}`."
         )
     workspace = open_workspace(name, create=True, base=base)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = now_utc()
 
     def setup(cur) -> None:
         settings_repo.set_settings(cur, {"currency": code,

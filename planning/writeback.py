@@ -33,6 +33,7 @@ import pandas as pd
 
 from auth.users import User
 from planning import audit
+from planning.clock import now_utc
 from planning.csv_safety import spreadsheet_rows_csv
 from planning.errors import RevPlanError
 from planning.progress import ProgressCallback, no_progress
@@ -57,10 +58,6 @@ FIELD_NAMES: dict[tuple[str, str], str] = {
 """What each CRM field is, in words, for the dry run."""
 PUBLISH_CHUNK = 500
 """Outbox rows inserted per statement while publishing (and per progress report)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _role_of(user: User) -> str | None:
@@ -215,7 +212,7 @@ def publish(workspace: Workspace, version_id: str, user: User,
         if refused:
             raise RevPlanError(f"Your roles may not write {', '.join(refused)}; ask RevOps to "
                                "publish.")
-        batch_id = f"batch-{_now():%Y%m%d-%H%M%S%f}"
+        batch_id = f"batch-{now_utc():%Y%m%d-%H%M%S%f}"
         start = cur.execute("SELECT coalesce(max(sequence), 0) FROM writeback_outbox"
                             ).fetchone()[0]
         records = changes.to_dict("records")
@@ -243,7 +240,7 @@ def publish(workspace: Workspace, version_id: str, user: User,
             progress(done / new * 0.95, f"queued {done:,} of {new:,} change(s)")
         if new:
             cur.execute("INSERT INTO writeback_batches VALUES (?, ?, ?, ?, ?, ?)",
-                        [batch_id, version_id, version.content_hash, user.email, _now(), new])
+                        [batch_id, version_id, version.content_hash, user.email, now_utc(), new])
         superseded = tuple(v for (v,) in cur.execute(
             """SELECT version_id FROM plan_versions WHERE kind = ? AND status = 'published'
                AND version_id <> ? AND fiscal_year IS NOT DISTINCT FROM ?""",
@@ -350,7 +347,7 @@ def deliver_webhook(
                          + LEASE_MARGIN_SECONDS)
 
     def take(cur) -> delivery_repo.LeaseHolder | None:
-        now = _now()
+        now = now_utc()
         return delivery_repo.take_lease(cur, delivery_repo.WEBHOOK_CHANNEL, owner, now,
                                         now + lease)
 
@@ -393,7 +390,7 @@ def deliver_webhook(
 
 def _renew_lease(cur: duckdb.DuckDBPyConnection, owner: str, lease: dt.timedelta) -> None:
     """Extend this deliverer's lease, or stop it before another call if it was lost."""
-    now = _now()
+    now = now_utc()
     holder = delivery_repo.take_lease(cur, delivery_repo.WEBHOOK_CHANNEL, owner, now, now + lease)
     if holder is not None:
         raise RevPlanError(f"This delivery lost its lease to {holder.owner} (it was paused "
@@ -429,7 +426,7 @@ def _record_attempt(cur: duckdb.DuckDBPyConnection, item: dict, attempt: int,
                     error: str | None, owner: str, lease: dt.timedelta, actor: str,
                     actor_role: str | None) -> None:
     """Record one attempt's outcome and its audit event together; renew the lease."""
-    now = _now()
+    now = now_utc()
     key = item["idempotency_key"]
     if error is None:
         delivery_repo.record_delivered(cur, key, now)

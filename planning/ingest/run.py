@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +20,7 @@ import pyarrow as pa
 from auth.policy import Action, require
 from auth.users import User
 from planning import audit
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.ingest.csvfile import RawFile, fail, read_csv_file
 from planning.ingest.derive import derive_after_load
@@ -47,10 +47,6 @@ logger = logging.getLogger(__name__)
 KNOWN_FORMATS = ", ".join(spec.label.removesuffix(" export") for spec in FORMATS)
 CHECK_SHARE = 0.5
 """Share of the progress bar for reading and checking files; loading takes the rest."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _require_columns(raw: RawFile, binding: FileBinding) -> None:
@@ -136,7 +132,7 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
     actor, actor_role = _actor_of(workspace, user)
     if not files:
         raise ImportFileError("No files to import.")
-    started_at = _utc_now()
+    started_at = now_utc()
     progress(0.0, "Checking files")
     mapping = load_mapping(mapping_path, mapping_name) if mapping_path is not None else None
     names = [name for _, name in files]
@@ -191,7 +187,7 @@ def _import(workspace: Workspace, files: Sequence[tuple[Path, str]],
         derived = derive_after_load(cur, order)
         progress(CHECK_SHARE + (1 - CHECK_SHARE) * 0.95, "Saving rejected rows")
         repo.insert_rejects(cur, pa.concat_tables(rejects))
-        result = ImportSummary(run_id=run_id, started_at=started_at, finished_at=_utc_now(),
+        result = ImportSummary(run_id=run_id, started_at=started_at, finished_at=now_utc(),
                                actor=actor, files=summaries, derived=derived.as_dict())
         repo.finish_run(cur, run_id, result.finished_at, result.status,
                         result.totals.as_dict(), result.to_json())

@@ -24,6 +24,7 @@ import pandas as pd
 
 from planning import audit
 from planning.asof import resolve_as_of
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import model as dm
@@ -86,10 +87,6 @@ def simulate_quarter_total(
         simulated = simulated + rng.choice(np.asarray(yet_to_create, dtype=np.int64),
                                            size=simulated.size)
     return simulated
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -235,7 +232,7 @@ def backtest_forecasts(
         raise RevPlanError("Not enough closed deals before any of the quarters to backtest."
                            + reason)
     rows = calibrate_backtest(raw, reported)
-    computed_at = _now()
+    computed_at = now_utc()
     rows.insert(0, "run_id", f"backtest-{computed_at:%Y%m%d-%H%M%S}")
     rows.insert(1, "computed_at", computed_at)
     rows.insert(2, "computed_by", actor)

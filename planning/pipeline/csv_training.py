@@ -29,6 +29,7 @@ import pyarrow as pa
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.ingest import reasons
 from planning.ingest.csvfile import RawFile, fail, read_csv_file
@@ -124,7 +125,7 @@ def read_opportunity_csv(csv_path: Path, mapping_path: Path | None = None, *,
         raw = read_csv_file(csv_path, csv_path.name, delimiter=forced)
         binding = _opportunity_binding(raw, mapping)
     _check_columns(raw, binding)
-    moment = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    moment = now or now_utc()
     prepared = prepare(raw, binding, Context(currency=currency.upper(), now=moment))
 
     problems = prepared.problems

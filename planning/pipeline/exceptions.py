@@ -22,6 +22,7 @@ import pandas as pd
 from auth.policy import AccessDeniedError, Action, require
 from auth.users import User, canonical_email, same_email
 from planning import audit
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.pipeline.scores import shown_probability
@@ -61,10 +62,6 @@ RECOMMENDATION_TEXTS = {
     "review_deal": "Review {deal} with {owner}: the model gives it little chance ({reason}).",
 }
 NO_REASON = "no single factor stands out"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _text(value: object) -> str | None:
@@ -151,7 +148,7 @@ def raise_risk_alerts(workspace: Workspace, actor: str = "system", *,
         min_loss, per_week = repo.alert_budget(cur)
         deals = repo.risky_deals_without_open_item(cur, min_amount, max_probability)
         deals = deals[deals["expected_loss_cents"] >= min_loss]
-        now = _now()
+        now = now_utc()
         sent = repo.alerts_since(cur, now - dt.timedelta(days=7))
         raised = 0
         for row in deals.to_dict("records"):
@@ -244,7 +241,7 @@ def resolve_item(workspace: Workspace, user: User, item_id: int, action: str,
                                     "assignee may act on it or dismiss it.")
         if found["status"] != "open":
             raise RevPlanError(f"Inbox item {item_id} is already {found['status']}.")
-        now = _now()
+        now = now_utc()
         detail = json.loads(found["detail_json"]) if _text(found["detail_json"]) else {}
         detail["resolution_note"] = note
         repo.resolve_item(cur, int(item_id), action, now, user.email, json.dumps(detail))

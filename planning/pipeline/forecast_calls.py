@@ -17,6 +17,7 @@ from auth.policy import AccessDeniedError, Action, require
 from auth.roles import Role
 from auth.users import User, same_email
 from planning import audit
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of
@@ -57,10 +58,6 @@ class SubjectCall:
 
     target: CallTarget
     call: Call
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _managed_teams(workspace: Workspace, user: User) -> list[str]:
@@ -125,7 +122,7 @@ def _snapshot_row(
     forecast: QuarterForecast, commit: int, best: int,
 ) -> dict[str, object]:
     return {
-        "submitted_at": _now(), "submitted_by": user.email, "submitted_role": _role_name(user),
+        "submitted_at": now_utc(), "submitted_by": user.email, "submitted_role": _role_name(user),
         "quarter_label": quarter.label, "quarter_start": quarter.start,
         "quarter_end": quarter.end, "level": level, "subject_id": subject.subject_id,
         "commit_cents": commit, "best_case_cents": best,

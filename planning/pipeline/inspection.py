@@ -22,6 +22,7 @@ import pyarrow as pa
 from auth.policy import Action, readable_owner_ids, require
 from auth.users import User
 from planning import audit
+from planning.clock import now_utc, today_utc
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of
@@ -247,7 +248,7 @@ def load_inspection_facts(workspace: Workspace) -> InspectionFacts:
             deals[column] = deals[column].astype("datetime64[us]")
         deals["risk_band"] = pd.Series(_risk_bands(deals["win_probability"]), dtype="str")
         through = deal_models.latest_activity_time(cur)
-        reference = dt.date.today() if through is None else through.date()
+        reference = today_utc() if through is None else through.date()
         thresholds = flag_thresholds(deals, repo.flag_settings(cur), reference)
         return InspectionFacts(
             deals=deals,
@@ -468,10 +469,6 @@ def deal_timeline(
     return frame.reset_index(drop=True)
 
 
-def _utc_naive_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def add_inspection_note(
     workspace: Workspace, user: User, opportunity_id: str, body: str
 ) -> int:
@@ -489,7 +486,7 @@ def add_inspection_note(
         )
 
     def change(cur) -> int:
-        created = _utc_naive_now()
+        created = now_utc()
         note_id = repo.insert_note(cur, opportunity_id, user.email, created, text)
         role = user.primary_role
         audit.record(

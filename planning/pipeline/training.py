@@ -22,6 +22,7 @@ import pandas as pd
 
 from planning import audit
 from planning.asof import as_of_moment
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.pipeline import creation_model as cm
 from planning.pipeline import model as dm
@@ -38,10 +39,6 @@ EXPLAINED_FEATURES = (
     "next_step_overdue_days", "stage_age_days", "size_vs_segment", "amount_change_ratio",
     "owner_win_rate", "deal_age_days", "forecast_category",
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -298,7 +295,7 @@ def fit_deal_models(data: TrainingInput,
     progress(0.85, "scoring the open deals")
     scores = _scores(win_model, slip_model, data.open_ids, data.open_matrix, explained)
     progress(1.0, "done")
-    return FittedModels(win_model, win_card, slip_model, slip_card, scores, _now(), data.as_of,
+    return FittedModels(win_model, win_card, slip_model, slip_card, scores, now_utc(), data.as_of,
                         len(facts), time.perf_counter() - started)
 
 
@@ -487,7 +484,7 @@ def score_open_deals(
     reasons = reasons_json(matrix, effects)
     scores = pd.DataFrame({
         "model_id": win_entry[0], "opportunity_id": facts.get("opportunity_id", []),
-        "scored_at": _now(), "win_probability": win, "slip_probability": slip,
+        "scored_at": now_utc(), "win_probability": win, "slip_probability": slip,
         "reasons_json": reasons,
     })
     progress(0.9, "storing scores")

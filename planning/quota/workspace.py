@@ -22,10 +22,11 @@ from planning.quota.fairness import (
     fairness_report,
 )
 from planning.quota.model import QuotaResult
+from planning.ramp import average_ramp_share
 from planning.store import Workspace
 from planning.store import quotas as repo
 from planning.store.kpis import fiscal_year_start_month
-from planning.versions import check_unique, checked_name, create_version, version_digest
+from planning.versions import ScenarioContent, ScenarioStamp, save_scenario_version
 
 
 @dataclass(frozen=True)
@@ -72,29 +73,11 @@ def quota_baseline(inputs: QuotaInputs) -> QuotaBaseline:
         window=inputs.history_window)
 
 
-def _today(workspace: Workspace) -> dt.date:
-    """The workspace's as-of day (see `planning.asof`): quotas are planned from the data's date."""
-    return resolve_as_of(workspace).day
-
-
 def productive_share(hire_date: object, ramp_months: float, capacity: float,
                      first: dt.date, months: int = 12) -> float:
-    """FTE × the average, over `months` from `first`, of how ramped the rep is (linear over
-    their ramp months from hire; 0 before hire)."""
-    if hire_date is None or pd.isna(hire_date):
-        return float(capacity)
-    hired = pd.Timestamp(hire_date).date()
-    shares = []
-    for k in range(months):
-        middle = first + dt.timedelta(days=30.44 * k + 15)
-        tenure = (middle - hired).days / 30.44
-        if tenure <= 0:
-            shares.append(0.0)
-        elif ramp_months <= 0:
-            shares.append(1.0)
-        else:
-            shares.append(min(1.0, tenure / ramp_months))
-    return float(capacity) * float(np.mean(shares))
+    """FTE × the average, over `months` from `first`, of how ramped the rep is (the one ramp
+    rule, `planning.ramp`: linear over their ramp months from hire; 0 before hire)."""
+    return float(capacity) * average_ramp_share(hire_date, ramp_months, first, months)
 
 
 def _fiscal_quarters(fiscal_year: int, start_month: int) -> tuple[FiscalQuarter, ...]:
@@ -114,7 +97,7 @@ def quota_inputs(
     `today` defaults to the workspace's as-of day, so trailing bookings and last year's quota
     are read where the data are.
     """
-    today = today or _today(workspace)
+    today = today or resolve_as_of(workspace).day
     start_month = workspace.read(fiscal_year_start_month)
     fiscal_year = fiscal_year or fiscal_year_of(today, start_month) + 1
     quarters = _fiscal_quarters(fiscal_year, start_month)
@@ -222,8 +205,8 @@ def save_quota_scenario(
     actor: str, actor_role: str | None = None, parent_id: str | None = None,
 ) -> str:
     """Store a solved allocation as a scenario result and its plan version (same id,
-    optionally the child of `parent_id`; audited); returns the id."""
-    name = checked_name(name)
+    optionally the child of `parent_id`; audited) through `save_scenario_version`; returns
+    the id."""
     fairness, capacity = quota_metrics(inputs, result)
     report = result.report()
     parameters = {**report["scenario"], "fiscal_year": inputs.fiscal_year,
@@ -240,31 +223,16 @@ def save_quota_scenario(
                    for a, b, c, d in zip(allocation["q1_cents"], allocation["q2_cents"],
                                          allocation["q3_cents"], allocation["q4_cents"],
                                          strict=True)]})
-    digest = version_digest("quota", parameters, items, inputs.fiscal_year, parent_id)
-    created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    scenario_id = f"quota-{created:%Y%m%d-%H%M%S}-{digest[:8]}"
-    row = {"scenario_id": scenario_id, "name": name, "fiscal_year": inputs.fiscal_year,
-           "created_at": created, "created_by": actor,
-           "parameters": json.dumps(parameters, sort_keys=True, default=str),
-           "solver": json.dumps(solver, sort_keys=True, default=str),
-           "metrics": json.dumps(metrics, sort_keys=True, default=str),
-           "total_cents": result.total_cents, "content_hash": digest}
+    content = ScenarioContent(kind="quota", name=name, parameters=parameters, solver=solver,
+                              metrics=metrics, items=items, fiscal_year=inputs.fiscal_year)
 
-    def store(cur) -> None:
-        check_unique(cur, kind="quota", name=name, fiscal_year=inputs.fiscal_year,
-                     digest=digest)
-        repo.insert_scenario(cur, row, allocation)
-        create_version(cur, kind="quota", name=name, items=items, parameters=parameters,
-                       solver=solver, metrics=metrics, author=actor, actor_role=actor_role,
-                       fiscal_year=inputs.fiscal_year, parent_id=parent_id,
-                       version_id=scenario_id)
-        audit.record(cur, actor=actor, actor_role=actor_role, action="quota.save",
-                     entity="quota_scenario", entity_id=scenario_id,
-                     after={"name": name, "content_hash": digest,
-                            "total_cents": result.total_cents, **solver})
+    def store_result(cur, stamp: ScenarioStamp) -> None:
+        repo.insert_scenario(cur, {**stamp.row(content, actor), "fiscal_year": inputs.fiscal_year,
+                                   "total_cents": result.total_cents}, allocation)
 
-    workspace.write(store)
-    return scenario_id
+    return save_scenario_version(workspace, content, actor=actor, actor_role=actor_role,
+                                 parent_id=parent_id, store_result=store_result,
+                                 audit_after={"total_cents": result.total_cents})
 
 
 def saved_quota_scenarios(workspace: Workspace) -> pd.DataFrame:

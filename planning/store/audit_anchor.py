@@ -14,12 +14,12 @@ its newline (the process stopped mid-write) is ignored.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.settings import audit_anchor_dir
 
@@ -61,7 +61,7 @@ def announce(path: Path, first_seq: int) -> None:
 
 def append_entries(path: Path, entries: list[tuple[int, str]]) -> None:
     """Record, after commit, the sequence number and hash of each event the write recorded."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = now_utc().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     _append(path, "".join(f"{seq} {digest} {stamp}\n" for seq, digest in entries))
 
 
@@ -118,7 +118,7 @@ def retire(path: Path) -> Path | None:
     history is kept but not checked against the new chain; return where it went."""
     if not path.exists():
         return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = now_utc().strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.name}.retired-{stamp}")
     path.rename(target)
     return target

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from planning.clock import now_utc
 from planning.store.workspace_settings import mark_creation_complete
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def load_demo_tables(
     complete (this is the demo creation's last transaction); return row counts."""
     from planning.demo import generator as g
 
-    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    loaded_at = now_utc()
     values = {
         "segments": list(g.SEGMENTS), "products": [p[1] for p in g.PRODUCTS],
         "product_ids": [p[0] for p in g.PRODUCTS], "types": list(g.OPPORTUNITY_TYPES),

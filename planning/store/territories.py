@@ -58,21 +58,15 @@ def measure_totals(cur: duckdb.DuckDBPyConnection, since: dt.date) -> dict[str, 
     return {key: float(total or 0.0) for key, total in zip(MEASURES, totals, strict=True)}
 
 
-def territory_reps(cur: duckdb.DuckDBPyConnection, today: dt.date) -> pd.DataFrame:
-    """Active reps with a home: rep_id, name, team, lat, lon, capacity (FTE × ramp, where a
-    new hire ramps linearly over their ramp months), segment."""
+def territory_reps(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Active reps with a home: rep_id, name, team, lat, lon, segment, capacity (FTE, before
+    ramp: see `planning.ramp`), hire_date, ramp_months."""
     return cur.execute(
-        """SELECT rep_id, name, team, home_lat AS lat, home_lon AS lon, segment,
-                  capacity * CASE
-                      WHEN ramp_months <= 0 OR hire_date IS NULL THEN 1.0
-                      ELSE least(1.0, greatest(0.1, date_diff('day', hire_date, ?::DATE)
-                                               / (30.4 * ramp_months)))
-                  END AS capacity
+        """SELECT rep_id, name, team, home_lat AS lat, home_lon AS lon, segment, capacity,
+                  hire_date, ramp_months
            FROM reps
            WHERE is_active AND role = 'rep' AND home_lat IS NOT NULL AND home_lon IS NOT NULL
-           ORDER BY rep_id""",
-        [today],
-    ).df()
+           ORDER BY rep_id""").df()
 
 
 def insert_scenario(cur: duckdb.DuckDBPyConnection, row: dict, assignment: pd.DataFrame) -> None:

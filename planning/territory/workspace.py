@@ -9,17 +9,17 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planning import audit
 from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.geocode import PRECISION_WORDS
+from planning.ramp import ramp_share
 from planning.store import Workspace
 from planning.store import territories as repo
 from planning.store.locations import derived_counts, located_accounts_by_precision
 from planning.territory.problem import TerritoryProblem
 from planning.territory.solve import TerritoryResult, current_plan_kpis
 from planning.territory.validation import territory_problem
-from planning.versions import check_unique, checked_name, create_version, version_digest
+from planning.versions import ScenarioContent, ScenarioStamp, save_scenario_version
 
 MEASURE_NAMES: dict[str, str] = {
     "accounts": "Accounts (count)",
@@ -41,11 +41,6 @@ class WorkspaceTerritory:
     measure: str
 
 
-def _today(workspace: Workspace) -> dt.date:
-    """The workspace's as-of day (see `planning.asof`): bookings windows end there."""
-    return resolve_as_of(workspace).day
-
-
 MEASURE_PREFERENCE = ("revenue", "bookings", "pipeline", "accounts")
 """The default balance measure is the first of these the workspace's accounts carry."""
 
@@ -54,7 +49,7 @@ def suggested_measure(workspace: Workspace, today: dt.date | None = None) -> str
     """The balance measure a new scenario starts from: account revenue (potential) when the
     accounts carry it, else 12-month bookings, else open pipeline, else the account count.
     A CRM export without revenue would otherwise balance a workload of 0."""
-    since = (today or _today(workspace)) - dt.timedelta(days=365)
+    since = (today or resolve_as_of(workspace).day) - dt.timedelta(days=365)
     totals = workspace.read(lambda cur: repo.measure_totals(cur, since))
     return next(key for key in MEASURE_PREFERENCE if totals[key] > 0 or key == "accounts")
 
@@ -63,17 +58,23 @@ def workspace_territory(
     workspace: Workspace, measure: str = "revenue", *, respect_segments: bool = True,
     locked_ids: tuple[str, ...] = (), today: dt.date | None = None,
 ) -> WorkspaceTerritory:
-    """The workspace's located accounts as units and active reps with a home as reps."""
+    """The workspace's located accounts as units and active reps with a home as reps, as of
+    `today` (default: the workspace's as-of day, see `planning.asof`: bookings windows end
+    there). Each rep's capacity is FTE × `planning.ramp.ramp_share` on that day; a rep not yet
+    hired then has no capacity and is left out (their accounts count as without a rep)."""
     if measure not in repo.MEASURES:
         raise RevPlanError(f"Unknown balance measure {measure!r}; choose one of "
                            f"{', '.join(repo.MEASURES)}.")
-    today = today or _today(workspace)
+    today = today or resolve_as_of(workspace).day
 
     def read(cur) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (repo.territory_units(cur, measure, today - dt.timedelta(days=365)),
-                repo.territory_reps(cur, today))
+                repo.territory_reps(cur))
 
     units, reps = workspace.read_snapshot(read)
+    reps = _ramped(reps, today)
+    units = units.assign(current_rep_id=units["current_rep_id"].where(
+        units["current_rep_id"].isin(reps["rep_id"])))
     if reps.empty:
         raise RevPlanError("No active reps with a home location in this workspace: give reps "
                            "a home (home_lat/home_lon), or accounts an owner and an address so "
@@ -105,6 +106,16 @@ def workspace_territory(
     problem = territory_problem(units, reps_for_problem, units_name="accounts",
                                reps_name="reps", balance_within_segments=respect_segments)
     return WorkspaceTerritory(problem=problem, units=units, reps=reps, measure=measure)
+
+
+def _ramped(reps: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    """The reps with their capacity on `today` (FTE × ramp share), those not yet hired left
+    out; without the hire date and ramp columns."""
+    share = [ramp_share(hired, months, today) for hired, months in zip(
+        reps["hire_date"], reps["ramp_months"], strict=True)]
+    reps = reps.assign(capacity=reps["capacity"].astype(float) * share)
+    return reps[reps["capacity"] > 0].drop(columns=["hire_date", "ramp_months"]).reset_index(
+        drop=True)
 
 
 @dataclass(frozen=True)
@@ -156,7 +167,8 @@ def location_summary(workspace: Workspace) -> LocationSummary:
 def lockable_accounts(workspace: Workspace) -> dict[str, str]:
     """Located accounts with an active rep, id -> "name (city, state)", largest revenue
     first: the accounts a scenario may lock."""
-    units = workspace.read(lambda cur: repo.territory_units(cur, "accounts", _today(workspace)))
+    since = resolve_as_of(workspace).day
+    units = workspace.read(lambda cur: repo.territory_units(cur, "accounts", since))
     units = units[units["current_rep_id"].notna()].sort_values(
         ["value", "unit_id"], ascending=[False, True])
     return {row.unit_id: f"{row.name} ({row.city}, {row.state})"
@@ -169,8 +181,7 @@ def save_scenario(
     respect_segments: bool = True, parent_id: str | None = None,
 ) -> str:
     """Store a solved scenario (refused without a plan) and its plan version (same id,
-    optionally the child of `parent_id`); returns the id."""
-    name = checked_name(name)
+    optionally the child of `parent_id`) through `save_scenario_version`; returns the id."""
     if not result.has_plan:
         raise RevPlanError("Only a scenario with a plan can be saved.")
     report = result.report()
@@ -188,30 +199,17 @@ def save_scenario(
         "previous": assignment["current_rep_id"],
         "detail": [json.dumps({"workload": round(float(w), 6), "value": round(float(v), 2)})
                    for w, v in zip(assignment["workload"], assignment["value"], strict=True)]})
-    digest = version_digest("territory", parameters, items, parent_id=parent_id)
-    created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    scenario_id = f"territory-{created:%Y%m%d-%H%M%S}-{digest[:8]}"
-    row = {
-        "scenario_id": scenario_id, "name": name, "created_at": created, "created_by": actor,
-        "balance_measure": territory.measure,
-        "parameters": json.dumps(parameters, sort_keys=True, default=str),
-        "solver": json.dumps(solver, sort_keys=True, default=str),
-        "kpis": json.dumps(kpis, sort_keys=True, default=str), "content_hash": digest,
-    }
+    content = ScenarioContent(kind="territory", name=name, parameters=parameters,
+                              solver=solver, metrics=kpis, items=items)
 
-    def store(cur) -> None:
-        check_unique(cur, kind="territory", name=name, fiscal_year=None, digest=digest)
-        repo.insert_scenario(cur, row, assignment)
-        create_version(cur, kind="territory", name=name, items=items, parameters=parameters,
-                       solver=solver, metrics=kpis, author=actor, actor_role=actor_role,
-                       parent_id=parent_id, version_id=scenario_id)
-        audit.record(cur, actor=actor, actor_role=actor_role, action="territory.save",
-                     entity="territory_scenario", entity_id=scenario_id,
-                     after={"name": name, "content_hash": digest, **solver,
-                            "moved_units": kpis["moved_units"]})
+    def store_result(cur, stamp: ScenarioStamp) -> None:
+        row = stamp.row(content, actor)
+        row["kpis"] = row.pop("metrics")
+        repo.insert_scenario(cur, {**row, "balance_measure": territory.measure}, assignment)
 
-    workspace.write(store)
-    return scenario_id
+    return save_scenario_version(workspace, content, actor=actor, actor_role=actor_role,
+                                 parent_id=parent_id, store_result=store_result,
+                                 audit_after={"moved_units": kpis["moved_units"]})
 
 
 def saved_scenarios(workspace: Workspace) -> pd.DataFrame:
