@@ -57,6 +57,8 @@ def test_a_killed_demo_is_rebuilt_by_if_missing(
         cur.execute("SELECT count(*) FROM workspace_members").fetchone()[0]))
     assert reps > 0 and members > 0
     close_all_workspaces()
+    assert main(["audit", "verify", "--workspace", "demo"]) == 0
+    capsys.readouterr()
 
     assert main(["demo", "--workspace", "demo", "--size", "small", "--if-missing"]) == 0
     assert "exists; leaving it as it is" in capsys.readouterr().out
