@@ -1,0 +1,146 @@
+"""The one access decision every page and planning call asks: `can(user, action, resource)`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from auth.roles import ROLES, Role
+from auth.users import User
+from planning.errors import RevPlanError
+
+
+class Action(StrEnum):
+    """What a user may try to do."""
+
+    VIEW_PAGE = "page.view"
+    """resource: the page's url_path."""
+    OPEN_WORKSPACE = "workspace.open"
+    """resource: the workspace name."""
+    READ_DEAL = "deal.read"
+    """resource: the deal owner's rep id."""
+    RUN_IMPORT = "import.run"
+    CHANGE_SETTINGS = "workspace.settings"
+    """Change a workspace setting such as its as-of date."""
+    MANAGE_ACCESS = "access.manage"
+    READ_AUDIT = "audit.read"
+    EXPORT_AUDIT = "audit.export"
+    READ_TELEMETRY = "telemetry.read"
+    SUBMIT_CALL = "forecast.submit_call"
+    """Submit one's own forecast call (commit / best case) for a quarter."""
+    OVERRIDE_CALL = "forecast.override_call"
+    """Override the call of someone in one's scope, with a reason."""
+    ADD_NOTE = "deal.add_note"
+    """Add an inspection note to a deal in one's scope."""
+    TRAIN_MODEL = "model.train"
+    """Retrain and rescore the deal risk models."""
+    RESOLVE_INBOX = "inbox.resolve"
+    """Act on or dismiss an inbox item addressed to oneself."""
+    SOLVE_TERRITORY = "territory.solve"
+    """Solve territory scenarios and save their results."""
+    SOLVE_QUOTA = "quota.solve"
+    """Solve quota scenarios, override a rep's quota and save results."""
+    SUBMIT_VERSION = "version.submit"
+    """Submit a plan version for approval and tag versions."""
+    PUBLISH_VERSION = "version.publish"
+    """Publish an approved version to the writeback outbox and deliver it."""
+
+
+EVERYONE = frozenset(ROLES)
+ADMINS = frozenset({Role.ADMIN})
+OPERATORS = frozenset({Role.ADMIN, Role.REVOPS})
+SELLERS = frozenset({Role.SALES_LEADER, Role.MANAGER, Role.REP})
+LEADERS = frozenset({Role.SALES_LEADER, Role.MANAGER})
+
+PAGE_ROLES: dict[str, frozenset[Role]] = {
+    "home": EVERYONE,
+    "import": OPERATORS,
+    "access": ADMINS,
+    "audit": OPERATORS,
+    "telemetry": OPERATORS,
+    "inspection": EVERYONE - {Role.VIEWER},
+    "forecast": OPERATORS | SELLERS | {Role.FINANCE, Role.COMP},
+    "accuracy": OPERATORS | {Role.SALES_LEADER, Role.FINANCE},
+    "deal-risk": OPERATORS,
+    "inbox": EVERYONE,
+    "territory": OPERATORS | LEADERS,
+    "quota": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    "versions": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    "approvals": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+}
+"""Which roles may open each page (by url_path). A page missing here is open to nobody."""
+
+ACTION_ROLES: dict[Action, frozenset[Role]] = {
+    Action.RUN_IMPORT: OPERATORS,
+    Action.CHANGE_SETTINGS: OPERATORS,
+    Action.MANAGE_ACCESS: ADMINS,
+    Action.READ_AUDIT: OPERATORS,
+    Action.EXPORT_AUDIT: OPERATORS,
+    Action.READ_TELEMETRY: OPERATORS,
+    Action.SUBMIT_CALL: SELLERS,
+    Action.OVERRIDE_CALL: LEADERS,
+    Action.ADD_NOTE: LEADERS | OPERATORS | {Role.DEAL_DESK},
+    Action.TRAIN_MODEL: OPERATORS,
+    Action.RESOLVE_INBOX: EVERYONE,
+    Action.SOLVE_TERRITORY: OPERATORS | {Role.SALES_LEADER},
+    Action.SOLVE_QUOTA: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    Action.SUBMIT_VERSION: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
+    Action.PUBLISH_VERSION: OPERATORS | {Role.COMP},
+}
+
+
+class AccessDeniedError(RevPlanError):
+    """The user may not do what they tried; the message says what and why."""
+
+
+def can(user: User | None, action: Action | str, resource: str | None = None) -> bool:
+    """True when `user` may perform `action` on `resource`."""
+    if user is None or not user.roles:
+        return False
+    action = Action(action)
+    if action is Action.OPEN_WORKSPACE:
+        return resource == user.workspace
+    if action is Action.VIEW_PAGE:
+        return user.has_any(PAGE_ROLES.get(str(resource), frozenset()))
+    if action is Action.READ_DEAL:
+        return user.deal_owner_ids is None or (resource in user.deal_owner_ids)
+    return user.has_any(ACTION_ROLES[action])
+
+
+def require(user: User | None, action: Action | str, resource: str | None = None) -> None:
+    """Raise AccessDeniedError with a clear reason unless `can` allows it."""
+    if can(user, action, resource):
+        return
+    if user is None:
+        raise AccessDeniedError("Sign in first.")
+    action = Action(action)
+    if action is Action.VIEW_PAGE:
+        allowed = ", ".join(sorted(r.value for r in PAGE_ROLES.get(str(resource), ())))
+        raise AccessDeniedError(
+            f"Your roles ({roles_text(user)}) do not include access to this page"
+            + (f"; it is open to: {allowed}." if allowed else ".")
+        )
+    if action is Action.OPEN_WORKSPACE:
+        raise AccessDeniedError(f"You have no access to workspace {resource!r}.")
+    if action is Action.READ_DEAL:
+        raise AccessDeniedError("That deal belongs to someone outside your team.")
+    allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
+    raise AccessDeniedError(
+        f"Your roles ({roles_text(user)}) may not {action.value}; it needs one of: {allowed}."
+    )
+
+
+def roles_text(user: User) -> str:
+    """The user's roles as words."""
+    return ", ".join(sorted(r.value for r in user.roles)) or "none"
+
+
+def readable_owner_ids(user: User | None, workspace: str) -> frozenset[str] | None:
+    """Rep ids whose deals `user` may read in `workspace`; None means every deal.
+
+    No user means a system caller (the command line, a scheduled job), which reads everything.
+    A user of another workspace is refused.
+    """
+    if user is None:
+        return None
+    require(user, Action.OPEN_WORKSPACE, workspace)
+    return user.deal_owner_ids
