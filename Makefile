@@ -31,6 +31,7 @@ browser:
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: $(TEST_STAMP) browser lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest

@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from auth.access import accessible_workspaces, demo_sign_in_choices, resolve_user
-from auth.policy import Action, can, roles_text
 from auth.session import (
     EXPIRED_NOTICE_KEY,
     current_identity,
@@ -22,8 +20,11 @@ from auth.session import (
     unverified_email,
 )
 from auth.settings import AuthConfigurationError, AuthSettings
-from auth.users import Identity, User
+from auth.sign_in import demo_sign_in_choices
 from planning import telemetry
+from planning.access.membership import accessible_workspaces, resolve_user
+from planning.access.policy import Action, can, roles_text
+from planning.access.users import Identity, User
 from planning.errors import RevPlanError, WorkspaceBusyError
 from planning.settings import default_workspace
 from planning.store import list_workspaces, open_workspace
@@ -155,7 +156,7 @@ def run_page(user: User, entry: PageEntry, page: st.Page) -> None:
     """Run the current page if the user may open it; record the visit."""
     workspace = open_workspace(user.workspace)
     if not can(user, Action.VIEW_PAGE, entry.url_path):
-        from auth.policy import AccessDeniedError, require
+        from planning.access.policy import AccessDeniedError, require
 
         try:
             require(user, Action.VIEW_PAGE, entry.url_path)

@@ -1,7 +1,3 @@
-"""Identity, roles, scopes and the one access decision: `can(user, action, resource)`."""
-
-from auth.policy import AccessDeniedError, Action, can, require
-from auth.roles import ROLES, Role
-from auth.users import User
-
-__all__ = ["ROLES", "AccessDeniedError", "Action", "Role", "User", "can", "require"]
+"""Identity and sign-in: the Streamlit session, the identity-provider settings and the demo
+picker. The access policy itself (roles, users, `can`, scopes, membership) is
+`planning.access`; this package may import it, never the reverse."""

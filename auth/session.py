@@ -12,7 +12,7 @@ import datetime as dt
 import streamlit as st
 
 from auth.settings import AuthSettings, load_auth_settings
-from auth.users import Identity, canonical_email
+from planning.access.users import Identity, canonical_email
 
 DEMO_IDENTITY_KEY = "demo_identity"
 EXPIRED_NOTICE_KEY = "session_expired_notice"

@@ -15,7 +15,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from auth.roles import Role, parse_roles
+from planning.access.membership import environment_admins
+from planning.access.roles import Role, parse_roles
+from planning.access.users import canonical_email
 from planning.errors import RevPlanError
 
 DEFAULT_SESSION_HOURS = 12.0
@@ -92,11 +94,9 @@ def load_auth_settings(
         except ValueError as exc:
             raise AuthConfigurationError(f"[revplan.group_roles] {group!r}: {exc}") from None
     admins = {
-        str(e).strip().lower() for e in _as_list(revplan.get("admins", [])) if str(e).strip()
+        canonical_email(str(e)) for e in _as_list(revplan.get("admins", [])) if str(e).strip()
     }
-    admins |= {
-        e.strip().lower() for e in environ.get("REVPLAN_ADMINS", "").split(",") if e.strip()
-    }
+    admins |= environment_admins(environ)
     return AuthSettings(
         mode="oidc" if has_provider else "demo",
         session_hours=hours,

@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 import duckdb
 import pandas as pd
 
-from auth.policy import Action, require
-from auth.roles import Role
-from auth.users import User, canonical_email, same_email
 from planning import audit
+from planning.access.policy import Action, require
+from planning.access.roles import Role
+from planning.access.users import User, canonical_email, same_email
 from planning.clock import now_utc
 from planning.compare import change_summary, format_delta
 from planning.errors import RevPlanError

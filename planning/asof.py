@@ -17,9 +17,9 @@ from typing import Literal
 
 import duckdb
 
-from auth.policy import Action, require
-from auth.users import User
 from planning import audit
+from planning.access.policy import Action, require
+from planning.access.users import User
 from planning.clock import now_utc, today_utc
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of

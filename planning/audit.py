@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from auth.users import canonical_email
+from planning.access.users import canonical_email
 from planning.clock import now_utc
 from planning.store import audit_anchor, audit_log
 from planning.store.workspace import Workspace, current_write_transaction

@@ -112,7 +112,7 @@ def _command_workspaces(args: argparse.Namespace) -> int:
 
 
 def _command_workspace_create(args: argparse.Namespace) -> int:
-    from auth.users import canonical_email
+    from planning.access.users import canonical_email
     from planning.workspaces import create_workspace
 
     create_workspace(args.name, args.admin, os.environ.get("USER", "cli"),
@@ -144,8 +144,8 @@ def _command_audit_anchor(args: argparse.Namespace) -> int:
 
 
 def _command_access_grant(args: argparse.Namespace) -> int:
-    from auth.access import grant_roles
-    from auth.users import canonical_email
+    from planning.access.membership import grant_roles
+    from planning.access.users import canonical_email
     from planning.store import open_workspace
 
     grant_roles(open_workspace(args.workspace), None, args.email, args.role,
@@ -156,8 +156,8 @@ def _command_access_grant(args: argparse.Namespace) -> int:
 
 
 def _command_access_revoke(args: argparse.Namespace) -> int:
-    from auth.access import revoke_access
-    from auth.users import canonical_email
+    from planning.access.membership import revoke_access
+    from planning.access.users import canonical_email
     from planning.store import open_workspace
 
     revoke_access(open_workspace(args.workspace), None, args.email, reason=args.reason)
@@ -700,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create the anchor log at the current head (refused if one exists)")
     anchor.set_defaults(handler=_command_audit_anchor)
 
-    from auth.roles import ROLES
+    from planning.access.roles import ROLES
 
     access = commands.add_parser("access", help="Grant, revoke and list workspace access.")
     access_commands = access.add_subparsers(dest="access_command", required=True,

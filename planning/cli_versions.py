@@ -26,18 +26,21 @@ DECISION_CHOICES = ("approved", "rejected", "changes_requested")
 def acting_user(args: argparse.Namespace):
     """The workspace (`args.workspace`, else the default one) and the `--as` person
     (`args.acting`) resolved to a member with their roles, as the pages see them."""
-    from auth.access import normalise_email, resolve_user
-    from auth.settings import load_auth_settings
-    from auth.users import Identity
+    from planning.access.membership import (
+        command_line_role_sources,
+        normalise_email,
+        resolve_user,
+    )
+    from planning.access.users import Identity
     from planning.store import open_workspace
 
     workspace = open_workspace(args.workspace or default_workspace())
     identity = Identity(email=normalise_email(args.acting), name="", method="cli")
-    return workspace, resolve_user(workspace, identity, load_auth_settings({}))
+    return workspace, resolve_user(workspace, identity, command_line_role_sources())
 
 
 def _page(user, path: str) -> None:
-    from auth.policy import Action, require
+    from planning.access.policy import Action, require
 
     require(user, Action.VIEW_PAGE, path)
 
@@ -128,7 +131,7 @@ def _command_show(args: argparse.Namespace) -> int:
 
 
 def _command_submit(args: argparse.Namespace) -> int:
-    from auth.policy import Action, require
+    from planning.access.policy import Action, require
     from planning.approvals import submit_version, waits_for
 
     workspace, user = acting_user(args)
@@ -176,7 +179,7 @@ def _command_decide(args: argparse.Namespace) -> int:
 
 def _command_publish(args: argparse.Namespace,
                      bar: Callable[[str], AbstractContextManager[ProgressCallback]]) -> int:
-    from auth.policy import Action, require
+    from planning.access.policy import Action, require
     from planning.writeback import named_preview, publish
 
     workspace, user = acting_user(args)
@@ -202,7 +205,7 @@ def _command_publish(args: argparse.Namespace,
 
 
 def _command_alternate(args: argparse.Namespace) -> int:
-    from auth.users import canonical_email
+    from planning.access.users import canonical_email
     from planning.approvals import set_alternate
     from planning.store import open_workspace
 
@@ -282,7 +285,7 @@ def solve_workspace_territory(
 ) -> int:
     """`revplan territory solve --workspace NAME --as EMAIL`: solve the workspace's accounts
     like the page does and optionally save the plan as a version; 3 when there is no plan."""
-    from auth.policy import Action, require
+    from planning.access.policy import Action, require
     from planning.asof import parse_day, resolve_as_of
     from planning.compare import mean_distance_text
     from planning.jobs import solve_territory_in_job
@@ -349,7 +352,7 @@ def solve_workspace_territory(
 def quota_saver(args: argparse.Namespace):
     """The workspace and the `--as` member for `revplan quota solve --save`, checked like on
     the Quota planning page; `--save` without `--as` is refused."""
-    from auth.policy import Action, require
+    from planning.access.policy import Action, require
 
     if not args.acting:
         raise RevPlanError("quota solve --save needs --as EMAIL: the workspace member saving, "

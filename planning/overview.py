@@ -9,8 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from auth.policy import readable_owner_ids
-from auth.users import User
+from planning.access.policy import readable_owner_ids
+from planning.access.users import User
 from planning.asof import AsOf, describe_span, read_as_of
 from planning.clock import now_utc
 from planning.periods import (

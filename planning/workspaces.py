@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from auth.access import normalise_email
-from auth.policy import Action, require
-from auth.roles import Role
-from auth.users import User
 from planning import audit
+from planning.access.membership import normalise_email
+from planning.access.policy import Action, require
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.periods import validate_start_month

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from auth.users import User
 from planning import audit
+from planning.access.users import User
 from planning.clock import now_utc
 from planning.csv_safety import spreadsheet_rows_csv
 from planning.errors import RevPlanError

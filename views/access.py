@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from auth.access import grant_roles, members, revoke_access
-from auth.roles import ROLE_DESCRIPTIONS, ROLES, Role, parse_roles
-from auth.users import User, canonical_email
+from planning.access.membership import grant_roles, members, revoke_access
+from planning.access.roles import ROLE_DESCRIPTIONS, ROLES, Role, parse_roles
+from planning.access.users import User, canonical_email
 from planning.store import Workspace
 from views.common import current_workspace, require_page, show_failure
 

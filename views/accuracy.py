@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import Action, can
 from planning import telemetry
+from planning.access.policy import Action, can
 from planning.overview import format_money
 from planning.pipeline.accuracy import backtest_forecasts, latest_backtest
 from views.common import current_workspace, require_page, show_failure

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from auth.policy import Action
-from auth.users import User
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.audit import audit_events, audit_filter_values, verify_chain
 from planning.csv_safety import spreadsheet_csv
 from planning.store import Workspace

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from auth.policy import AccessDeniedError, Action, can, require
-from auth.users import User
 from planning import telemetry
+from planning.access.policy import AccessDeniedError, Action, can, require
+from planning.access.users import User
 from planning.asof import AsOf, resolve_as_of, set_workspace_as_of
 from planning.errors import RevPlanError
 from planning.pipeline.model_jobs import training_progress

@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import AccessDeniedError, Action
-from auth.users import User
+from planning.access.policy import AccessDeniedError, Action
+from planning.access.users import User
 from planning.overview import format_percent
 from planning.pipeline.exceptions import recommendation_attribution
 from planning.pipeline.model_jobs import start_training, training_progress

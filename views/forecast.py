@@ -11,9 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import Action
-from auth.users import User
 from planning import telemetry
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.asof import quarters_with_data
 from planning.overview import format_money
 from planning.periods import FiscalQuarter

@@ -7,8 +7,8 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import Action
-from auth.users import User
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.asof import describe_span, format_day
 from planning.overview import (
     QuarterBookings,

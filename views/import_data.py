@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from auth.policy import AccessDeniedError, Action, can
-from auth.users import canonical_email, same_email
+from planning.access.policy import AccessDeniedError, Action, can
+from planning.access.users import canonical_email, same_email
 from planning.csv_safety import spreadsheet_csv
 from planning.errors import RevPlanError
 from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from auth.users import User
+from planning.access.users import User
 from planning.overview import format_money
 from planning.pipeline.exceptions import ALERT_RULE, inbox, resolve_item
 from planning.pipeline.scores import PROBABILITY_NOTE, shown_probability

@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import ACTION_ROLES, Action
-from auth.users import User
+from planning.access.policy import ACTION_ROLES, Action
+from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.overview import format_money, format_percent
 from planning.periods import FiscalQuarter

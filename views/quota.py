@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import Action
 from planning import telemetry
+from planning.access.policy import Action
 from planning.asof import fiscal_years_with_data
 from planning.bounds import amount_cents
 from planning.errors import RevPlanError

@@ -11,8 +11,8 @@ import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
-from auth.policy import Action
 from planning import telemetry
+from planning.access.policy import Action
 from planning.compare import format_delta, format_distance, mean_distance_text
 from planning.jobs import (
     cancel_job,

@@ -9,7 +9,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from auth.policy import Action
+from planning.access.policy import Action
 from planning.approvals import submit_version, submitted_message
 from planning.compare import (
     changed_accounts_table,

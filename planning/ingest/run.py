@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from auth.policy import Action, require
-from auth.users import User
 from planning import audit
+from planning.access.policy import Action, require
+from planning.access.users import User
 from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.ingest.csvfile import RawFile, fail, read_csv_file

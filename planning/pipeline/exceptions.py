@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auth.policy import AccessDeniedError, Action, require
-from auth.users import User, canonical_email, same_email
 from planning import audit
+from planning.access.policy import AccessDeniedError, Action, require
+from planning.access.users import User, canonical_email, same_email
 from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.overview import format_money

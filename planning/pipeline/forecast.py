@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auth.policy import readable_owner_ids
-from auth.users import User
+from planning.access.policy import readable_owner_ids
+from planning.access.users import User
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline.calibration import RangeCalibration, calibration_of, widen_range
 from planning.pipeline.forecast_history import Call, subject_calls

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auth.policy import AccessDeniedError, Action, require
-from auth.roles import Role
-from auth.users import User, same_email
 from planning import audit
+from planning.access.policy import AccessDeniedError, Action, require
+from planning.access.roles import Role
+from planning.access.users import User, same_email
 from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.overview import format_money

@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from auth.policy import readable_owner_ids
-from auth.users import User
+from planning.access.policy import readable_owner_ids
+from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.periods import FiscalQuarter, fiscal_quarter_of

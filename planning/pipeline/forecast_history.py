@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from auth.policy import readable_owner_ids
-from auth.users import User
+from planning.access.policy import readable_owner_ids
+from planning.access.users import User
 from planning.periods import FiscalQuarter
 from planning.pipeline.forecast_scope import NO_TEAM, Level, forecast_levels
 from planning.store import Workspace

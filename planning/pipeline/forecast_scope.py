@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from auth.policy import AccessDeniedError
-from auth.roles import Role
-from auth.users import User
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.store import Workspace

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from auth.policy import Action, readable_owner_ids, require
-from auth.users import User
 from planning import audit
+from planning.access.policy import Action, readable_owner_ids, require
+from planning.access.users import User
 from planning.clock import now_utc, today_utc
 from planning.errors import RevPlanError
 from planning.overview import format_money

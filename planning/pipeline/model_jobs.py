@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from auth.policy import Action
-from auth.users import User
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.jobs import (
     JobFailedError,
     job_result,

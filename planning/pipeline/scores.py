@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from auth.policy import readable_owner_ids
-from auth.users import User
+from planning.access.policy import readable_owner_ids
+from planning.access.users import User
 from planning.store import Workspace
 from planning.store import deal_models as repo
 

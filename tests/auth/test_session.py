@@ -8,7 +8,7 @@ import pytest
 
 from auth.session import session_expired
 from auth.settings import load_auth_settings
-from auth.users import Identity
+from planning.access.users import Identity
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from auth.roles import Role
 from auth.settings import (
     DEFAULT_SESSION_HOURS,
     AuthConfigurationError,
     AuthSettings,
     load_auth_settings,
 )
+from planning.access.roles import Role
 from planning.errors import RevPlanError
 
 AUTH = {

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from auth.policy import Action, can
-from auth.roles import Role
-from auth.users import User
+from planning.access.policy import Action, can
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.overview import format_money
 from tests.e2e.conftest import RENDER_TIMEOUT_MS, wait_until_settled
 from views.registry import PAGES

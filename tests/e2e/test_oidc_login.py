@@ -18,9 +18,9 @@ import oidc_provider_mock
 import pytest
 from playwright.sync_api import Page, expect
 
-from auth.policy import Action, can
-from auth.roles import Role
-from auth.users import User
+from planning.access.policy import Action, can
+from planning.access.roles import Role
+from planning.access.users import User
 from tests.e2e.conftest import RENDER_TIMEOUT_MS, free_port, member_emails, serve_app
 from views.registry import PAGES
 

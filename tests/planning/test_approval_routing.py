@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from auth.access import grant_roles
-from auth.policy import AccessDeniedError
-from auth.roles import Role
+from planning.access.membership import grant_roles
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
 from planning.approvals import (
     DecisionError,
     UnroutableError,

@@ -9,8 +9,8 @@ import threading
 import pandas as pd
 import pytest
 
-from auth.roles import Role
-from auth.users import User
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.approvals import (
     DEFAULT_RULES,
     DecisionError,

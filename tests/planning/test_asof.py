@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from auth.policy import AccessDeniedError
-from auth.roles import Role
-from auth.users import User
 from planning import audit
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.asof import (
     AsOf,
     AsOfError,

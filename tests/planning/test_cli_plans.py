@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.cli import main
 from planning.store import Workspace, open_workspace
 from planning.versions import list_versions

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.cli import main
 from planning.store import Workspace, open_workspace
 from tests.planning.test_approval_routing import moved_book

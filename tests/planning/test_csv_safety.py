@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auth.access import grant_roles
-from auth.roles import Role
+from planning.access.membership import grant_roles
+from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.cli import main
 from planning.compare import compare_versions

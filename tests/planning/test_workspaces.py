@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from auth.roles import Role
 from planning import audit
+from planning.access.roles import Role
 from planning.cli import main
 from planning.errors import RevPlanError, WorkspaceNameError
 from planning.store import open_workspace, workspace_exists

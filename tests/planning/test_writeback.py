@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-from auth.roles import Role
-from auth.users import User
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.approvals import decide, submit_version
 from planning.errors import RevPlanError
 from planning.store import Workspace

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from auth.access import grant_roles, members
-from auth.roles import Role
+from planning.access.membership import grant_roles, members
+from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.store import Workspace
 from planning.telemetry import record_event, usage_report

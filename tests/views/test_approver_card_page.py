@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.approvals import submit_version
 from planning.store import Workspace
 from tests.planning.test_approval_routing import moved_book

@@ -6,8 +6,8 @@ import datetime as dt
 
 from streamlit.testing.v1 import AppTest
 
-from auth.access import grant_roles
-from auth.roles import Role
+from planning.access.membership import grant_roles
+from planning.access.roles import Role
 from planning.asof import resolve_as_of
 from planning.audit import audit_events
 from planning.store import Workspace

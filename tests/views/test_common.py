@@ -9,8 +9,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from auth.roles import Role
-from auth.users import User
+from planning.access.roles import Role
+from planning.access.users import User
 from views.common import USER_KEY
 
 REFERENCE = re.compile(r"under reference ([0-9a-f]{8})\.$")

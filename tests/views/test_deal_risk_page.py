@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.ingest import import_files
 from planning.jobs import wait_for_job
 from planning.overview import format_percent

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auth.access import grant_roles
-from auth.roles import Role
+from planning.access.membership import grant_roles
+from planning.access.roles import Role
 from planning.store import Workspace
 from tests.planning.test_ingest_derive import import_export
 from tests.views.test_pages import page_app, signed_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.pipeline.forecast import forecast_quarters
 from planning.pipeline.forecast_calls import submit_call
 from planning.pipeline.forecast_scope import natural_level

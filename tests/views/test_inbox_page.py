@@ -8,8 +8,8 @@ import json
 
 import pandas as pd
 
-from auth.roles import Role
-from auth.users import User
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.overview import format_money
 from planning.pipeline.exceptions import ALERT_RULE, raise_risk_alerts
 from planning.store import Workspace

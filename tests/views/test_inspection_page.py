@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.overview import format_money
 from planning.pipeline.inspection import DealFilters, Flag, RiskBand, inspect_deals
 from planning.store import Workspace

@@ -16,10 +16,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Node
 
-from auth.access import demo_sign_in_choices, grant_roles, resolve_user
-from auth.roles import Role
 from auth.settings import load_auth_settings
-from auth.users import Identity, User
+from auth.sign_in import demo_sign_in_choices
+from planning.access.membership import grant_roles, resolve_user
+from planning.access.roles import Role
+from planning.access.users import Identity, User
 from planning.asof import format_day
 from planning.overview import format_money, format_percent, workspace_kpis
 from planning.store import Workspace

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.overview import format_money
 from planning.store import Workspace
 from tests.views.test_pages import chart_specs, demo_user, page_app, run_page

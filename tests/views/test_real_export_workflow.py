@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from auth.users import User
+from planning.access.users import User
 from planning.cli import main
 from planning.errors import RevPlanError
 from planning.ingest import import_files

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from auth.policy import PAGE_ROLES
-from auth.roles import ROLES, Role
+from planning.access.policy import PAGE_ROLES
+from planning.access.roles import ROLES, Role
 from planning.overview import format_money, workspace_kpis
 from planning.store import Workspace
 from planning.telemetry import usage_report

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.jobs import latest_job
 from planning.store import Workspace
 from tests.views.test_pages import demo_user, page_app

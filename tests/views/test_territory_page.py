@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.store import Workspace
 from tests.views.test_pages import chart_specs, demo_user, page_app, run_page
 from views.registry import page_by_path

@@ -4,7 +4,7 @@ shows name, author, saved time, status and short hash, and submit acts on the id
 
 from __future__ import annotations
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.quota.model import QuotaScenario, solve_quotas
 from planning.quota.workspace import quota_inputs, save_quota_scenario
 from planning.store import Workspace

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.roles import Role
+from planning.access.roles import Role
 from planning.quota.model import QuotaScenario, solve_quotas
 from planning.quota.workspace import quota_inputs, save_quota_scenario
 from planning.store import Workspace

@@ -8,9 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from auth.policy import AccessDeniedError
-from auth.roles import Role
-from auth.users import User
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.audit import verify_chain
 from planning.cli import main
 from planning.errors import RevPlanError

@@ -9,9 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from auth.policy import AccessDeniedError
-from auth.roles import Role
-from auth.users import User
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of
 from planning.pipeline import forecast as fc

@@ -8,9 +8,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from auth.policy import AccessDeniedError
-from auth.roles import Role
-from auth.users import User
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.audit import audit_events, verify_chain
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from auth.policy import AccessDeniedError
-from auth.roles import Role
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.jobs import job_state, wait_for_job
 from planning.pipeline.model_jobs import start_training, training_progress

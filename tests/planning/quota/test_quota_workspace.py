@@ -11,8 +11,8 @@ import re
 import numpy as np
 import pytest
 
-from auth.roles import Role
 from planning import audit
+from planning.access.roles import Role
 from planning.errors import RevPlanError
 from planning.quota.model import QuotaScenario, solve_quotas
 from planning.quota.workspace import (

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from auth.access import accessible_workspaces, grant_roles
 from auth.settings import load_auth_settings
-from auth.users import Identity
+from planning.access.membership import accessible_workspaces, grant_roles
+from planning.access.users import Identity
 from planning.errors import WorkspaceBusyError
 from planning.store import Workspace, open_workspace
 from planning.store.workspace import OPEN_RETRY_SECONDS

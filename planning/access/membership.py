@@ -1,31 +1,74 @@
 """Who may use which workspace with which roles, and the audited changes to that.
 
 A person's roles in a workspace are the union of the roles granted to their verified email in
-the workspace's `workspace_members` table, the roles their IdP groups map to in settings, and
-admin for the emails listed as admins in settings. A person with no roles in a workspace cannot
-open it. Their deal scope follows from the roles and the CRM reporting lines: workspace-wide
-roles see every deal, a manager the deals of their reporting subtree, a rep their own.
+the workspace's `workspace_members` table, the roles their IdP groups map to in the sign-in
+settings, and admin for the emails listed as admins there (`RoleSources`: the app passes its
+sign-in settings, the command line `command_line_role_sources()`). A person with no roles in
+a workspace cannot open it. Their deal scope follows from the roles and the CRM reporting
+lines: workspace-wide roles see every deal, a manager the deals of their reporting subtree, a
+rep their own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
-from auth.policy import AccessDeniedError, Action, require
-from auth.roles import ROLES, WORKSPACE_WIDE_ROLES, Role, parse_roles
-from auth.settings import AuthSettings
-from auth.users import Identity, User, canonical_email
 from planning import audit
+from planning.access.policy import AccessDeniedError, Action, require
+from planning.access.roles import ROLES, WORKSPACE_WIDE_ROLES, Role, parse_roles
+from planning.access.users import Identity, User, canonical_email
 from planning.errors import RevPlanError, WorkspaceBusyError
 from planning.store import Workspace, list_workspaces, open_workspace
 from planning.store import access as access_repo
 from planning.store.workspace import BusyNotice
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ADMINS_VARIABLE = "REVPLAN_ADMINS"
+"""Comma-separated emails that are admins of every workspace."""
+
+
+class RoleSources(Protocol):
+    """Where roles come from besides a workspace's own member list."""
+
+    @property
+    def group_roles(self) -> Mapping[str, frozenset[Role]]:
+        """Identity-provider group name -> roles it grants in every workspace."""
+        ...
+
+    @property
+    def admins(self) -> frozenset[str]:
+        """Emails that are admins of every workspace."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedRoleSources:
+    """Role sources given as values (the command line, which has no identity provider)."""
+
+    group_roles: Mapping[str, frozenset[Role]] = field(default_factory=dict)
+    admins: frozenset[str] = frozenset()
+
+
+def environment_admins(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The canonical emails listed in REVPLAN_ADMINS."""
+    environ = os.environ if environ is None else environ
+    return frozenset(
+        canonical_email(e) for e in environ.get(ADMINS_VARIABLE, "").split(",") if e.strip()
+    )
+
+
+def command_line_role_sources(environ: Mapping[str, str] | None = None) -> FixedRoleSources:
+    """Role sources for a person acting at the command line: the workspace's members and the
+    REVPLAN_ADMINS admins (no identity-provider groups there)."""
+    return FixedRoleSources(admins=environment_admins(environ))
 
 
 def _now() -> dt.datetime:
@@ -41,7 +84,7 @@ def normalise_email(email: str) -> str:
     return value
 
 
-def roles_in(workspace: Workspace, identity: Identity, settings: AuthSettings) -> frozenset[Role]:
+def roles_in(workspace: Workspace, identity: Identity, settings: RoleSources) -> frozenset[Role]:
     """The roles an identity holds in a workspace (empty: no access)."""
     email = canonical_email(identity.email)
     granted = workspace.read(lambda cur: access_repo.member_roles(cur, email)) or []
@@ -53,7 +96,7 @@ def roles_in(workspace: Workspace, identity: Identity, settings: AuthSettings) -
     return frozenset(roles)
 
 
-def resolve_user(workspace: Workspace, identity: Identity, settings: AuthSettings) -> User:
+def resolve_user(workspace: Workspace, identity: Identity, settings: RoleSources) -> User:
     """The identity as a user of this workspace, with roles and deal scope.
 
     Raises AccessDeniedError when the identity holds no role in the workspace.
@@ -85,7 +128,7 @@ def resolve_user(workspace: Workspace, identity: Identity, settings: AuthSetting
 
 
 def accessible_workspaces(
-    identity: Identity, settings: AuthSettings, base: Path | None = None,
+    identity: Identity, settings: RoleSources, base: Path | None = None,
     on_busy: BusyNotice | None = None,
 ) -> list[str]:
     """The workspaces this identity holds a role in, sorted by name.
@@ -191,16 +234,8 @@ def _actor_role(actor: User | None) -> str | None:
 
 
 __all__ = [
-    "ROLES", "accessible_workspaces", "grant_roles", "members", "normalise_email",
-    "resolve_user", "revoke_access", "roles_in",
+    "ROLES", "FixedRoleSources", "RoleSources", "accessible_workspaces",
+    "command_line_role_sources", "environment_admins", "grant_roles", "members",
+    "normalise_email", "resolve_user", "revoke_access", "roles_in",
 ]
 
-
-def demo_sign_in_choices(workspace: Workspace, settings: AuthSettings) -> pd.DataFrame:
-    """The members one may sign in as in demo mode, with roles and CRM title and team.
-
-    Refused unless demo mode is on: with an identity provider, nobody picks who they are.
-    """
-    if not settings.demo:
-        raise AccessDeniedError("The demo sign-in is off because an identity provider is set.")
-    return workspace.read(access_repo.members_frame)

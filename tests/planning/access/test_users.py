@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from auth.access import grant_roles, resolve_user, revoke_access, roles_in
-from auth.roles import Role
 from auth.settings import load_auth_settings
-from auth.users import Identity, User, canonical_email, same_email
+from planning.access.membership import grant_roles, resolve_user, revoke_access, roles_in
+from planning.access.roles import Role
+from planning.access.users import Identity, User, canonical_email, same_email
 from planning.approvals import DecisionError, decide, submit_version, waiting_for, withdraw_request
 from planning.audit import audit_events
 from planning.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from auth.roles import WORKSPACE_WIDE_ROLES, Role
+from planning.access.roles import WORKSPACE_WIDE_ROLES, Role
 
 
 def canonical_email(email: str | None) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from auth.roles import ROLES, Role
-from auth.users import User
+from planning.access.roles import ROLES, Role
+from planning.access.users import User
 from planning.errors import RevPlanError
 
 

@@ -1,15 +1,15 @@
 """`can` / `require`: every role against every page and action, deal scope, workspace isolation.
 
 The expected tables below are written out by hand from the agreed design (ARCHITECTURE.md and
-the role descriptions), not derived from `auth.policy`, so a change to the policy tables has to
-be made on purpose in both places.
+the role descriptions), not derived from `planning.access.policy`, so a change to the policy
+tables has to be made on purpose in both places.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from auth.policy import (
+from planning.access.policy import (
     PAGE_ROLES,
     AccessDeniedError,
     Action,
@@ -17,8 +17,8 @@ from auth.policy import (
     readable_owner_ids,
     require,
 )
-from auth.roles import ROLES, WORKSPACE_WIDE_ROLES, Role
-from auth.users import User
+from planning.access.roles import ROLES, WORKSPACE_WIDE_ROLES, Role
+from planning.access.users import User
 from planning.errors import RevPlanError
 
 R = Role

@@ -1,6 +1,6 @@
 """Workspace access on the demo workspace: roles, deal scope, isolation and audited changes.
 
-Expected scopes and sums are computed here independently of `auth.access` and
+Expected scopes and sums are computed here independently of `planning.access.membership` and
 `planning.store.kpis`: reporting lines are walked in Python, pipeline sums are plain SQL.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auth.access import (
+from auth.settings import AuthSettings, load_auth_settings
+from planning.access.membership import (
     accessible_workspaces,
     grant_roles,
     members,
@@ -21,10 +22,9 @@ from auth.access import (
     revoke_access,
     roles_in,
 )
-from auth.policy import AccessDeniedError
-from auth.roles import WORKSPACE_WIDE_ROLES, Role
-from auth.settings import AuthSettings, load_auth_settings
-from auth.users import Identity, User
+from planning.access.policy import AccessDeniedError
+from planning.access.roles import WORKSPACE_WIDE_ROLES, Role
+from planning.access.users import Identity, User
 from planning.audit import audit_events, verify_chain
 from planning.errors import RevPlanError
 from planning.overview import workspace_kpis
