@@ -114,13 +114,12 @@ def check_rules(rules: dict) -> None:
 
 def current_policy(cur: duckdb.DuckDBPyConnection) -> tuple[int, dict]:
     """The newest policy version and its rules (version 1, the default, stored on first use)."""
-    row = cur.execute("SELECT policy_version, rules FROM approval_policies "
-                      "ORDER BY policy_version DESC LIMIT 1").fetchone()
-    if row is None:
-        cur.execute("INSERT INTO approval_policies VALUES (1, ?, ?, 'system')",
-                    [json.dumps(DEFAULT_RULES, sort_keys=True), now_utc()])
+    latest = approvals_repo.latest_policy(cur)
+    if latest is None:
+        approvals_repo.insert_policy(cur, 1, json.dumps(DEFAULT_RULES, sort_keys=True),
+                                     now_utc(), "system")
         return 1, DEFAULT_RULES
-    return int(row[0]), json.loads(row[1])
+    return latest[0], json.loads(latest[1])
 
 
 def publish_policy(workspace: Workspace, rules: dict, *, actor: str,
@@ -130,8 +129,8 @@ def publish_policy(workspace: Workspace, rules: dict, *, actor: str,
 
     def write(cur) -> int:
         version, _ = current_policy(cur)
-        cur.execute("INSERT INTO approval_policies VALUES (?, ?, ?, ?)",
-                    [version + 1, json.dumps(rules, sort_keys=True), now_utc(), actor])
+        approvals_repo.insert_policy(cur, version + 1, json.dumps(rules, sort_keys=True),
+                                     now_utc(), actor)
         audit.record(cur, actor=actor, actor_role=actor_role, action="policy.publish",
                      entity="approval_policy", entity_id=str(version + 1), after=rules)
         return version + 1
@@ -156,19 +155,16 @@ def version_facts(cur: duckdb.DuckDBPyConnection, version_id: str) -> VersionFac
         if version.parent_id is not None:
             base = read_items(cur, version.parent_id).set_index("subject")["amount_cents"]
         else:
-            base = cur.execute(
-                "SELECT rep_id, quota_cents FROM rep_quotas WHERE fiscal_year = ?",
-                [(version.fiscal_year or 0) - 1]).df().set_index("rep_id")["quota_cents"]
+            base = approvals_repo.last_year_quotas(
+                cur, version.fiscal_year or 0).set_index("subject")["amount_cents"]
         before = items["subject"].map(base).astype(float)
         after = items["amount_cents"].astype(float)
         change = (after / before - 1).abs().where(before > 0, float("inf"))
         return VersionFacts(largest_rep_change=float(change.max()) if len(change) else 0.0,
                             moved_share=0.0, enterprise_moved=0)
     moved = items[items["previous"].notna() & (items["assignee"] != items["previous"])]
-    enterprise = int(cur.execute(
-        """SELECT count(*) FROM accounts WHERE segment = 'Enterprise'
-           AND account_id IN (SELECT UNNEST(?::VARCHAR[]))""",
-        [moved["subject"].astype(str).tolist()]).fetchall()[0][0]) if len(moved) else 0
+    enterprise = approvals_repo.enterprise_account_count(
+        cur, moved["subject"].astype(str).tolist()) if len(moved) else 0
     return VersionFacts(largest_rep_change=0.0,
                         moved_share=len(moved) / len(items) if len(items) else 0.0,
                         enterprise_moved=enterprise)
@@ -214,24 +210,23 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
         held = {r.value for r in user.roles}
         assigned = routable_alternates(cur, steps, user)
         request_id = f"request-{now_utc():%Y%m%d-%H%M%S%f}"
-        cur.execute("INSERT INTO approval_requests VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    [request_id, version_id, version.content_hash, policy_version,
-                     json.dumps([{"role": s.role, "reasons": list(s.reasons),
-                                  "alternate": assigned.get(s.role)} for s in steps]),
-                     user.email, now_utc()])
+        approvals_repo.insert_request(
+            cur, request_id=request_id, version_id=version_id,
+            content_hash=version.content_hash, policy_version=policy_version,
+            route_json=json.dumps([{"role": s.role, "reasons": list(s.reasons),
+                                    "alternate": assigned.get(s.role)} for s in steps]),
+            submitted_by=user.email, submitted_at=now_utc())
         for number, step in enumerate(steps, start=1):
             signed = step.submitter_signs and step.role in held
-            cur.execute("""INSERT INTO approval_steps (request_id, step_no, role, reason,
-                               status, decided_by, decided_at, comment)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                        [request_id, number, step.role, "; ".join(step.reasons),
-                         "signed" if signed else "pending", user.email if signed else None,
-                         now_utc() if signed else None,
-                         "signed by the submitter" if signed else None])
+            approvals_repo.insert_step(
+                cur, request_id=request_id, step_no=number, role=step.role,
+                reason="; ".join(step.reasons), status="signed" if signed else "pending",
+                decided_by=user.email if signed else None,
+                decided_at=now_utc() if signed else None,
+                comment="signed by the submitter" if signed else None)
         everyone_signed = all(s.submitter_signs and s.role in held for s in steps)
         if everyone_signed:
-            cur.execute("UPDATE approval_requests SET status = 'approved' WHERE request_id = ?",
-                        [request_id])
+            approvals_repo.set_request_status(cur, request_id, "approved")
         set_status(cur, version_id, "approved" if everyone_signed else "submitted",
                    actor=user.email, actor_role=_role_of(user))
         audit.record(cur, actor=user.email, actor_role=_role_of(user), action="approval.submit",
@@ -255,14 +250,13 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
         raise RevPlanError("Say why when rejecting or asking for changes.")
 
     def write(cur) -> str:
-        request = cur.execute(
-            "SELECT version_id, content_hash, submitted_by, status, route "
-            "FROM approval_requests WHERE request_id = ?", [request_id]).fetchone()
+        request = approvals_repo.request_row(cur, request_id)
         if request is None:
             raise RevPlanError(f"No approval request {request_id!r}.")
-        version_id, approved_hash, submitted_by, status, route_json = request
-        step = cur.execute("SELECT role, status FROM approval_steps WHERE request_id = ? "
-                           "AND step_no = ?", [request_id, step_no]).fetchone()
+        version_id, approved_hash, submitted_by, status, route_json = (
+            request["version_id"], request["content_hash"], request["submitted_by"],
+            request["status"], request["route"])
+        step = approvals_repo.step_state(cur, request_id, step_no)
         if step is None:
             raise RevPlanError(f"Request {request_id} has no step {step_no}.")
         role, step_status = step
@@ -275,33 +269,27 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
                                 + (f" or the alternate {alternate}." if alternate else "."))
         if same_email(user.email, submitted_by):
             raise DecisionError("You submitted this version; someone else must decide it.")
-        already = cur.execute("SELECT count(*) FROM approval_steps WHERE request_id = ? AND "
-                              "lower(trim(decided_by)) = ?",
-                              [request_id, user.email]).fetchone()[0]
-        if already:
+        if approvals_repo.steps_decided_by(cur, request_id, user.email):
             raise DecisionError("You already decided a step of this request; another person "
                                 "must decide this one.")
         version = verify_version(cur, version_id)
         if version.content_hash != approved_hash:
             raise DecisionError("The version's content changed since it was submitted.")
-        cur.execute("""UPDATE approval_steps SET status = ?, decided_by = ?, decided_at = ?,
-                       comment = ? WHERE request_id = ? AND step_no = ?""",
-                    [decision, user.email, now_utc(), comment or None, request_id, step_no])
+        approvals_repo.record_decision(cur, request_id=request_id, step_no=step_no,
+                                       decision=decision, decided_by=user.email,
+                                       decided_at=now_utc(), comment=comment or None)
         audit.record(cur, actor=user.email, actor_role=role, action=f"approval.{decision}",
                      entity="approval_request", entity_id=request_id,
                      after={"step": step_no, "role": role, "content_hash": approved_hash,
                             "as_alternate": Role(role) not in user.roles},
                      reason=comment or None)
-        pending = cur.execute("SELECT count(*) FROM approval_steps WHERE request_id = ? AND "
-                              "status = 'pending'", [request_id]).fetchone()[0]
+        pending = approvals_repo.pending_step_count(cur, request_id)
         after = decision if decision != "approved" else ("approved" if pending == 0
                                                           else "pending")
         if after != "pending":
-            cur.execute("UPDATE approval_requests SET status = ? WHERE request_id = ?",
-                        [after, request_id])
+            approvals_repo.set_request_status(cur, request_id, after)
             if after != "approved":
-                cur.execute("UPDATE approval_steps SET status = 'skipped' WHERE request_id = ? "
-                            "AND status = 'pending'", [request_id])
+                approvals_repo.skip_pending_steps(cur, request_id)
             set_status(cur, version_id, after, actor=user.email, actor_role=role)
         return after
 
@@ -311,18 +299,7 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
 def waiting_for(workspace: Workspace, user: User) -> pd.DataFrame:
     """Pending steps this user may decide (their role or the step's named alternate, not
     their submission, no other step of the same request decided by them)."""
-    frame = workspace.read(lambda cur: cur.execute(
-        """SELECT s.request_id, s.step_no, s.role, s.reason, r.version_id, v.kind, v.name,
-                  r.submitted_by, r.submitted_at, r.content_hash, r.policy_version, r.route
-           FROM approval_steps s
-           JOIN approval_requests r USING (request_id)
-           JOIN plan_versions v ON v.version_id = r.version_id
-           WHERE s.status = 'pending' AND r.status = 'pending'
-             AND lower(trim(r.submitted_by)) <> ?
-             AND NOT EXISTS (SELECT 1 FROM approval_steps d WHERE d.request_id = s.request_id
-                             AND lower(trim(d.decided_by)) = ?)
-           ORDER BY r.submitted_at, s.step_no""",
-        [user.email, user.email]).df())
+    frame = workspace.read(lambda cur: approvals_repo.open_steps_for(cur, user.email))
     roles = {r.value for r in user.roles}
     mine = [role in roles or same_email(_step_alternates(route).get(int(step)), user.email)
             for role, route, step in zip(frame["role"], frame["route"], frame["step_no"],
@@ -336,18 +313,7 @@ def requests(workspace: Workspace, submitted_by: str | None = None) -> pd.DataFr
     only one submitter's when given."""
 
     def read(cur) -> pd.DataFrame:
-        frame = cur.execute(
-            """SELECT r.request_id, r.version_id, v.kind, v.name, r.status, r.submitted_by,
-                      r.submitted_at, r.policy_version,
-                      string_agg(s.role || ': ' || s.status
-                                 || coalesce(' by ' || s.decided_by, '')
-                                 || coalesce(' (' || s.comment || ')', ''), '; '
-                                 ORDER BY s.step_no) AS steps
-               FROM approval_requests r JOIN plan_versions v USING (version_id)
-               JOIN approval_steps s USING (request_id)
-               WHERE ?::VARCHAR IS NULL OR r.submitted_by = ?
-               GROUP BY ALL ORDER BY r.submitted_at DESC""",
-            [submitted_by, submitted_by]).df()
+        frame = approvals_repo.request_overview(cur, submitted_by)
         waits = _waits_for(cur, frame["request_id"].tolist())
         frame["waiting_for"] = [_waiting_words(waits.get(rid, {}))
                                 for rid in frame["request_id"]]

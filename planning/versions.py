@@ -179,30 +179,19 @@ def create_version(
     if kind not in KINDS:
         raise RevPlanError(f"Unknown version kind {kind!r}.")
     name = checked_name(name)
-    if parent_id is not None:
-        parent = cur.execute("SELECT kind FROM plan_versions WHERE version_id = ?",
-                             [parent_id]).fetchone()
-        if parent is None or parent[0] != kind:
-            raise RevPlanError(f"Parent version {parent_id!r} is not a {kind} version.")
+    if parent_id is not None and version_queries.version_kind(cur, parent_id) != kind:
+        raise RevPlanError(f"Parent version {parent_id!r} is not a {kind} version.")
     frame = _normalised_items(items)
     digest = content_hash(kind, parameters, frame, fiscal_year, parent_id)
     check_unique(cur, kind=kind, name=name, fiscal_year=fiscal_year, digest=digest)
     created = now_utc()
     version_id = version_id or f"{kind}-{created:%Y%m%d-%H%M%S%f}-{digest[:8]}"
-    cur.execute(
-        """INSERT INTO plan_versions (version_id, kind, name, parent_id, fiscal_year,
-               parameters, solver, metrics, content_hash, author, created_at, status)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft')""",
-        [version_id, kind, name, parent_id, fiscal_year, audit.to_json(parameters),
-         json.dumps(solver, sort_keys=True, default=str),
-         json.dumps(metrics, sort_keys=True, default=str), digest, author, created])
-    cur.register("version_rows", frame)
-    try:
-        cur.execute("""INSERT INTO plan_version_items
-                       SELECT ?, subject, assignee, previous, amount_cents, detail
-                       FROM version_rows""", [version_id])
-    finally:
-        cur.unregister("version_rows")
+    version_queries.insert_version(
+        cur, version_id=version_id, kind=kind, name=name, parent_id=parent_id,
+        fiscal_year=fiscal_year, parameters=audit.to_json(parameters),
+        solver=json.dumps(solver, sort_keys=True, default=str),
+        metrics=json.dumps(metrics, sort_keys=True, default=str), content_hash=digest,
+        author=author, created_at=created, items=frame)
     audit.record(cur, actor=author, actor_role=actor_role, action="version.create",
                  entity="plan_version", entity_id=version_id,
                  after={"kind": kind, "name": name, "content_hash": digest,
@@ -280,8 +269,8 @@ def save_scenario_version(
     return stamp.scenario_id
 
 
-def _version_from(row: tuple, columns: list[str], tags: tuple[str, ...]) -> PlanVersion:
-    data = dict(zip(columns, row, strict=True))
+def _version_from(data: dict, tags: tuple[str, ...]) -> PlanVersion:
+    data = dict(data)
     for key in ("parameters", "solver", "metrics"):
         data[key] = json.loads(data[key])
     return PlanVersion(**data, tags=tags)
@@ -289,22 +278,15 @@ def _version_from(row: tuple, columns: list[str], tags: tuple[str, ...]) -> Plan
 
 def read_version(cur: duckdb.DuckDBPyConnection, version_id: str) -> PlanVersion:
     """One version's header; RevPlanError when it does not exist."""
-    result = cur.execute("SELECT * FROM plan_versions WHERE version_id = ?", [version_id])
-    row = result.fetchone()
-    if row is None:
+    header = version_queries.version_header(cur, version_id)
+    if header is None:
         raise RevPlanError(f"No version {version_id!r}.")
-    columns = [d[0] for d in result.description]
-    tags = tuple(t for (t,) in cur.execute(
-        "SELECT tag FROM plan_version_tags WHERE version_id = ? ORDER BY tag",
-        [version_id]).fetchall())
-    return _version_from(row, columns, tags)
+    return _version_from(header, version_queries.version_tags(cur, version_id))
 
 
 def read_items(cur: duckdb.DuckDBPyConnection, version_id: str) -> pd.DataFrame:
     """A version's items, by subject."""
-    return cur.execute(
-        """SELECT subject, assignee, previous, amount_cents, detail FROM plan_version_items
-           WHERE version_id = ? ORDER BY subject""", [version_id]).df()
+    return version_queries.version_items(cur, version_id)
 
 
 def verify_version(cur: duckdb.DuckDBPyConnection, version_id: str) -> PlanVersion:
@@ -321,15 +303,7 @@ def verify_version(cur: duckdb.DuckDBPyConnection, version_id: str) -> PlanVersi
 
 def list_versions(workspace: Workspace, kind: str | None = None) -> pd.DataFrame:
     """Versions newest first: id, kind, name, parent, status, author, created, hash, tags."""
-    return workspace.read(lambda cur: cur.execute(
-        """SELECT v.version_id, v.kind, v.name, v.parent_id, v.fiscal_year, v.status,
-                  v.author, v.created_at, v.content_hash,
-                  coalesce(list(t.tag ORDER BY t.tag) FILTER (WHERE t.tag IS NOT NULL), [])
-                      AS tags
-           FROM plan_versions v LEFT JOIN plan_version_tags t USING (version_id)
-           WHERE ?::VARCHAR IS NULL OR v.kind = ?
-           GROUP BY ALL ORDER BY v.created_at DESC, v.version_id""",
-        [kind, kind]).df())
+    return workspace.read(lambda cur: version_queries.version_list(cur, kind))
 
 
 def lineage(workspace: Workspace, version_id: str) -> list[str]:
@@ -340,9 +314,7 @@ def lineage(workspace: Workspace, version_id: str) -> list[str]:
         current: str | None = version_id
         while current is not None and current not in chain:
             chain.append(current)
-            row = cur.execute("SELECT parent_id FROM plan_versions WHERE version_id = ?",
-                              [current]).fetchone()
-            current = row[0] if row else None
+            current = version_queries.parent_of(cur, current)
 
     workspace.read(read)
     return chain
@@ -354,8 +326,7 @@ def set_status(cur: duckdb.DuckDBPyConnection, version_id: str, status: str, *, 
     if status not in STATUSES:
         raise RevPlanError(f"Unknown version status {status!r}.")
     before = read_version(cur, version_id).status
-    cur.execute("UPDATE plan_versions SET status = ? WHERE version_id = ?",
-                [status, version_id])
+    version_queries.update_status(cur, version_id, status)
     audit.record(cur, actor=actor, actor_role=actor_role, action="version.status",
                  entity="plan_version", entity_id=version_id, before={"status": before},
                  after={"status": status}, reason=reason)
@@ -370,8 +341,7 @@ def tag_version(workspace: Workspace, version_id: str, tag: str, *, actor: str,
 
     def write(cur) -> None:
         read_version(cur, version_id)
-        cur.execute("INSERT OR IGNORE INTO plan_version_tags VALUES (?, ?, ?, ?)",
-                    [version_id, tag, actor, now_utc()])
+        version_queries.add_tag(cur, version_id, tag, actor, now_utc())
         audit.record(cur, actor=actor, actor_role=actor_role, action="version.tag",
                      entity="plan_version", entity_id=version_id, after={"tag": tag})
 

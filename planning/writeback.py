@@ -39,7 +39,9 @@ from planning.errors import RevPlanError
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 from planning.store import approvals as approvals_repo
+from planning.store import plan_versions as version_queries
 from planning.store import webhook_delivery as delivery_repo
+from planning.store import writeback_outbox as outbox_repo
 from planning.versions import read_items, set_status, verify_version
 
 FIELD_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -64,30 +66,9 @@ def _role_of(user: User) -> str | None:
     return user.primary_role.value if user.primary_role else None
 
 
-def _territory_changes(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame) -> pd.DataFrame:
-    cur.register("plan_items", items[["subject", "assignee"]])
-    try:
-        return cur.execute(
-            """SELECT 'Account' AS object, a.account_id AS record_id, 'OwnerId' AS field,
-                      a.owner_id AS old_value, p.assignee AS new_value, 0 AS kind_order
-               FROM plan_items p JOIN accounts a ON a.account_id = p.subject
-               WHERE a.owner_id IS DISTINCT FROM p.assignee
-               UNION ALL
-               SELECT 'Opportunity', o.opportunity_id, 'OwnerId', o.owner_id, p.assignee, 1
-               FROM plan_items p
-               JOIN accounts a ON a.account_id = p.subject
-               JOIN opportunities o ON o.account_id = p.subject
-               WHERE a.owner_id IS DISTINCT FROM p.assignee
-                 AND o.status = 'open' AND o.owner_id IS DISTINCT FROM p.assignee
-               ORDER BY kind_order, record_id""").df().drop(columns="kind_order")
-    finally:
-        cur.unregister("plan_items")
-
-
 def _quota_changes(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,
                    fiscal_year: int) -> pd.DataFrame:
-    current = cur.execute("SELECT rep_id, quota_cents FROM rep_quotas WHERE fiscal_year = ?",
-                          [fiscal_year]).df().set_index("rep_id")["quota_cents"]
+    current = outbox_repo.crm_quotas(cur, fiscal_year)
     rows = []
     for subject, cents in zip(items["subject"], items["amount_cents"], strict=True):
         old = current.get(subject)
@@ -104,7 +85,7 @@ def planned_changes(cur: duckdb.DuckDBPyConnection, version_id: str) -> pd.DataF
     version = verify_version(cur, version_id)
     items = read_items(cur, version_id)
     if version.kind == "territory":
-        return _territory_changes(cur, items)
+        return outbox_repo.territory_owner_changes(cur, items)
     if version.fiscal_year is None:
         raise RevPlanError(f"Quota version {version_id} has no fiscal year.")
     return _quota_changes(cur, items, version.fiscal_year)
@@ -118,9 +99,7 @@ def preview(workspace: Workspace, version_id: str) -> pd.DataFrame:
         changes = planned_changes(cur, version_id)
         digest = verify_version(cur, version_id).content_hash
         keys = [idempotency_key(digest, change) for change in changes.to_dict("records")]
-        queued = {k for (k,) in cur.execute(
-            "SELECT idempotency_key FROM writeback_outbox WHERE idempotency_key IN "
-            "(SELECT UNNEST(?::VARCHAR[]))", [keys]).fetchall()}
+        queued = outbox_repo.queued_keys(cur, keys)
         return changes.assign(queued=[key in queued for key in keys])
 
     return workspace.read_snapshot(read)
@@ -200,10 +179,7 @@ def publish(workspace: Workspace, version_id: str, user: User,
         if version.status not in ("approved", "published"):
             raise RevPlanError(f"Version {version_id} is {version.status}; only an approved "
                                "version can be published.")
-        approved = cur.execute(
-            "SELECT count(*) FROM approval_requests WHERE version_id = ? AND status = "
-            "'approved' AND content_hash = ?", [version_id, version.content_hash]).fetchone()[0]
-        if not approved:
+        if not approvals_repo.has_approval(cur, version_id, version.content_hash):
             raise RevPlanError(f"Version {version_id} has no approval of its current content.")
         changes = planned_changes(cur, version_id)
         fields = set(zip(changes["object"], changes["field"], strict=True))
@@ -213,38 +189,31 @@ def publish(workspace: Workspace, version_id: str, user: User,
             raise RevPlanError(f"Your roles may not write {', '.join(refused)}; ask RevOps to "
                                "publish.")
         batch_id = f"batch-{now_utc():%Y%m%d-%H%M%S%f}"
-        start = cur.execute("SELECT coalesce(max(sequence), 0) FROM writeback_outbox"
-                            ).fetchone()[0]
+        start = outbox_repo.last_sequence(cur)
         records = changes.to_dict("records")
         keys = [idempotency_key(version.content_hash, change) for change in records]
-        existing = {k for (k,) in cur.execute(
-            "SELECT idempotency_key FROM writeback_outbox WHERE idempotency_key IN "
-            "(SELECT UNNEST(?::VARCHAR[]))", [keys]).fetchall()}
-        rows = []
+        existing = outbox_repo.queued_keys(cur, keys)
+        rows: list[outbox_repo.OutboxRow] = []
         for key, change in zip(keys, records, strict=True):
             if key in existing:
                 continue
             existing.add(key)
-            rows.append([key, batch_id, start + len(rows) + 1, change["object"],
+            rows.append((key, batch_id, start + len(rows) + 1, change["object"],
                          change["record_id"], change["field"], change["old_value"],
-                         change["new_value"]])
+                         change["new_value"]))
         new = len(rows)
         progress(0.0, f"queuing {new:,} change(s)")
         for first in range(0, new, PUBLISH_CHUNK):
-            cur.executemany(
-                """INSERT INTO writeback_outbox (idempotency_key, batch_id, sequence, object,
-                       record_id, field, old_value, new_value, status)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')""",
-                rows[first:first + PUBLISH_CHUNK])
+            outbox_repo.insert_items(cur, rows[first:first + PUBLISH_CHUNK])
             done = min(first + PUBLISH_CHUNK, new)
             progress(done / new * 0.95, f"queued {done:,} of {new:,} change(s)")
         if new:
-            cur.execute("INSERT INTO writeback_batches VALUES (?, ?, ?, ?, ?, ?)",
-                        [batch_id, version_id, version.content_hash, user.email, now_utc(), new])
-        superseded = tuple(v for (v,) in cur.execute(
-            """SELECT version_id FROM plan_versions WHERE kind = ? AND status = 'published'
-               AND version_id <> ? AND fiscal_year IS NOT DISTINCT FROM ?""",
-            [version.kind, version_id, version.fiscal_year]).fetchall())
+            outbox_repo.insert_batch(cur, batch_id=batch_id, version_id=version_id,
+                                     content_hash=version.content_hash,
+                                     published_by=user.email, published_at=now_utc(),
+                                     items=new)
+        superseded = version_queries.other_published(cur, version.kind, version.fiscal_year,
+                                                     version_id)
         for old in superseded:
             set_status(cur, old, "superseded", actor=user.email, actor_role=_role_of(user),
                        reason=f"superseded by {version_id}")
@@ -266,9 +235,7 @@ def publish(workspace: Workspace, version_id: str, user: User,
 
 def outbox(workspace: Workspace, batch_id: str | None = None) -> pd.DataFrame:
     """Outbox items in delivery order (one batch's when given)."""
-    return workspace.read(lambda cur: cur.execute(
-        """SELECT * FROM writeback_outbox WHERE ?::VARCHAR IS NULL OR batch_id = ?
-           ORDER BY sequence""", [batch_id, batch_id]).df())
+    return workspace.read(lambda cur: outbox_repo.outbox_items(cur, batch_id))
 
 
 def data_loader_csv(workspace: Workspace, batch_id: str, object_name: str) -> str:
