@@ -247,10 +247,12 @@ def solve_model(
             values = np.zeros(len(units))
             values[start[units] == reps] = 1.0
             solution = highs.getSolution()
-            solution.col_value = [0.0] * highs.getNumCol()
+            # `solution.col_value` hands out a copy on every read: fill a list, assign it once.
+            col_value = [0.0] * highs.getNumCol()
             column = solver._pyomo_var_to_solver_var_map  # noqa: SLF001
             for j, var in m.x.items():
-                solution.col_value[column[id(var)]] = float(values[j])
+                col_value[column[id(var)]] = float(values[j])
+            solution.col_value = col_value
             solution.value_valid = True
             highs.setSolution(solution)
     else:
