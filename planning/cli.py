@@ -340,8 +340,7 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
     )
     from planning.csv_safety import spreadsheet_csv
     from planning.output_files import write_text_atomically
-    from planning.quota.model import QuotaScenario, solve_quotas
-    from planning.quota.workspace import quota_inputs, quota_metrics
+    from planning.quota.plan import QuotaRequest, planned_fiscal_year, solve_quota_plan
     from planning.store import open_workspace
 
     user = None
@@ -349,17 +348,18 @@ def _command_quota_solve(args: argparse.Namespace) -> int:
         workspace, user = quota_saver(args)
     else:
         workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
-    inputs = quota_inputs(workspace, args.fiscal_year, territory_scenario=args.territory_version,
-                          today=_as_of_day(args.as_of))
-    name = (None if args.save is None
-            else free_version_name(workspace, "quota", inputs.fiscal_year, args.save))
-    scenario = QuotaScenario(
+    today = _as_of_day(args.as_of)
+    name = (None if args.save is None else free_version_name(
+        workspace, "quota", planned_fiscal_year(workspace, args.fiscal_year, today), args.save))
+    request = QuotaRequest(
         target_cents=amount_cents("target", args.target), blend=_blend(args.blend),
         over_assign=args.over_assign, max_increase=args.max_increase,
         max_decrease=args.max_decrease, team_totals="fixed" if args.fixed_teams else "free",
-        seasonality=inputs.seasonality)
-    result = solve_quotas(inputs.reps, scenario)
-    fairness, capacity = quota_metrics(inputs, result)
+        fiscal_year=args.fiscal_year, territory_scenario=args.territory_version, today=today)
+    plan = solve_quota_plan(workspace, user.email if user else os.environ.get("USER", "cli"),
+                            request)
+    inputs, result = plan.inputs, plan.result
+    fairness, capacity = plan.metrics()
     print(f"FY{inputs.fiscal_year}: {len(result.allocation)} reps, total "
           f"{result.total_cents / 100:,.2f} ({result.status}, largest deviation from fair share "
           f"{result.objective:.1%}, {result.seconds:.2f} s). Expected to reach 100%: "

@@ -205,12 +205,14 @@ def _command_publish(args: argparse.Namespace,
 
 
 def _command_alternate(args: argparse.Namespace) -> int:
+    from planning.access.policy import system_principal
     from planning.access.users import canonical_email
     from planning.approvals import set_alternate
     from planning.store import open_workspace
 
     set_alternate(open_workspace(args.workspace), args.role,
-                  None if args.clear else args.email, None, reason=args.reason)
+                  None if args.clear else args.email, system_principal(args.workspace),
+                  reason=args.reason)
     print(f"No alternate for {args.role} in {args.workspace!r}." if args.clear else
           f"{canonical_email(args.email)} is the alternate approver for {args.role} in "
           f"{args.workspace!r}.")
@@ -288,14 +290,9 @@ def solve_workspace_territory(
     from planning.access.policy import Action, require
     from planning.asof import parse_day, resolve_as_of
     from planning.compare import mean_distance_text
-    from planning.jobs import solve_territory_in_job
     from planning.overview import format_money
-    from planning.territory.workspace import (
-        MEASURE_NAMES,
-        save_scenario,
-        suggested_measure,
-        workspace_territory,
-    )
+    from planning.territory.plan import TerritoryRequest, plan_territories, save_plan
+    from planning.territory.workspace import MEASURE_NAMES, suggested_measure
 
     if not args.acting:
         raise RevPlanError("territory solve --workspace needs --as EMAIL: the workspace member "
@@ -309,22 +306,21 @@ def solve_workspace_territory(
     measure = args.measure or suggested_measure(workspace, today)
     locked = tuple(dict.fromkeys(args.lock or ()))
     respect_segments = not args.no_segments
-    territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
-                                    locked_ids=locked, today=today)
     scenario = scenario_from_args(args, MEASURE_NAMES[measure])
     if not args.json:
         print(f"Solving in a job process (hard limit {scenario.time_limit:.0f} s)...",
               flush=True)
-    result = solve_territory_in_job(workspace, user.email, territory.problem, scenario)
+    plan = plan_territories(workspace, user.email, TerritoryRequest(
+        measure=measure, scenario=scenario, locked_ids=locked,
+        respect_segments=respect_segments, today=today, name=name or ""))
+    result = plan.result
     version_id = None
     if result.has_plan and name is not None:
-        version_id = save_scenario(workspace, territory, result, name, actor=user.email,
-                                   actor_role=_role(user), locked_ids=locked,
-                                   respect_segments=respect_segments)
+        version_id = save_plan(workspace, plan, name, actor=user.email, actor_role=_role(user))
     lines = [result.message]
     if result.has_plan:
         kpis = result.kpis()
-        problem = territory.problem
+        problem = plan.territory.problem
         lines.append(
             f"{problem.unit_count:,} accounts, {problem.rep_count:,} reps, balanced on "
             f"{MEASURE_NAMES[measure]}: max balance deviation "

@@ -14,28 +14,24 @@ from planning.access.policy import Action
 from planning.asof import fiscal_years_with_data
 from planning.bounds import amount_cents
 from planning.errors import RevPlanError
-from planning.jobs import (
-    Job,
-    cancel_job,
-    job_input,
-    job_result,
-    job_state,
-    latest_job,
-    submit_job,
-)
+from planning.jobs import Job, cancel_job, job_input, job_result, job_state, latest_job
 from planning.overview import format_money
-from planning.quota.model import QuotaInfeasibleError, QuotaScenario
+from planning.quota.fairness import FairnessReport
+from planning.quota.model import QuotaInfeasibleError
+from planning.quota.plan import (
+    QuotaPlan,
+    QuotaRequest,
+    override_quota,
+    plan_from_job_input,
+    save_quota_plan,
+    solve_quota_plan,
+)
 from planning.quota.workspace import (
     DEFAULT_BLEND,
     DEFAULT_GROWTH,
     QuotaBaseline,
-    QuotaInputs,
-    checked_reason,
     quota_baseline,
     quota_inputs,
-    quota_metrics,
-    record_override,
-    save_quota_scenario,
     saved_quota_scenarios,
     suggested_blend,
 )
@@ -96,8 +92,8 @@ def baseline_text(baseline: QuotaBaseline | None, growth: float) -> str:
             f"{format_money(baseline.target_cents(growth))} at {growth:+.0%}.")
 
 
-def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
-    """The scenario settings; inputs, scenario and name when submitted."""
+def scenario_form() -> QuotaRequest | None:
+    """The scenario settings; the request when submitted."""
     territories = saved_scenarios(workspace)
     sources = {None: "Current book (account revenue)"} | {
         row.scenario_id: f"Territory scenario: {row.name}" for row in territories.itertuples()}
@@ -144,48 +140,24 @@ def scenario_form() -> tuple[QuotaInputs, QuotaScenario, str] | None:
         return None
     if potential + history + pipeline != 100:
         raise RevPlanError(f"The blend adds up to {potential + history + pipeline}%, not 100%.")
-    inputs = quota_inputs(workspace, fiscal_year, territory_scenario=source, today=as_of.day)
-    target_cents = (amount_cents("target", target, allow_zero=True)
-                    or quota_baseline(inputs).target_cents(growth / 100))
-    if target_cents <= 0:
-        raise RevPlanError("The reps booked nothing last year to grow from: enter a target.")
-    scenario = QuotaScenario(
-        target_cents=target_cents,
+    return QuotaRequest(
+        target_cents=amount_cents("target", target, allow_zero=True), growth=growth / 100,
         blend={"potential": potential / 100, "history": history / 100,
                "pipeline": pipeline / 100},
         over_assign=over / 100, max_increase=increase / 100 or None,
         max_decrease=decrease / 100 or None,
         floor_cents=amount_cents("floor", floor, allow_zero=True) or None,
         ceiling_cents=amount_cents("ceiling", ceiling, allow_zero=True) or None,
-        team_totals="fixed" if fixed else "free", seasonality=inputs.seasonality)
-    default_name = f"FY{inputs.fiscal_year} {format_money(target_cents)}"
-    return inputs, scenario, name.strip() or default_name
+        team_totals="fixed" if fixed else "free", fiscal_year=fiscal_year,
+        territory_scenario=source, today=as_of.day, name=name)
 
 
-# Hard wall-clock limit of one quota solve job.
-QUOTA_TIME_LIMIT_S = 120.0
 # After a reload, this person's last allocation is shown again if it ended this recently.
 RESTORE_SECONDS = 15 * 60
 RESTORED_KEY = "quota_restored"
 
 
-def solve(state: dict) -> None:
-    """Solve the state's scenario (with its overrides) as a job in a process of its own and
-    keep the result in the state; the user's error the solve ends with is raised here."""
-    scenario = QuotaScenario(**{**state["scenario"].__dict__, "overrides": state["overrides"]})
-    with telemetry.timed(workspace, "solve", "quota", user.email):
-        job_id = submit_job(workspace, "quota", user.email,
-                            {"reps": state["inputs"].reps, "scenario": scenario,
-                             "inputs": state["inputs"], "base_scenario": state["scenario"],
-                             "name": state["name"], "overrides": state["overrides"]},
-                            time_limit_s=QUOTA_TIME_LIMIT_S,
-                            parameters={"target_cents": scenario.target_cents})
-        job = follow_job(job_id)
-    state["result"] = job_result(job)
-    state["error"] = None
-
-
-def restored_state(owner: str) -> dict | None:
+def restored_plan(owner: str) -> QuotaPlan | None:
     """This person's last allocation after a reload (followed to its end if still running).
 
     Allocations with overrides are not restored: an override is recorded only once its
@@ -204,8 +176,7 @@ def restored_state(owner: str) -> dict | None:
     job = last if last.finished else follow_job(last.job_id)
     if job.status != "done":
         return None
-    return {"inputs": payload["inputs"], "scenario": payload["base_scenario"],
-            "name": payload["name"], "overrides": {}, "result": job_result(job)}
+    return plan_from_job_input(payload, job_result(job))
 
 
 def follow_job(job_id: int) -> Job:
@@ -220,11 +191,10 @@ def follow_job(job_id: int) -> Job:
     return job
 
 
-def rep_table(inputs: QuotaInputs, state: dict) -> pd.DataFrame:
-    result = state["result"]
-    fairness = state["fairness"].reps
-    frame = result.allocation.merge(inputs.reps[["rep_id", "name", "ramp", "potential"]],
-                                    on="rep_id").merge(fairness, on="rep_id")
+def rep_table(plan: QuotaPlan, fairness: FairnessReport) -> pd.DataFrame:
+    frame = plan.result.allocation.merge(
+        plan.inputs.reps[["rep_id", "name", "ramp", "potential"]], on="rep_id").merge(
+        fairness.reps, on="rep_id")
     last = frame["last_quota_cents"].to_numpy(dtype=float, na_value=np.nan)
     return pd.DataFrame({
         "Rep": frame["name"], "Team": frame["team"], "Quota": frame["quota_cents"] / 100,
@@ -239,9 +209,10 @@ def rep_table(inputs: QuotaInputs, state: dict) -> pd.DataFrame:
     })
 
 
-def charts(inputs: QuotaInputs, state: dict) -> None:
-    result, fairness = state["result"], state["fairness"]
-    frame = result.allocation.merge(inputs.reps[["rep_id", "name", "potential"]], on="rep_id")
+def charts(plan: QuotaPlan, fairness: FairnessReport) -> None:
+    result = plan.result
+    frame = result.allocation.merge(plan.inputs.reps[["rep_id", "name", "potential"]],
+                                    on="rep_id")
     slope = result.total_cents / 100 / max(frame["potential"].sum(), 1e-9)
     top = float(frame["potential"].max())
     scatter = go.Figure()
@@ -280,10 +251,9 @@ def charts(inputs: QuotaInputs, state: dict) -> None:
     st.plotly_chart(rollup, config=CHART_CONFIG, width="stretch")
 
 
-def override_form(state: dict) -> None:
+def override_form(plan: QuotaPlan) -> None:
     """Set one rep's quota by hand, with a reason (audited); the others rebalance."""
-    inputs: QuotaInputs = state["inputs"]
-    names = dict(zip(inputs.reps["rep_id"], inputs.reps["name"], strict=True))
+    names = dict(zip(plan.inputs.reps["rep_id"], plan.inputs.reps["name"], strict=True))
     with st.form("quota_override"):
         st.markdown("**Override a rep's quota** (the others rebalance to keep the total)")
         left, middle = st.columns(2)
@@ -293,29 +263,25 @@ def override_form(state: dict) -> None:
         reason = st.text_input("Reason (recorded in the audit trail)")
         applied = st.form_submit_button("Apply override", icon=":material/edit:")
     if applied:
-        before = (state["overrides"], state["result"])
         try:
-            cents = int(round(amount * 100))
-            checked_reason(reason)
-            state["overrides"] = {**state["overrides"], rep: cents}
-            solve(state)
-            record_override(workspace, rep, cents, reason, actor=user.email, actor_role=role)
+            with telemetry.timed(workspace, "solve", "quota", user.email):
+                overridden = override_quota(workspace, plan, rep, int(round(amount * 100)),
+                                            reason, actor=user.email, actor_role=role,
+                                            follow=follow_job)
         except Exception as exc:  # noqa: BLE001 - shown in words
-            state["overrides"], state["result"] = before
             show_failure(exc, "apply the override")
         else:
+            st.session_state[STATE_KEY] = overridden
             st.rerun()
-    if state["overrides"]:
+    if plan.overrides:
         st.caption("Overrides: " + "; ".join(
             f"{names.get(rep, rep)} {format_money(cents)}"
-            for rep, cents in state["overrides"].items()))
+            for rep, cents in plan.overrides.items()))
 
 
-def show_result(state: dict) -> None:
-    inputs: QuotaInputs = state["inputs"]
-    result = state["result"]
-    fairness, capacity = quota_metrics(inputs, result)
-    state["fairness"] = fairness
+def show_result(plan: QuotaPlan) -> None:
+    inputs, result = plan.inputs, plan.result
+    fairness, capacity = plan.metrics()
     st.success(f"FY{inputs.fiscal_year}: {result.status}. Largest deviation from fair share "
                f"{result.objective:.1%}; solved in {result.seconds:.2f} s. Potential from "
                f"{inputs.potential_source}.")
@@ -338,9 +304,9 @@ def show_result(state: dict) -> None:
                     f"({format_money(int(capacity.productivity * 100))} per ramped rep): "
                     f"{capacity.hires:.1f} hires at a first-year ramp of "
                     f"{capacity.first_year_ramp:.0%}.")
-    charts(inputs, state)
+    charts(plan, fairness)
     st.subheader("Quota per rep")
-    st.dataframe(rep_table(inputs, state), hide_index=True, width="stretch", column_config={
+    st.dataframe(rep_table(plan, fairness), hide_index=True, width="stretch", column_config={
         "Quota": st.column_config.NumberColumn(format="dollar"),
         "Fair share": st.column_config.NumberColumn(format="dollar"),
         **{c: st.column_config.NumberColumn(format="percent") for c in (
@@ -351,18 +317,17 @@ def show_result(state: dict) -> None:
         "Why": st.column_config.TextColumn(width="large"),
     })
     if may_solve:
-        override_form(state)
+        override_form(plan)
         parent = parent_picker("quota", "quota_parent")
-        overridden = len(state["overrides"])
+        overridden = len(plan.overrides)
         name = version_name_input(
-            "quota", inputs.fiscal_year, state["name"] + (
+            "quota", inputs.fiscal_year, plan.name + (
                 f" with {overridden} override{'s' if overridden > 1 else ''}"
                 if overridden else ""), "quota_version_name")
         if st.button("Save as plan version", icon=":material/save:", key="quota_save"):
             try:
-                scenario_id = save_quota_scenario(workspace, inputs, result, name,
-                                                  actor=user.email, actor_role=role,
-                                                  parent_id=parent)
+                scenario_id = save_quota_plan(workspace, plan, name, actor=user.email,
+                                              actor_role=role, parent_id=parent)
                 st.success(f"Saved as version {scenario_id}: “{name}”.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "save the scenario")
@@ -391,12 +356,12 @@ def show_saved() -> None:
 new_tab, saved_tab = st.tabs(["New scenario", "Saved scenarios"])
 with new_tab:
     try:
-        submitted = scenario_form()
-        if submitted is not None:
-            inputs, scenario, name = submitted
-            st.session_state[STATE_KEY] = {"inputs": inputs, "scenario": scenario,
-                                           "name": name, "overrides": {}, "result": None}
-            solve(st.session_state[STATE_KEY])
+        request = scenario_form()
+        if request is not None:
+            st.session_state.pop(STATE_KEY, None)
+            with telemetry.timed(workspace, "solve", "quota", user.email):
+                st.session_state[STATE_KEY] = solve_quota_plan(workspace, user.email, request,
+                                                               follow=follow_job)
     except QuotaInfeasibleError as exc:
         st.error(f"**No allocation: the limits cannot add up to the total.** {exc}",
                  icon=":material/block:")
@@ -407,14 +372,14 @@ with new_tab:
     if STATE_KEY not in st.session_state and not st.session_state.get(RESTORED_KEY):
         st.session_state[RESTORED_KEY] = True
         try:
-            restored = restored_state(user.email)
+            restored = restored_plan(user.email)
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "show your last allocation")
             restored = None
         if restored is not None:
             st.session_state[STATE_KEY] = restored
-    state = st.session_state.get(STATE_KEY)
-    if state is not None and state.get("result") is not None:
-        show_result(state)
+    plan: QuotaPlan | None = st.session_state.get(STATE_KEY)
+    if plan is not None:
+        show_result(plan)
 with saved_tab:
     show_saved()

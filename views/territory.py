@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,28 +14,26 @@ import streamlit as st
 from planning import telemetry
 from planning.access.policy import Action
 from planning.compare import format_delta, format_distance, mean_distance_text
-from planning.jobs import (
-    cancel_job,
-    job_input,
-    job_result,
-    job_state,
-    latest_job,
-    solve_territory_in_job,
-    submit_job,
-)
+from planning.jobs import Job, cancel_job, job_input, job_result, job_state, latest_job
 from planning.overview import format_quantity
+from planning.territory.plan import (
+    TerritoryPlan,
+    TerritoryRequest,
+    compare_objectives,
+    plan_again,
+    plan_from_job_input,
+    plan_territories,
+    save_plan,
+)
 from planning.territory.problem import TerritoryScenario
-from planning.territory.solve import TerritoryResult, current_plan_kpis
-from planning.territory.tradeoff import OPTIONS, TradeOff, option_weight, tradeoff
+from planning.territory.solve import current_plan_kpis
+from planning.territory.tradeoff import OPTIONS, TradeOff
 from planning.territory.workspace import (
     MEASURE_NAMES,
-    WorkspaceTerritory,
     location_summary,
     lockable_accounts,
-    save_scenario,
     saved_scenarios,
     suggested_measure,
-    workspace_territory,
 )
 from views.common import (
     allowed,
@@ -59,67 +57,6 @@ CHART_CONFIG = {"displaylogo": False}
 RESTORE_SECONDS = 15 * 60
 
 
-@dataclass
-class SolveJob:
-    """A solve running as a job in a process of its own, its progress and, once done, its
-    result (see `planning.jobs`: the page never solves in its own thread or process)."""
-
-    territory: WorkspaceTerritory
-    scenario: TerritoryScenario
-    name: str
-    locked: tuple[str, ...]
-    respect_segments: bool
-    job_id: int | None = None
-    share: float = 0.0
-    text: str = "Waiting for a worker"
-    result: TerritoryResult | None = None
-    error: Exception | None = None
-    status: str = "queued"
-
-    def start(self) -> None:
-        """Queue the solve with its hard time limit (the app keeps the saving)."""
-        payload = {"problem": self.territory.problem, "scenario": self.scenario,
-                   "territory": self.territory, "name": self.name, "locked": self.locked,
-                   "respect_segments": self.respect_segments}
-        self.job_id = submit_job(
-            workspace, "territory", user.email, payload, time_limit_s=self.scenario.time_limit,
-            parameters={"name": self.name, "tolerance": self.scenario.tolerance,
-                        "disruption_weight": self.scenario.disruption_weight})
-
-    @property
-    def running(self) -> bool:
-        """Whether the job is still queued or running (reads its row; loads its result)."""
-        if self.job_id is None or self.status not in ("queued", "running"):
-            return False
-        state = job_state(workspace, self.job_id)
-        self.status, self.share, self.text = state.status, state.progress, (
-            state.progress_text or ("Waiting for a worker" if state.status == "queued"
-                                    else "Starting"))
-        if not state.finished:
-            return True
-        try:
-            self.result = job_result(state)
-        except Exception as exc:  # noqa: BLE001 - shown in words on the page
-            self.error = exc
-        return False
-
-    @classmethod
-    def restored(cls, owner: str) -> SolveJob | None:
-        """This person's last territory job after a reload: running, or ended lately."""
-        last = latest_job(workspace, owner, "territory")
-        if last is None or (last.finished and time.time() - (last.finished_at or 0)
-                            > RESTORE_SECONDS):
-            return None
-        try:
-            payload = job_input(last)
-        except (OSError, EOFError, AttributeError, ImportError):
-            return None
-        return cls(territory=payload["territory"], scenario=payload["scenario"],
-                   name=payload["name"], locked=payload["locked"],
-                   respect_segments=payload["respect_segments"], job_id=last.job_id,
-                   status="running")
-
-
 user = require_page("territory")
 workspace = current_workspace()
 may_solve = allowed(user, Action.SOLVE_TERRITORY)
@@ -139,8 +76,8 @@ def account_choices(workspace_name: str, path: str) -> dict[str, str]:
     return lockable_accounts(workspace)
 
 
-def scenario_form() -> SolveJob | None:
-    """The scenario parameters; a started job when submitted."""
+def scenario_form() -> TerritoryRequest | None:
+    """The scenario parameters; the request when submitted."""
     choices = account_choices(workspace.name, str(workspace.path))
     with st.form("territory_scenario"):
         left, right = st.columns(2)
@@ -180,40 +117,58 @@ def scenario_form() -> SolveJob | None:
         st.caption("Your role may view saved scenarios; RevOps and sales leaders solve them.")
     if not submitted:
         return None
-    territory = workspace_territory(workspace, measure, respect_segments=respect_segments,
-                                    locked_ids=tuple(locked), today=page_as_of(workspace).day)
-    share = OBJECTIVES[objective]
-    scenario = TerritoryScenario(
-        tolerance=tolerance / 100,
-        disruption_weight=(float(weight) if objective == "Custom weight"
-                           else option_weight(territory.problem, share)),
-        max_moves_per_rep=int(cap) or None, time_limit=float(limit),
-        balance_measure=MEASURE_NAMES[measure])
-    return SolveJob(territory=territory, scenario=scenario,
-                    name=name.strip() or f"{MEASURE_NAMES[measure]} ±{tolerance}%",
-                    locked=tuple(locked), respect_segments=respect_segments)
+    custom = objective == "Custom weight"
+    scenario = TerritoryScenario(tolerance=tolerance / 100,
+                                 disruption_weight=float(weight) if custom else None,
+                                 max_moves_per_rep=int(cap) or None, time_limit=float(limit))
+    return TerritoryRequest(measure=measure, scenario=scenario,
+                            objective_share=None if custom else OBJECTIVES[objective],
+                            locked_ids=tuple(locked), respect_segments=respect_segments,
+                            today=page_as_of(workspace).day, name=name)
 
 
-def follow(job: SolveJob) -> None:
-    """Show the running solve's progress with a cancel button until it ends."""
-    if st.button("Cancel the solve", icon=":material/stop:", key="territory_cancel"):
-        cancel_job(workspace, job.job_id)
-    bar = st.progress(0.0, text="Solving…")
-    while job.running:
-        bar.progress(min(max(job.share, 0.0), 1.0), text=job.text)
+def follow(job_id: int) -> Job:
+    """Show the solve's progress with a Cancel button (which kills its process) until its
+    job ends. The shown plan is cleared first, so a rerun meanwhile (a click on Cancel, a
+    reload) follows the job again through `restored_plan`."""
+    st.session_state.pop(JOB_KEY, None)
+    st.button("Cancel the solve", icon=":material/stop:", key="territory_cancel",
+              on_click=cancel_job, args=(workspace, job_id))
+    bar = st.progress(0.0, text="Waiting for a worker")
+    while not (job := job_state(workspace, job_id)).finished:
+        bar.progress(min(max(job.progress, 0.0), 1.0), text=job.progress_text or (
+            "Waiting for a worker" if job.status == "queued" else "Starting"))
         time.sleep(0.25)
     bar.empty()
+    return job
+
+
+def restored_plan(owner: str) -> TerritoryPlan | None:
+    """This person's last solve after a reload or a rerun: followed to its end if still
+    running, or shown again if it ended lately."""
+    last = latest_job(workspace, owner, "territory")
+    if last is None or (last.finished and time.time() - (last.finished_at or 0)
+                        > RESTORE_SECONDS):
+        return None
+    try:
+        payload = job_input(last)
+    except (OSError, EOFError, AttributeError, ImportError):
+        return None
+    if "territory" not in payload:
+        return None
+    job = last if last.finished else follow(last.job_id)
+    return plan_from_job_input(payload, job_result(job))
 
 
 def rep_colours(rep_ids: list[str]) -> dict[str, str]:
     return {rep: PALETTE[i % len(PALETTE)] for i, rep in enumerate(rep_ids)}
 
 
-def territory_map(job: SolveJob, result: TerritoryResult) -> go.Figure:
+def territory_map(plan: TerritoryPlan) -> go.Figure:
     """Accounts coloured by rep, rep homes as stars; plain lon/lat axes (no map tiles)."""
-    units = job.territory.units.merge(result.assignment[["unit_id", "rep_id", "moved"]],
-                                      on="unit_id")
-    reps = job.territory.reps
+    units = plan.territory.units.merge(plan.result.assignment[["unit_id", "rep_id", "moved"]],
+                                       on="unit_id")
+    reps = plan.territory.reps
     colours = rep_colours(list(reps["rep_id"]))
     names = dict(zip(reps["rep_id"], reps["name"], strict=True))
     figure = go.Figure()
@@ -245,9 +200,10 @@ def territory_map(job: SolveJob, result: TerritoryResult) -> go.Figure:
     return figure
 
 
-def balance_chart(job: SolveJob, result: TerritoryResult) -> go.Figure:
+def balance_chart(plan: TerritoryPlan) -> go.Figure:
     """Each rep's workload against their band, with today's workload for comparison."""
-    reps = result.reps.merge(job.territory.reps[["rep_id", "name"]], on="rep_id")
+    result = plan.result
+    reps = result.reps.merge(plan.territory.reps[["rep_id", "name"]], on="rep_id")
     reps = reps.sort_values("deviation", kind="stable")
     figure = go.Figure()
     figure.add_bar(x=reps["name"], y=reps["high"] - reps["low"], base=reps["low"],
@@ -266,25 +222,27 @@ def balance_chart(job: SolveJob, result: TerritoryResult) -> go.Figure:
     return figure
 
 
-def offer_suggested_tolerance(job: SolveJob) -> None:
+def offer_suggested_tolerance(plan: TerritoryPlan) -> None:
     """A button that solves the same scenario at the smallest tolerance with a plan.
 
     Small books (a few dozen accounts per handful of reps) are lumpy: one large account can
     outweigh a rep's whole band, so the tolerance that works is found by the diagnosis.
     """
-    result = job.result
-    suggested = (None if result is None or result.infeasibility is None
+    result = plan.result
+    suggested = (None if result.infeasibility is None
                  else result.infeasibility.suggested_tolerance)
     if suggested is None or not may_solve:
         return
     if st.button(f"Solve at ±{suggested:.1%}", key="territory_suggested", type="primary",
                  help="The same scenario with the smallest balance tolerance that has a plan."):
-        retry = SolveJob(territory=job.territory, scenario=replace(job.scenario,
-                                                                   tolerance=suggested),
-                         name=f"{job.scenario.balance_measure} ±{suggested:.1%}",
-                         locked=job.locked, respect_segments=job.respect_segments)
-        retry.start()
-        st.session_state[JOB_KEY] = retry
+        try:
+            with telemetry.timed(workspace, "solve", "territory", user.email):
+                st.session_state[JOB_KEY] = plan_again(
+                    workspace, user.email, plan, replace(plan.scenario, tolerance=suggested),
+                    f"{plan.scenario.balance_measure} ±{suggested:.1%}", follow=follow)
+        except Exception as exc:  # noqa: BLE001 - shown in words
+            show_failure(exc, "solve the scenario")
+            return
         st.rerun()
 
 
@@ -292,11 +250,11 @@ def offer_suggested_tolerance(job: SolveJob) -> None:
 TRADEOFF_SECONDS = 45.0
 
 
-def show_tradeoff(job: SolveJob) -> None:
+def show_tradeoff(plan: TerritoryPlan) -> None:
     """Continuity, balanced and compactness solved side by side on demand (bounded time):
     moved share against weighted distance, and a button that shows each option's plan."""
     st.subheader("Trade-off: moves against distance")
-    key = (id(job.territory), job.scenario.tolerance, job.scenario.max_moves_per_rep)
+    key = (id(plan.territory), plan.scenario.tolerance, plan.scenario.max_moves_per_rep)
     stored: tuple[tuple, TradeOff] | None = st.session_state.get(TRADEOFF_KEY)
     found = stored[1] if stored is not None and stored[0] == key else None
     if found is None:
@@ -306,10 +264,8 @@ def show_tradeoff(job: SolveJob) -> None:
                      key="territory_tradeoff_run"):
             with st.spinner(f"Solving {len(OPTIONS)} options (at most "
                             f"{TRADEOFF_SECONDS:.0f} s)…"):
-                found = tradeoff(job.territory.problem, job.scenario,
-                                 total_seconds=TRADEOFF_SECONDS,
-                                 solve=lambda problem, scenario: solve_territory_in_job(
-                                     workspace, user.email, problem, scenario))
+                found = compare_objectives(workspace, user.email, plan,
+                                           total_seconds=TRADEOFF_SECONDS)
             st.session_state[TRADEOFF_KEY] = (key, found)
         if found is None:
             return
@@ -342,22 +298,17 @@ def show_tradeoff(job: SolveJob) -> None:
         if column.button(f"Show the {option.lower()} plan", key=f"territory_pick_{option}",
                          disabled=not result.has_plan):
             st.session_state[JOB_KEY] = replace(
-                job, scenario=result.scenario, result=result, error=None, status="done",
-                name=f"{job.name.split(' (')[0]} ({option.lower()})")
+                plan, scenario=result.scenario, result=result,
+                name=f"{plan.name.split(' (')[0]} ({option.lower()})")
             st.rerun()
 
 
-def show_result(job: SolveJob) -> None:
+def show_result(plan: TerritoryPlan) -> None:
     """Status, KPIs, map, balance chart, moved accounts and saving."""
-    if job.error is not None:
-        show_failure(job.error, "solve the scenario")
-        return
-    result = job.result
-    if result is None:
-        return
+    result = plan.result
     if result.status == "infeasible":
         st.error(f"**No plan: infeasible.** {result.message}", icon=":material/block:")
-        offer_suggested_tolerance(job)
+        offer_suggested_tolerance(plan)
         return
     if not result.has_plan:
         st.warning(result.message)
@@ -365,7 +316,7 @@ def show_result(job: SolveJob) -> None:
     box = st.success if result.status in ("optimal", "within_gap") else st.warning
     box(result.message)
     kpis = result.kpis()
-    today = current_plan_kpis(job.territory.problem)
+    today = current_plan_kpis(plan.territory.problem)
     cards = st.columns(4)
     points = (None if today is None else
               100 * (kpis["max_balance_deviation"] - today["max_balance_deviation"]))
@@ -390,11 +341,11 @@ def show_result(job: SolveJob) -> None:
                     help=f"Objective {result.objective:,.0f}; bound "
                     f"{'—' if result.bound is None else f'{result.bound:,.0f}'}; "
                     f"{result.seconds:.1f} s; method: {result.method}.")
-    st.plotly_chart(territory_map(job, result), config=CHART_CONFIG, width="stretch")
-    st.plotly_chart(balance_chart(job, result), config=CHART_CONFIG, width="stretch")
+    st.plotly_chart(territory_map(plan), config=CHART_CONFIG, width="stretch")
+    st.plotly_chart(balance_chart(plan), config=CHART_CONFIG, width="stretch")
     moved = result.assignment[result.assignment["moved"]].merge(
-        job.territory.units[["unit_id", "name", "city", "state"]], on="unit_id")
-    names = dict(zip(job.territory.reps["rep_id"], job.territory.reps["name"], strict=True))
+        plan.territory.units[["unit_id", "name", "city", "state"]], on="unit_id")
+    names = dict(zip(plan.territory.reps["rep_id"], plan.territory.reps["name"], strict=True))
     st.subheader(f"Accounts moved ({len(moved):,})")
     st.caption(f"{len(moved):,} of {len(result.assignment):,} accounts "
                f"({len(moved) / max(len(result.assignment), 1):.1%}) change rep, with "
@@ -411,21 +362,20 @@ def show_result(job: SolveJob) -> None:
         column_config={
             "Revenue": st.column_config.NumberColumn(format="dollar"),
             "Workload": st.column_config.NumberColumn(
-                format="compact", help=f"The account's {job.scenario.balance_measure}."),
+                format="compact", help=f"The account's {plan.scenario.balance_measure}."),
             "Distance to new rep (km)": st.column_config.NumberColumn(format="%d km"),
         },
     )
     if not allowed(user, Action.SOLVE_TERRITORY):
         return
-    show_tradeoff(job)
+    show_tradeoff(plan)
     parent = parent_picker("territory", "territory_parent")
-    name = version_name_input("territory", None, job.name, "territory_version_name")
+    name = version_name_input("territory", None, plan.name, "territory_version_name")
     if st.button("Save as plan version", icon=":material/save:", key="territory_save"):
         try:
-            scenario_id = save_scenario(
-                workspace, job.territory, result, name, actor=user.email,
+            scenario_id = save_plan(
+                workspace, plan, name, actor=user.email,
                 actor_role=user.primary_role.value if user.primary_role else None,
-                locked_ids=job.locked, respect_segments=job.respect_segments,
                 parent_id=parent)
             st.success(f"Saved as version {scenario_id}: “{name}”.")
         except Exception as exc:  # noqa: BLE001 - shown in words
@@ -459,20 +409,22 @@ for sentence in location_summary(workspace).sentences():
 new_tab, saved_tab = st.tabs(["New scenario", "Saved scenarios"])
 with new_tab:
     try:
-        started = scenario_form()
+        request = scenario_form()
     except Exception as exc:  # noqa: BLE001 - shown in words
         show_failure(exc, "prepare the scenario")
-        started = None
-    if started is not None:
-        started.start()
-        st.session_state[JOB_KEY] = started
-    if JOB_KEY not in st.session_state:
-        st.session_state[JOB_KEY] = SolveJob.restored(user.email)
-    job: SolveJob | None = st.session_state.get(JOB_KEY)
-    if job is not None and job.running:
-        with telemetry.timed(workspace, "solve", "territory", user.email):
-            follow(job)
-    if job is not None:
-        show_result(job)
+        request = None
+    try:
+        if request is not None:
+            with telemetry.timed(workspace, "solve", "territory", user.email):
+                st.session_state[JOB_KEY] = plan_territories(workspace, user.email, request,
+                                                             follow=follow)
+        elif JOB_KEY not in st.session_state:
+            st.session_state[JOB_KEY] = None
+            st.session_state[JOB_KEY] = restored_plan(user.email)
+    except Exception as exc:  # noqa: BLE001 - shown in words
+        show_failure(exc, "solve the scenario")
+    plan: TerritoryPlan | None = st.session_state.get(JOB_KEY)
+    if plan is not None:
+        show_result(plan)
 with saved_tab:
     show_saved()

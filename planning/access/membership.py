@@ -11,7 +11,6 @@ rep their own.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from planning import audit
 from planning.access.policy import AccessDeniedError, Action, require
 from planning.access.roles import ROLES, WORKSPACE_WIDE_ROLES, Role, parse_roles
 from planning.access.users import Identity, User, canonical_email
+from planning.clock import now_utc
 from planning.errors import RevPlanError, WorkspaceBusyError
 from planning.store import Workspace, list_workspaces, open_workspace
 from planning.store import access as access_repo
@@ -69,10 +69,6 @@ def command_line_role_sources(environ: Mapping[str, str] | None = None) -> Fixed
     """Role sources for a person acting at the command line: the workspace's members and the
     REVPLAN_ADMINS admins (no identity-provider groups there)."""
     return FixedRoleSources(admins=environment_admins(environ))
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def normalise_email(email: str) -> str:
@@ -178,7 +174,7 @@ def grant_roles(
         if before and Role.ADMIN in parse_roles(before["roles"]) and Role.ADMIN not in wanted:
             _refuse_last_admin(cur, email)
         access_repo.upsert_member(cur, email, display_name, [r.value for r in wanted],
-                                  _actor_name(actor), _now())
+                                  _actor_name(actor), now_utc())
         audit.record(
             cur, actor=_actor_name(actor), actor_role=_actor_role(actor),
             action="access.grant" if before is None else "access.change_roles",

@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,18 +148,33 @@ JOB_GRACE_SECONDS = 10.0
 """How long past its limit a blocking caller waits for a job (start-up, the kill, writing)."""
 
 
+JobFollower = Callable[[int], Job]
+"""Follows a job by id until it ends and returns its final row: a page draws its progress and
+a Cancel button; without one, `run_job` waits."""
+
+
+def run_job(workspace: Workspace, kind: str, owner: str, payload: dict, *,
+            time_limit_s: float, parameters: dict | None = None,
+            follow: JobFollower | None = None) -> Any:
+    """Queue a job, follow it to its end and return its result (the user's error it ended
+    with is raised again). Without `follow`, wait up to its limit plus a grace period: a
+    caller that must block still gets the job's hard wall-clock limit."""
+    job_id = submit_job(workspace, kind, owner, payload, parameters=parameters,
+                        time_limit_s=time_limit_s)
+    job = (wait_for_job(workspace, job_id, time_limit_s + JOB_GRACE_SECONDS) if follow is None
+           else follow(job_id))
+    return job_result(job)
+
+
 def solve_territory_in_job(workspace: Workspace, owner: str, problem: Any, scenario: Any) -> Any:
-    """Solve a territory scenario in a job process and wait for it: a caller that must block
-    (the command line, a trade-off of a few options) still gets the job's hard wall-clock
-    limit, since HiGHS does not always stop at its own. Returns the TerritoryResult (the best
-    plan so far, as time_limit, when the limit is reached)."""
-    job_id = submit_job(workspace, "territory", owner,
-                        {"problem": problem, "scenario": scenario},
-                        time_limit_s=scenario.time_limit)
-    return job_result(wait_for_job(workspace, job_id, scenario.time_limit + JOB_GRACE_SECONDS))
+    """Solve a territory scenario in a job process and wait for it (HiGHS does not always stop
+    at its own limit; the job's is hard). Returns the TerritoryResult (the best plan so far,
+    as time_limit, when the limit is reached)."""
+    return run_job(workspace, "territory", owner, {"problem": problem, "scenario": scenario},
+                   time_limit_s=scenario.time_limit)
 
 
-__all__ = ["KEEP_JOB_FILES_SECONDS", "Job", "JobFailedError", "cancel_job", "job_input",
-           "job_result", "job_state", "latest_job", "remove_old_job_files",
-           "solve_territory_in_job", "start_job", "submit_job", "wait_for_job",
+__all__ = ["KEEP_JOB_FILES_SECONDS", "Job", "JobFailedError", "JobFollower", "cancel_job",
+           "job_input", "job_result", "job_state", "latest_job", "remove_old_job_files",
+           "run_job", "solve_territory_in_job", "start_job", "submit_job", "wait_for_job",
            "workspace_queue"]
