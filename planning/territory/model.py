@@ -6,6 +6,10 @@
          Σ_{i: cur(i)=r} x[i,r] ≥ n[r] − M      at most M units moved off a rep    (moves)
          x binary, only over eligible pairs (segments; locked units: their current rep)
 
+Each family is added by its own function: `define_assignment_variables` (x, and with it the
+segment and lock rules), `define_assign_once`, `define_balance`, `define_move_caps` and
+`define_objective`, in that order (`build_model`).
+
 The model can be built over a subset of pairs (each unit's nearest eligible reps). A bound
 for the *full* problem is then proven separately with Lagrangian duality: the duals of the
 subset's LP relaxation, priced over every eligible pair (`full_problem_bound`).
@@ -84,54 +88,100 @@ class AssignmentModel:
 def build_model(
     problem: TerritoryProblem, scenario: TerritoryScenario, pairs: Pairs
 ) -> AssignmentModel:
-    """The assignment MIP over `pairs`."""
+    """The assignment MIP over `pairs` (the formulation is in the module docstring). The
+    families are added in a fixed order, which fixes HiGHS's row order and so its path."""
     started = time.perf_counter()
     units, reps = pairs
     cost = problem.cost(scenario.disruption_weight)[units, reps]
-    workload = problem.workload
+    cost_scale = max(float(np.abs(cost).mean()) if len(units) else 1.0, 1e-12)
+    balance_scale = max(float(problem.target.mean()), 1e-12)
+    m = pyo.ConcreteModel("territories")
+    define_assignment_variables(m, pairs)
+    define_assign_once(m, pairs)
+    define_balance(m, problem, scenario, pairs, balance_scale)
+    define_move_caps(m, problem, scenario, pairs)
+    define_objective(m, cost, cost_scale)
+    return AssignmentModel(model=m, pairs=pairs, cost=cost,
+                           build_seconds=time.perf_counter() - started, cost_scale=cost_scale,
+                           balance_scale=balance_scale)
+
+
+def define_assignment_variables(m: pyo.ConcreteModel, pairs: Pairs) -> None:
+    """`x[j]` = 1 when pair j's unit goes to pair j's rep, one binary per pair.
+
+    Segments and locks are not rows: `candidate_pairs` offers only eligible pairs
+    (`TerritoryProblem.eligible`: a unit's segment matches its rep's, a locked unit only its
+    current rep), so a pair they forbid has no variable at all."""
+    m.x = pyo.Var(range(len(pairs[0])), domain=pyo.Binary)
+
+
+def define_assign_once(m: pyo.ConcreteModel, pairs: Pairs) -> None:
+    """`assign[k]`: the k-th unit of the model goes to exactly one of its pairs' reps."""
+    units, _ = pairs
+    by_unit = np.split(np.arange(len(units)), np.flatnonzero(np.diff(units)) + 1)
+    x = m.x
+    m.assign = pyo.Constraint(
+        range(len(by_unit)), rule=lambda _, k: sum(x[int(j)] for j in by_unit[k]) == 1)
+
+
+def define_balance(
+    m: pyo.ConcreteModel, problem: TerritoryProblem, scenario: TerritoryScenario,
+    pairs: Pairs, balance_scale: float,
+) -> None:
+    """`balance[r]`: rep r's workload stays within its ±tolerance band, rows divided by
+    `balance_scale` to keep coefficients near 1. A rep with no pair in the model cannot reach
+    a positive lower bound (the row is infeasible); with a zero one it has no row."""
+    units, reps = pairs
+    workload = problem.workload / balance_scale
     low, high = problem.band(scenario.tolerance)
-    count = len(units)
-    by_unit = np.split(np.arange(count), np.flatnonzero(np.diff(units)) + 1)
+    low, high = low / balance_scale, high / balance_scale
     order = np.argsort(reps, kind="stable")
     by_rep = {int(r): idx for r, idx in zip(
         np.unique(reps[order]), np.split(order, np.flatnonzero(np.diff(reps[order])) + 1),
         strict=True)}
-
-    cost_scale = max(float(np.abs(cost).mean()) if count else 1.0, 1e-12)
-    balance_scale = max(float(problem.target.mean()), 1e-12)
-    workload = workload / balance_scale
-    low, high = low / balance_scale, high / balance_scale
-    m = pyo.ConcreteModel("territories")
-    m.x = pyo.Var(range(count), domain=pyo.Binary)
     x = m.x
-    m.assign = pyo.Constraint(
-        range(len(by_unit)), rule=lambda _, k: sum(x[int(j)] for j in by_unit[k]) == 1)
-    m.balance = pyo.Constraint(
-        range(problem.rep_count),
-        rule=lambda _, r: (float(low[r]), sum(float(workload[units[j]]) * x[int(j)]
-                                              for j in by_rep.get(r, [])), float(high[r]))
-        if r in by_rep else pyo.Constraint.Infeasible if low[r] > 0 else pyo.Constraint.Skip)
-    if scenario.max_moves_per_rep is not None:
-        current = problem.current
-        stays = current[units] == reps
-        kept: dict[int, list[int]] = {}
-        for j in np.flatnonzero(stays):
-            kept.setdefault(int(reps[j]), []).append(int(j))
-        owned = np.bincount(current[current >= 0], minlength=problem.rep_count)
 
-        def moves_rule(_: pyo.ConcreteModel, r: int) -> object:
-            need = int(owned[r]) - scenario.max_moves_per_rep
-            if need <= 0:
-                return pyo.Constraint.Skip
-            return sum(x[j] for j in kept.get(r, [])) >= need
+    def balance_rule(_: pyo.ConcreteModel, r: int) -> object:
+        if r not in by_rep:
+            return pyo.Constraint.Infeasible if low[r] > 0 else pyo.Constraint.Skip
+        load = sum(float(workload[units[j]]) * x[int(j)] for j in by_rep[r])
+        return (float(low[r]), load, float(high[r]))
 
-        m.moves = pyo.Constraint(range(problem.rep_count), rule=moves_rule)
+    m.balance = pyo.Constraint(range(problem.rep_count), rule=balance_rule)
+
+
+def define_move_caps(
+    m: pyo.ConcreteModel, problem: TerritoryProblem, scenario: TerritoryScenario, pairs: Pairs
+) -> None:
+    """`moves[r]`: at most `max_moves_per_rep` of rep r's current units move away, written as
+    "at least n[r] − M of them stay"; no rows without a cap, none for a rep under it."""
+    if scenario.max_moves_per_rep is None:
+        return
+    cap = scenario.max_moves_per_rep
+    units, reps = pairs
+    current = problem.current
+    kept: dict[int, list[int]] = {}
+    for j in np.flatnonzero(current[units] == reps):
+        kept.setdefault(int(reps[j]), []).append(int(j))
+    owned = np.bincount(current[current >= 0], minlength=problem.rep_count)
+    x = m.x
+
+    def moves_rule(_: pyo.ConcreteModel, r: int) -> object:
+        need = int(owned[r]) - cap
+        if need <= 0:
+            return pyo.Constraint.Skip
+        return sum(x[j] for j in kept.get(r, [])) >= need
+
+    m.moves = pyo.Constraint(range(problem.rep_count), rule=moves_rule)
+
+
+def define_objective(m: pyo.ConcreteModel, cost: np.ndarray, cost_scale: float) -> None:
+    """Minimise Σ cost × x over the pairs, divided by `cost_scale` (revenue × km reaches 1e13,
+    too far from 1 for the solver's tolerances)."""
+    x = m.x
     m.objective = pyo.Objective(
         expr=pyo.quicksum(float(c / cost_scale) * x[j] for j, c in enumerate(cost)),
         sense=pyo.minimize)
-    return AssignmentModel(model=m, pairs=pairs, cost=cost,
-                           build_seconds=time.perf_counter() - started, cost_scale=cost_scale,
-                           balance_scale=balance_scale)
 
 
 @dataclass(frozen=True)

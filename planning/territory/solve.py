@@ -10,6 +10,10 @@ A heuristic that cannot reach a valid plan still hands back its best effort: an 
 no_plan result then carries that assignment with the constraints it breaks named
 (`violations`, reps by name), so a caller always has a plan to look at, never nothing.
 `has_plan` stays true only for a plan that meets every constraint.
+
+Each step of a solve is its own function (`_first_plan`, `_start_from`, `_lagrangian_search`,
+`_lp_bound`, `_lp_rounding`, `_mip_search`, `_finish`), named with its share of the progress
+bar in `STAGES`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from planning.territory.check import plan_violations
 from planning.territory.diagnose import Infeasibility, diagnose, smallest_feasible_tolerance
 from planning.territory.heuristic import HeuristicPlan, heuristic_plan
 from planning.territory.model import (
+    AssignmentModel,
+    MipOutcome,
+    Pairs,
     balance_lagrangian_bound,
     build_model,
     candidate_pairs,
@@ -212,6 +219,55 @@ class _Clock:
         return max(self.limit - self.elapsed(), 0.0)
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A step of a solve as the progress bar shows it: the share it starts at and ends at,
+    its words when it starts, and the words of its ticks while the solver runs."""
+
+    start: float
+    end: float
+    words: str
+    running: str = ""
+
+
+STAGES: dict[str, Stage] = {
+    "first_plan": Stage(0.02, 0.1, "Building a first plan (heuristic)"),
+    "diagnosis": Stage(0.1, 0.1, "No first plan: checking whether the scenario is feasible"),
+    "lagrangian_bound": Stage(0.2, 0.5, "Proving a bound (balance Lagrangian)"),
+    "lagrangian_search": Stage(
+        0.5, 1.0, "Improving the plan (Lagrangian start, repair, local search)"),
+    "lp_bound": Stage(0.1, 0.25, "Proving a bound (LP relaxation over the nearest reps)"),
+    "lp_rounding": Stage(0.25, 0.3, "Rounding the LP plan and repairing it"),
+    "mip": Stage(0.3, 1.0, "Improving the plan (MIP, warm-started)",
+                 "Improving the plan (MIP)"),
+    "full_model": Stage(0.05, 0.1, "Building the full model"),
+    "full_mip": Stage(0.1, 1.0, "Solving the full model", "Solving the full model"),
+}
+"""The steps of a solve, each with its share of the progress bar. After the first plan (and
+the diagnosis when there is none) a solve takes one of two routes: the balance-Lagrangian
+bound and search for a book too large for the model, or the LP bound, its rounding and the
+MIP. A heuristic solve stops after the first plan; a plain one runs only the full model."""
+
+
+def _enter(progress: ProgressCallback, stage: str) -> None:
+    """Report the start of `stage`."""
+    progress(STAGES[stage].start, STAGES[stage].words)
+
+
+def _solver_ticks(
+    progress: ProgressCallback, stage: str, limit: float, offset: float
+) -> Callable[[float], None]:
+    """A throttled tick for a solver running `limit` seconds in `stage`: its share of the
+    bar fills with the solver's seconds; the words give the solve's seconds (`offset` +)."""
+    step = STAGES[stage]
+
+    def tick(seconds: float) -> None:
+        progress(step.start + (step.end - step.start) * min(seconds / max(limit, 1e-9), 1.0),
+                 f"{step.running}: {offset + seconds:.0f} s")
+
+    return _throttled(tick)
+
+
 def solve_territories(
     problem: TerritoryProblem, scenario: TerritoryScenario, *,
     progress: ProgressCallback = no_progress, cancel: threading.Event | None = None,
@@ -226,84 +282,172 @@ def solve_territories(
     keep = _Keeper(problem, scenario, clock, incumbent)
     if scenario.method == "plain":
         return _solve_plain(problem, scenario, clock, progress, cancel, keep)
-    progress(0.02, "Building a first plan (heuristic)")
-    improve = min(max(1.0, 0.1 * scenario.time_limit), scenario.time_limit)
-    first = heuristic_plan(problem, scenario, seconds=scenario.time_limit,
-                           improve_seconds=0.0 if scenario.method == "auto" else improve)
-    result = _solve_from(problem, scenario, clock, progress, cancel, keep, first, improve)
+    first, improve = _first_plan(problem, scenario, progress)
+    run = _Run(problem, scenario, clock, progress, cancel, keep,
+               cost=problem.cost(scenario.disruption_weight),
+               first_seconds=first.feasible_seconds)
+    result = _solve_from(run, first, improve)
     if result.assignment is None and not first.feasible:
         return _best_effort(problem, scenario, result, first.owner)
     return result
 
 
-def _solve_from(
-    problem: TerritoryProblem, scenario: TerritoryScenario, clock: _Clock,
-    progress: ProgressCallback, cancel: threading.Event | None, keep: _Keeper,
-    first: HeuristicPlan, improve: float,
-) -> TerritoryResult:
+def _first_plan(
+    problem: TerritoryProblem, scenario: TerritoryScenario, progress: ProgressCallback
+) -> tuple[HeuristicPlan, float]:
+    """The heuristic's first plan, and the seconds of local search later repairs may use
+    (spent on the first plan itself unless the method is auto)."""
+    _enter(progress, "first_plan")
+    improve = min(max(1.0, 0.1 * scenario.time_limit), scenario.time_limit)
+    first = heuristic_plan(problem, scenario, seconds=scenario.time_limit,
+                           improve_seconds=0.0 if scenario.method == "auto" else improve)
+    return first, improve
+
+
+@dataclass
+class _Run:
+    """One solve between its stages: what it was asked and the best plan it holds so far."""
+
+    problem: TerritoryProblem
+    scenario: TerritoryScenario
+    clock: _Clock
+    progress: ProgressCallback
+    cancel: threading.Event | None
+    keep: _Keeper
+    cost: np.ndarray
+    """Unit × rep objective coefficients."""
+    first_seconds: float | None
+    details: dict = field(default_factory=dict)
+    owner: np.ndarray | None = None
+    objective: float | None = None
+    bound: float | None = None
+    method: str = "heuristic"
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def value(self, owner: np.ndarray) -> float:
+        """The objective of a plan (rep index per unit)."""
+        return float(self.cost[np.arange(self.problem.unit_count), owner].sum())
+
+    def improves(self, objective: float) -> bool:
+        return self.objective is None or objective < self.objective - 1e-9
+
+    def adopt(self, owner: np.ndarray, objective: float, method: str) -> None:
+        """Hold this plan as the best, and hand it to the caller's incumbent."""
+        self.owner, self.objective, self.method = owner, objective, method
+        self.keep.plan(owner, objective, self.bound, method, self.details)
+
+    def within_gap(self) -> bool:
+        return (self.owner is not None and self.bound is not None
+                and _gap(self.objective, self.bound) <= self.scenario.rel_gap)
+
+    def finish(self, status: str | None, target_seconds: float | None) -> TerritoryResult:
+        return _finish(self.problem, self.scenario, self.clock, self.owner, self.objective,
+                       self.bound, self.method, status, self.first_seconds, target_seconds,
+                       self.details)
+
+
+@dataclass(frozen=True)
+class _LpBound:
+    """The candidate model the LP bound settled on, with its last relaxation."""
+
+    built: AssignmentModel | None
+    pairs: Pairs
+    duals: dict[str, np.ndarray] | None
+    complete: bool
+    """The model holds every eligible pair, so its MIP bound is the full problem's."""
+
+
+def _solve_from(run: _Run, first: HeuristicPlan, improve: float) -> TerritoryResult:
     """Everything after the first heuristic plan: bound, repair, MIP (see the module)."""
-    owner = first.owner if first.feasible else None
-    details: dict[str, object] = {
+    infeasible = _start_from(run, first)
+    if infeasible is not None:
+        return infeasible
+    if run.scenario.method == "heuristic" or run.cancelled():
+        return run.finish("cancelled" if run.cancelled() else "feasible", None)
+    if run.owner is not None and _too_large_for_model(run.problem, run.scenario):
+        return _lagrangian_search(run)
+    lp = _lp_bound(run)
+    if lp.duals is not None and run.clock.left() > 0:
+        _lp_rounding(run, lp, improve)
+    if run.within_gap():
+        return run.finish(None, run.clock.elapsed())
+    if lp.built is None or run.clock.left() <= 0:
+        return run.finish("time_limit" if run.owner is not None else "no_plan", None)
+    return _mip_search(run, lp)
+
+
+def _start_from(run: _Run, first: HeuristicPlan) -> TerritoryResult | None:
+    """Hold the heuristic's plan; without one, the proven obstacle if there is one."""
+    problem, scenario = run.problem, run.scenario
+    run.details.update({
         "units": problem.unit_count, "reps": problem.rep_count,
         "heuristic_seconds": round(first.seconds, 3),
         "heuristic_feasible": first.feasible,
-    }
-    objective = None
-    cost = problem.cost(scenario.disruption_weight)
-    if owner is not None:
-        objective = float(cost[np.arange(problem.unit_count), owner].sum())
-        details["heuristic_objective"] = objective
-        keep.plan(owner, objective, None, "heuristic", details)
-    else:
-        keep.best_effort(first.owner, details)
-        progress(0.1, "No first plan: checking whether the scenario is feasible")
-        found = diagnose(problem, scenario)
-        if found is not None:
-            return TerritoryResult(
-                status="infeasible", method="diagnosis", objective=None, bound=None, gap=None,
-                seconds=clock.elapsed(), first_feasible_seconds=None, target_gap_seconds=None,
-                scenario=scenario, infeasibility=found, message=found.to_text(),
-                details=details)
-    if scenario.method == "heuristic" or (cancel is not None and cancel.is_set()):
-        return _finish(problem, scenario, clock, owner, objective, None, "heuristic",
-                       "cancelled" if cancel is not None and cancel.is_set() else "feasible",
-                       first.feasible_seconds, None, details)
+    })
+    if first.feasible:
+        objective = run.value(first.owner)
+        run.details["heuristic_objective"] = objective
+        run.adopt(first.owner, objective, "heuristic")
+        return None
+    run.keep.best_effort(first.owner, run.details)
+    _enter(run.progress, "diagnosis")
+    found = diagnose(problem, scenario)
+    if found is None:
+        return None
+    return TerritoryResult(
+        status="infeasible", method="diagnosis", objective=None, bound=None, gap=None,
+        seconds=run.clock.elapsed(), first_feasible_seconds=None, target_gap_seconds=None,
+        scenario=scenario, infeasibility=found, message=found.to_text(), details=run.details)
 
-    if owner is not None and problem.unit_count * scenario.candidates > MAX_MODEL_PAIRS:
-        progress(0.2, "Proving a bound (balance Lagrangian)")
-        bound, rounds, choice = balance_lagrangian_bound(
-            problem, scenario, objective, seconds=LAGRANGIAN_SHARE * scenario.time_limit)
-        details.update(model_pairs_needed=problem.unit_count * scenario.candidates,
-                       lagrangian_iterations=rounds, heuristic_objective=objective)
-        progress(0.5, "Improving the plan (Lagrangian start, repair, local search)")
-        method = "heuristic"
-        starts = ((choice, "Lagrangian heuristic"), (owner, "heuristic (local search)"))
-        for left, (start, name) in zip((2, 1), starts, strict=True):
-            better = heuristic_plan(problem, scenario, seconds=max(clock.left() / left, 0.5),
-                                    start=start)
-            if better.feasible:
-                value = float(cost[np.arange(problem.unit_count), better.owner].sum())
-                if value < objective - 1e-9:
-                    owner, objective, method = better.owner, value, name
-                    keep.plan(owner, objective, bound, method, details)
-        return _finish(problem, scenario, clock, owner, objective, bound,
-                       method, None, first.feasible_seconds, None, details)
-    progress(0.1, "Proving a bound (LP relaxation over the nearest reps)")
+
+def _too_large_for_model(problem: TerritoryProblem, scenario: TerritoryScenario) -> bool:
+    """More candidate pairs than the model can be built from in time (MAX_MODEL_PAIRS)."""
+    return problem.unit_count * scenario.candidates > MAX_MODEL_PAIRS
+
+
+def _lagrangian_search(run: _Run) -> TerritoryResult:
+    """A book too large for the model: the balance-Lagrangian bound, then local search from
+    its assignment and from the heuristic's plan."""
+    problem, scenario = run.problem, run.scenario
+    _enter(run.progress, "lagrangian_bound")
+    run.bound, rounds, choice = balance_lagrangian_bound(
+        problem, scenario, run.objective, seconds=LAGRANGIAN_SHARE * scenario.time_limit)
+    run.details.update(model_pairs_needed=problem.unit_count * scenario.candidates,
+                       lagrangian_iterations=rounds, heuristic_objective=run.objective)
+    _enter(run.progress, "lagrangian_search")
+    starts = ((choice, "Lagrangian heuristic"), (run.owner, "heuristic (local search)"))
+    for left, (start, name) in zip((2, 1), starts, strict=True):
+        better = heuristic_plan(problem, scenario, seconds=max(run.clock.left() / left, 0.5),
+                                start=start)
+        if better.feasible:
+            value = run.value(better.owner)
+            if run.improves(value):
+                run.adopt(better.owner, value, name)
+    return run.finish(None, None)
+
+
+def _lp_bound(run: _Run) -> _LpBound:
+    """A bound for the full problem from the LP relaxation over each unit's nearest reps,
+    widening the candidates (up to WIDENING_ROUNDS times) while pairs outside the model could
+    still lower it by more than a tenth of the target gap."""
+    problem, scenario, details = run.problem, run.scenario, run.details
+    _enter(run.progress, "lp_bound")
     per_unit = scenario.candidates
-    bound = None
     built = None
     for _ in range(WIDENING_ROUNDS):
-        pairs = candidate_pairs(problem, scenario, per_unit, include=owner)
+        pairs = candidate_pairs(problem, scenario, per_unit, include=run.owner)
         built = build_model(problem, scenario, pairs)
-        relaxed, duals = solve_model(built, problem, time_limit=clock.left(),
-                                     rel_gap=scenario.rel_gap, relax=True, cancel=cancel)
+        relaxed, duals = solve_model(built, problem, time_limit=run.clock.left(),
+                                     rel_gap=scenario.rel_gap, relax=True, cancel=run.cancel)
         if duals is None:
             details["lp"] = relaxed.termination
-            if relaxed.termination == "time_limit" or clock.left() <= 0:
+            if relaxed.termination == "time_limit" or run.clock.left() <= 0:
                 break
             per_unit = min(per_unit * 2, problem.rep_count)
             continue
-        bound, reduced = full_problem_bound(problem, scenario, duals, pairs)
+        run.bound, reduced = full_problem_bound(problem, scenario, duals, pairs)
         inside = np.zeros_like(problem.eligible)
         inside[pairs] = True
         outside = np.minimum(reduced, 0.0)[problem.eligible & ~inside].sum()
@@ -311,78 +455,81 @@ def _solve_from(
             "candidates_per_unit": per_unit, "model_pairs": len(pairs[0]),
             "build_seconds": round(built.build_seconds, 3),
             "lp_seconds": round(relaxed.seconds, 3), "lp_value": relaxed.objective,
-            "full_bound": bound, "priced_out": float(outside)})
-        if -outside <= 0.1 * scenario.rel_gap * abs(bound) or per_unit >= problem.rep_count:
+            "full_bound": run.bound, "priced_out": float(outside)})
+        if (-outside <= 0.1 * scenario.rel_gap * abs(run.bound)
+                or per_unit >= problem.rep_count):
             break
         per_unit = min(per_unit * 2, problem.rep_count)
-    complete = per_unit >= problem.rep_count
-    target_seconds = None
-    method = "heuristic"
-    first_seconds = first.feasible_seconds
-    if duals is not None and clock.left() > 0:
-        progress(0.25, "Rounding the LP plan and repairing it")
-        rounded = _rounded_lp_plan(problem, pairs, duals["x"])
-        repaired = heuristic_plan(problem, scenario, seconds=clock.left(), start=rounded,
-                                  improve_seconds=min(improve, clock.left()))
-        if repaired.feasible:
-            value = float(cost[np.arange(problem.unit_count), repaired.owner].sum())
-            details["lp_rounding_objective"] = value
-            if objective is None or value < objective - 1e-9:
-                if owner is None:
-                    first_seconds = clock.elapsed()
-                owner, objective, method = repaired.owner, value, "LP rounding + repair"
-                keep.plan(owner, objective, bound, method, details)
-    if owner is not None and bound is not None and _gap(objective, bound) <= scenario.rel_gap:
-        target_seconds = clock.elapsed()
-        return _finish(problem, scenario, clock, owner, objective, bound, method,
-                       None, first_seconds, target_seconds, details)
-    if built is None or clock.left() <= 0:
-        return _finish(problem, scenario, clock, owner, objective, bound, method,
-                       "time_limit" if owner is not None else "no_plan",
-                       first_seconds, None, details)
+    return _LpBound(built=built, pairs=pairs, duals=duals,
+                    complete=per_unit >= problem.rep_count)
 
-    progress(0.3, "Improving the plan (MIP, warm-started)")
+
+def _lp_rounding(run: _Run, lp: _LpBound, improve: float) -> None:
+    """Round the LP's plan, repair it, and hold it if it is the best so far."""
+    _enter(run.progress, "lp_rounding")
+    rounded = _rounded_lp_plan(run.problem, lp.pairs, lp.duals["x"])
+    repaired = heuristic_plan(run.problem, run.scenario, seconds=run.clock.left(),
+                              start=rounded, improve_seconds=min(improve, run.clock.left()))
+    if not repaired.feasible:
+        return
+    value = run.value(repaired.owner)
+    run.details["lp_rounding_objective"] = value
+    if run.improves(value):
+        if run.owner is None:
+            run.first_seconds = run.clock.elapsed()
+        run.adopt(repaired.owner, value, "LP rounding + repair")
+
+
+def _mip_search(run: _Run, lp: _LpBound) -> TerritoryResult:
+    """The candidate MIP warm-started from the best plan, stopped once within the gap, then
+    the result worded from how it ended."""
+    scenario, clock = run.scenario, run.clock
+    _enter(run.progress, "mip")
     mip_started = clock.elapsed()
     limit = clock.left()
+    lp_bound = run.bound
 
     def stop(seconds: float, found: float | None, mip_bound: float | None) -> bool:
-        proven = bound
-        if complete and mip_bound is not None:
-            proven = max(bound or mip_bound, mip_bound)
+        proven = lp_bound
+        if lp.complete and mip_bound is not None:
+            proven = max(lp_bound or mip_bound, mip_bound)
         return found is not None and proven is not None and _gap(found, proven) <= scenario.rel_gap
 
-    def tick(seconds: float) -> None:
-        progress(0.3 + 0.7 * min(seconds / max(limit, 1e-9), 1.0),
-                 f"Improving the plan (MIP): {mip_started + seconds:.0f} s")
-
-    mip, _ = solve_model(built, problem, time_limit=limit, rel_gap=scenario.rel_gap / 2,
-                         start=owner, stop=stop, cancel=cancel, tick=_throttled(tick),
-                         incumbent=keep.mip(objective, bound, "warm-started MIP", details))
-    details.update(mip_termination=mip.termination, mip_seconds=round(mip.seconds, 3),
-                   mip_objective=mip.objective, mip_bound_on_model=mip.bound)
-    if mip.owner is not None and (objective is None or mip.objective < objective - 1e-9):
-        owner, objective, method = mip.owner, float(mip.objective), "warm-started MIP"
-    if complete and mip.bound is not None:
-        bound = max(bound, mip.bound) if bound is not None else mip.bound
-    if objective is not None and bound is not None:
-        for event in mip.events:
-            if event.objective is not None and _gap(event.objective, bound) <= scenario.rel_gap:
-                target_seconds = mip_started + event.seconds
-                break
-        if target_seconds is None and _gap(objective, bound) <= scenario.rel_gap:
-            target_seconds = clock.elapsed()
-    if first_seconds is None and mip.first_feasible_seconds is not None:
-        first_seconds = mip_started + mip.first_feasible_seconds
+    mip, _ = solve_model(lp.built, run.problem, time_limit=limit, rel_gap=scenario.rel_gap / 2,
+                         start=run.owner, stop=stop, cancel=run.cancel,
+                         tick=_solver_ticks(run.progress, "mip", limit, mip_started),
+                         incumbent=run.keep.mip(run.objective, lp_bound, "warm-started MIP",
+                                                run.details))
+    run.details.update(mip_termination=mip.termination, mip_seconds=round(mip.seconds, 3),
+                       mip_objective=mip.objective, mip_bound_on_model=mip.bound)
+    if mip.owner is not None and run.improves(mip.objective):
+        run.owner, run.objective = mip.owner, float(mip.objective)
+        run.method = "warm-started MIP"
+    if lp.complete and mip.bound is not None:
+        run.bound = max(run.bound, mip.bound) if run.bound is not None else mip.bound
+    target_seconds = _target_gap_seconds(run, mip, mip_started)
+    if run.first_seconds is None and mip.first_feasible_seconds is not None:
+        run.first_seconds = mip_started + mip.first_feasible_seconds
     status = None
     if mip.termination == "interrupted":
         status = "cancelled"
-    elif mip.termination == "infeasible" and owner is None and complete:
+    elif mip.termination == "infeasible" and run.owner is None and lp.complete:
         status = "infeasible"
     elif mip.termination == "time_limit":
         status = "time_limit"
-    return _explained(problem, scenario, _finish(
-        problem, scenario, clock, owner, objective, bound, method, status, first_seconds,
-        target_seconds, details))
+    return _explained(run.problem, scenario, run.finish(status, target_seconds))
+
+
+def _target_gap_seconds(run: _Run, mip: MipOutcome, mip_started: float) -> float | None:
+    """When the solve first held a plan within the target gap of the final bound (None:
+    never): the MIP's first such plan, or now if only the final plan is."""
+    if run.objective is None or run.bound is None:
+        return None
+    target = run.scenario.rel_gap
+    for event in mip.events:
+        if event.objective is not None and _gap(event.objective, run.bound) <= target:
+            return mip_started + event.seconds
+    return run.clock.elapsed() if _gap(run.objective, run.bound) <= target else None
 
 
 def _explained(
@@ -502,15 +649,13 @@ def _solve_plain(
     progress: ProgressCallback, cancel: threading.Event | None, keep: _Keeper,
 ) -> TerritoryResult:
     """The plain formulation: every eligible pair, no first plan, HiGHS alone."""
-    progress(0.05, "Building the full model")
+    _enter(progress, "full_model")
     pairs = candidate_pairs(problem, scenario, None)
     built = build_model(problem, scenario, pairs)
     limit = clock.left()
     started = clock.elapsed()
     mip, _ = solve_model(built, problem, time_limit=limit, rel_gap=scenario.rel_gap,
-                         cancel=cancel, tick=_throttled(lambda s: progress(
-                             0.1 + 0.9 * min(s / max(limit, 1e-9), 1.0),
-                             f"Solving the full model: {started + s:.0f} s")),
+                         cancel=cancel, tick=_solver_ticks(progress, "full_mip", limit, started),
                          incumbent=keep.mip(None, None, "plain MIP", {}))
     details = {"units": problem.unit_count, "reps": problem.rep_count,
                "model_pairs": len(pairs[0]), "build_seconds": round(built.build_seconds, 3),
@@ -575,33 +720,10 @@ def _finish(
     """Check the plan independently, then word the status honestly."""
     seconds = clock.elapsed()
     if owner is None or (owner < 0).any():
-        status = "infeasible" if status == "infeasible" else "no_plan"
-        searched = ("among each unit's nearest reps"
-                    if details.get("mip_termination") == "infeasible" else
-                    "within the time limit")
-        message = ("No plan exists for these settings." if status == "infeasible" else
-                   f"No plan was found {searched}; the scenario was not proven infeasible. "
-                   "Allow more time or a wider tolerance.")
-        return TerritoryResult(status=status, method=method, objective=None, bound=bound,
-                               gap=None, seconds=seconds, first_feasible_seconds=None,
-                               target_gap_seconds=None, scenario=scenario, message=message,
-                               details=details)
-    assignment, reps = plan_tables(problem, scenario, owner)
-    broken = plan_violations(problem, scenario, assignment.set_index("unit_id")["rep_id"])
-    if broken:
-        raise AssertionError(f"the {method} returned a plan that breaks a constraint: "
-                             f"{broken[0]}")
+        return _without_plan(scenario, method, bound, status, seconds, details)
+    assignment, reps = _checked_tables(problem, scenario, owner, method)
     gap = None if bound is None else _gap(objective, bound)
-    proven = gap is not None and gap <= scenario.rel_gap
-    if status is None or (status in ("time_limit", "feasible") and proven):
-        if gap is None:
-            status = "feasible"
-        elif gap <= OPTIMAL_GAP:
-            status = "optimal"
-        elif gap <= scenario.rel_gap:
-            status = "within_gap"
-        else:
-            status = "feasible"
+    status = _settled_status(status, gap, scenario.rel_gap)
     words = {
         "optimal": "Optimal",
         "within_gap": f"Within {scenario.rel_gap:.1%} of optimal",
@@ -616,3 +738,48 @@ def _finish(
         target_gap_seconds=target_seconds, scenario=scenario, assignment=assignment,
         reps=reps, message=f"{words} ({gap_text}, {method}, {seconds:.1f} s).",
         details=details)
+
+
+def _without_plan(
+    scenario: TerritoryScenario, method: str, bound: float | None, status: str | None,
+    seconds: float, details: dict,
+) -> TerritoryResult:
+    """The result of a solve that ends with no complete plan: infeasible when proven so,
+    else no_plan, saying where it searched."""
+    status = "infeasible" if status == "infeasible" else "no_plan"
+    searched = ("among each unit's nearest reps"
+                if details.get("mip_termination") == "infeasible" else
+                "within the time limit")
+    message = ("No plan exists for these settings." if status == "infeasible" else
+               f"No plan was found {searched}; the scenario was not proven infeasible. "
+               "Allow more time or a wider tolerance.")
+    return TerritoryResult(status=status, method=method, objective=None, bound=bound,
+                           gap=None, seconds=seconds, first_feasible_seconds=None,
+                           target_gap_seconds=None, scenario=scenario, message=message,
+                           details=details)
+
+
+def _checked_tables(
+    problem: TerritoryProblem, scenario: TerritoryScenario, owner: np.ndarray, method: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plan's tables, after checking it against every constraint independently of the
+    method that found it (a broken plan is a defect here, never a user's error)."""
+    assignment, reps = plan_tables(problem, scenario, owner)
+    broken = plan_violations(problem, scenario, assignment.set_index("unit_id")["rep_id"])
+    if broken:
+        raise AssertionError(f"the {method} returned a plan that breaks a constraint: "
+                             f"{broken[0]}")
+    return assignment, reps
+
+
+def _settled_status(status: str | None, gap: float | None, rel_gap: float) -> str:
+    """The status word of a valid plan: the gap decides when the search gave none, and also
+    when a plan stopped by the clock (or by the heuristic method) is proven within the gap."""
+    proven = gap is not None and gap <= rel_gap
+    if status is not None and not (status in ("time_limit", "feasible") and proven):
+        return status
+    if gap is None:
+        return "feasible"
+    if gap <= OPTIMAL_GAP:
+        return "optimal"
+    return "within_gap" if gap <= rel_gap else "feasible"
