@@ -3,24 +3,29 @@ separately solved minimum-moves model; names in messages; a monotone trade-off t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyomo.environ as pyo
 import pytest
 from pyomo.contrib.solver.common.factory import SolverFactory
 
-from planning.store import Workspace
+from planning.store import Workspace, close_all_workspaces, open_workspace
 from planning.territory.check import plan_violations
 from planning.territory.instances import us_territory_problem
 from planning.territory.problem import TerritoryProblem, TerritoryScenario
 from planning.territory.solve import solve_territories
 from planning.territory.tradeoff import tradeoff
 from planning.territory.workspace import workspace_territory
+from tests.conftest import DEMO_AS_OF
 
 
-def minimum_moved_value(problem: TerritoryProblem, tolerance: float) -> tuple[float, int]:
-    """A proven lower bound on the value that must move to bring every rep into its band (the
-    MIP's bound after 20 s, no more than the true minimum) and the moved units of its best
-    plan, from a model written here independently of the solver's."""
+def minimum_moves(problem: TerritoryProblem, tolerance: float,
+                  seconds: float = 20) -> tuple[float, float, int]:
+    """The minimum-moves model, written here independently of the solver's: a proven lower
+    bound on the value that must move to bring every rep into its band (the MIP's bound after
+    `seconds`, no more than the true minimum), the moved value of its best plan in that time
+    and that plan's moved units."""
     low, high = problem.band(tolerance)
     units, reps = np.nonzero(problem.eligible)
     pairs = list(range(len(units)))
@@ -43,7 +48,7 @@ def minimum_moved_value(problem: TerritoryProblem, tolerance: float) -> tuple[fl
     m.objective = pyo.Objective(expr=sum(float(value[units[j]]) * m.x[j]
                                          for j in pairs if moved[j]))
     solver = SolverFactory("highs")
-    solver.config.time_limit = 20
+    solver.config.time_limit = seconds
     solver.config.threads = 1
     solver.config.rel_gap = 1e-4
     solver.config.raise_exception_on_nonoptimal_result = False
@@ -51,7 +56,15 @@ def minimum_moved_value(problem: TerritoryProblem, tolerance: float) -> tuple[fl
     results.solution_loader.load_vars()
     chosen = np.array([pyo.value(m.x[j]) > 0.5 for j in pairs])
     moved_units = int((chosen & moved).sum())
-    return float(results.objective_bound) * float(problem.value.mean()), moved_units
+    scale = float(problem.value.mean())
+    return (float(results.objective_bound) * scale,
+            float(results.incumbent_objective) * scale, moved_units)
+
+
+def minimum_moved_value(problem: TerritoryProblem, tolerance: float) -> tuple[float, int]:
+    """The minimum-moves model's proven lower bound and its best plan's moved units."""
+    bound, _, units = minimum_moves(problem, tolerance)
+    return bound, units
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +134,34 @@ def test_more_weight_on_continuity_moves_fewer_accounts() -> None:
     assert moved[0] < moved[2]
     assert distance[2] <= distance[0]
     assert found.seconds <= 45 * 1.5
+
+
+@pytest.fixture(scope="module")
+def medium_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """The medium demo company (60 reps, 6,000 accounts) as of the test demo day."""
+    from planning.demo import DEMO_SIZES, generate_demo_workspace
+
+    folder = tmp_path_factory.mktemp("medium-demo")
+    generate_demo_workspace("medium", size=DEMO_SIZES["medium"], seed=7, as_of=DEMO_AS_OF,
+                            base=folder)
+    yield open_workspace("medium", base=folder)
+    close_all_workspaces()
+
+
+@pytest.mark.slow
+def test_the_default_scenario_on_the_medium_demo_moves_about_the_minimum(
+    medium_demo: Workspace,
+) -> None:
+    problem = workspace_territory(medium_demo).problem
+    scenario = TerritoryScenario()
+    result = solve_territories(problem, scenario)
+    assert result.has_plan, result.message
+    plan = result.assignment.set_index("unit_id")["rep_id"]
+    assert not plan_violations(problem, scenario, plan)
+    assert result.kpis()["max_balance_deviation"] <= scenario.tolerance + 1e-9
+    bound, least_value, least_units = minimum_moves(problem, scenario.tolerance, seconds=60)
+    assert 0 < bound <= least_value
+    # Within 5 % of the value the minimum-moves model, solved separately for as long as the
+    # default scenario's limit, moves; and far fewer accounts, as compactness comes second.
+    assert result.kpis()["moved_value"] <= least_value * 1.05
+    assert result.kpis()["moved_units"] <= least_units
