@@ -59,7 +59,10 @@ def test_pickers_label_versions_and_submit_acts_on_the_id_picked(demo_copy: Work
     app = app.run()
     app = app.button(key="version_submit").click().run(timeout=60)
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert any(second in s.value and "with override" in s.value for s in app.success)
+    second_hash = list_versions(demo_copy, "quota").set_index("version_id").loc[
+        second, "content_hash"][:8]
+    assert any(s.value.startswith(f"Submitted FY27 quotas $40M with override (#{second_hash})")
+               for s in app.success), [s.value for s in app.success]
     submitted = demo_copy.read(lambda cur: cur.execute(
         "SELECT version_id FROM approval_requests").fetchall())
     assert submitted == [(second,)]
