@@ -597,6 +597,9 @@ def _add_health_commands(commands: argparse._SubParsersAction) -> None:
                        help="number of hold-outs, seeds 0..N-1 (default 5)")
     train.add_argument("--report", metavar="FILE", help="also write the figures as JSON here")
     train.set_defaults(handler=_command_health_train)
+    from planning.health.cli import add_workspace_health_commands
+
+    add_workspace_health_commands(health_commands, progress_bar)
 
 
 def _as_of_day(text: str | None) -> dt.date | None:

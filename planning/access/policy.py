@@ -43,6 +43,11 @@ class Action(StrEnum):
     """Submit a plan version for approval and tag versions."""
     PUBLISH_VERSION = "version.publish"
     """Publish an approved version to the writeback outbox and deliver it."""
+    VIEW_HEALTH = "health.view"
+    """Read customer health and churn risk; resource: the account owner's rep id (scoped like
+    deals: a rep sees their accounts, a manager their team's, workspace-wide roles all)."""
+    TRAIN_HEALTH_MODEL = "health.train"
+    """Train the churn model and rescore customer health."""
 
 
 EVERYONE = frozenset(ROLES)
@@ -85,6 +90,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.SOLVE_QUOTA: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
     Action.SUBMIT_VERSION: OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
     Action.PUBLISH_VERSION: OPERATORS | {Role.COMP},
+    Action.VIEW_HEALTH: OPERATORS | SELLERS | {Role.CS, Role.FINANCE, Role.DEAL_DESK},
+    Action.TRAIN_HEALTH_MODEL: OPERATORS,
 }
 
 
@@ -103,6 +110,9 @@ def can(user: User | None, action: Action | str, resource: str | None = None) ->
         return user.has_any(PAGE_ROLES.get(str(resource), frozenset()))
     if action is Action.READ_DEAL:
         return user.deal_owner_ids is None or (resource in user.deal_owner_ids)
+    if action is Action.VIEW_HEALTH:
+        return user.has_any(ACTION_ROLES[action]) and (
+            resource is None or user.deal_owner_ids is None or resource in user.deal_owner_ids)
     return user.has_any(ACTION_ROLES[action])
 
 
@@ -123,6 +133,9 @@ def require(user: User | None, action: Action | str, resource: str | None = None
         raise AccessDeniedError(f"You have no access to workspace {resource!r}.")
     if action is Action.READ_DEAL:
         raise AccessDeniedError("That deal belongs to someone outside your team.")
+    if action is Action.VIEW_HEALTH and resource is not None and user.has_any(
+            ACTION_ROLES[action]):
+        raise AccessDeniedError("That account belongs to someone outside your team.")
     allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
     raise AccessDeniedError(
         f"Your roles ({roles_text(user)}) may not {action.value}; it needs one of: {allowed}."

@@ -789,18 +789,36 @@ def _events(
     })
 
 
+CHURN_WARNED_SHARE = 0.75
+"""Share of churning subscriptions whose usage and tickets show it before the end."""
+WARNING_MONTHS = (5, 9)
+"""A warned churn's active users start falling this many months (range) before it ends."""
+CHURN_USAGE_DROP = 0.6
+"""How far active users fall by the end of a warned churn (a dip falls half as far)."""
+CHURN_LATE_TICKETS = 2.5
+"""Mean extra tickets, mostly urgent or high, a warned churn opens in its last months."""
+DIP_SHARE = 0.08
+"""Share of renewing subscriptions with a three-month usage dip they recover from."""
+
+
 def _build_customers(
     rng: np.random.Generator, won: pd.DataFrame, accounts: pd.DataFrame, as_of_day: float,
     origin: np.datetime64,
 ) -> dict[str, pd.DataFrame]:
     """Subscriptions from won deals, with monthly usage, support tickets and annual invoices.
 
-    Each customer has a health drawn from its deals' quality: healthy customers use more seats,
-    open fewer urgent tickets, pay on time and renew; unhealthy ones drift toward churn.
+    Each customer has a health drawn from its deals' quality and a trait of the account shared
+    by all its subscriptions: healthy customers use more seats,
+    open fewer urgent tickets, pay on time and renew; unhealthy ones drift toward churn. Most
+    subscriptions that churn show it in their last months: active users fall from WARNING_MONTHS
+    before the end and urgent or high tickets pile up; a few healthy ones dip for a while and
+    recover.
     """
     deals = won[won["won"] & (won["type_code"] < 2)].reset_index(drop=True)
     n = len(deals)
-    health = 0.6 * deals["quality"].to_numpy() + rng.normal(0, 0.8, n)
+    customer, customer_of_deal = np.unique(deals["account_no"].to_numpy(), return_inverse=True)
+    health = (0.6 * deals["quality"].to_numpy() + rng.normal(0, 0.7, customer.size)[
+        customer_of_deal] + rng.normal(0, 0.4, n))
     start = deals["close_day"].to_numpy() + 1
     years_elapsed = np.floor(np.maximum(as_of_day - start, 0) / 365.0)
     churn_year_p = 1 / (1 + np.exp(2.2 + 1.2 * health))
@@ -835,7 +853,17 @@ def _build_customers(
     adoption = 1 / (1 + np.exp(-(0.4 + 0.9 * health[month_sub] + rng.normal(0, 0.3,
                                                                                  month_sub.size))))
     ramp = np.minimum(1.0, (month_pos + 1) / 4)
-    active = np.round(seats[month_sub] * adoption * ramp).astype(int)
+    warned = churned & (rng.random(n) < CHURN_WARNED_SHARE)
+    warning_months = rng.integers(WARNING_MONTHS[0], WARNING_MONTHS[1] + 1, n)
+    into_decline = month_pos - (live_months[month_sub] - warning_months[month_sub]) + 1
+    decline = np.where(warned[month_sub] & (into_decline > 0),
+                       1 - CHURN_USAGE_DROP * np.minimum(into_decline / warning_months[month_sub],
+                                                         1.0), 1.0)
+    dipping = ~churned & (rng.random(n) < DIP_SHARE)
+    dip_start = rng.integers(0, np.maximum(live_months, 1))
+    dip = np.where(dipping[month_sub] & (month_pos >= dip_start[month_sub])
+                   & (month_pos < dip_start[month_sub] + 3), 1 - CHURN_USAGE_DROP / 2, 1.0)
+    active = np.round(seats[month_sub] * adoption * ramp * decline * dip).astype(int)
     usage = pd.DataFrame({
         "account_no": subscriptions["account_no"].to_numpy()[month_sub],
         "month": (first_month + (sub_start_m[month_sub] + month_pos)).astype("datetime64[D]"),
@@ -853,8 +881,14 @@ def _build_customers(
     t_open = start[t_sub] + rng.random(t_sub.size) * (
         np.minimum(renewal[t_sub], as_of_day) - start[t_sub]
     )
+    late_counts = np.where(warned, rng.poisson(CHURN_LATE_TICKETS, n), 0)
+    late_sub, _ = _ragged(late_counts)
+    late_open = renewal[late_sub] - rng.uniform(20, 30.5 * WARNING_MONTHS[1], late_sub.size)
+    t_sub = np.concatenate([t_sub, late_sub])
+    t_open = np.concatenate([t_open, np.maximum(late_open, start[late_sub])])
     t_open = _business_time(t_open, rng)
-    urgency = rng.random(t_sub.size) + 0.15 * np.maximum(-health[t_sub], 0)
+    urgency = (rng.random(t_sub.size) + 0.15 * np.maximum(-health[t_sub], 0)
+               + 0.5 * (np.arange(t_sub.size) >= t_sub.size - late_sub.size))
     priority = np.digitize(urgency, [0.45, 0.8, 0.95])
     t_close = t_open + rng.gamma(1.5, 2.0 + priority, t_sub.size)
     t_closed = t_close <= as_of_day

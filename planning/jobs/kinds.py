@@ -50,6 +50,15 @@ def training_job(payload: dict, progress: ProgressCallback,
     return "done", fit_deal_models(payload["input"], progress=progress)
 
 
+def health_training_job(payload: dict, progress: ProgressCallback,
+                        checkpoint: Checkpoint) -> tuple[str, Any]:
+    """Fit the churn model on the renewal rows the app read and score the accounts."""
+    from planning.health.training import fit_health_model
+
+    return "done", fit_health_model(payload["input"], progress=progress)
+
+
 KINDS: dict[str, JobFunction] = {"territory": territory_job, "quota": quota_job,
-                                 "training": training_job}
+                                 "training": training_job,
+                                 "health_training": health_training_job}
 """Job kinds by name."""

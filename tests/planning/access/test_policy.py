@@ -58,6 +58,9 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.SOLVE_QUOTA: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
     Action.SUBMIT_VERSION: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
     Action.PUBLISH_VERSION: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
+    Action.VIEW_HEALTH: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS,
+                                   R.FINANCE, R.DEAL_DESK}),
+    Action.TRAIN_HEALTH_MODEL: frozenset({R.ADMIN, R.REVOPS}),
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}
@@ -257,3 +260,13 @@ def test_primary_role_is_the_most_powerful() -> None:
     assert make_user(Role.REP, Role.ADMIN, Role.VIEWER).primary_role is Role.ADMIN
     assert make_user(Role.VIEWER, Role.MANAGER).primary_role is Role.MANAGER
     assert make_user().primary_role is None
+
+
+def test_health_is_scoped_to_the_accounts_one_owns() -> None:
+    rep = make_user(R.REP, owners=frozenset({"r1"}))
+    assert can(rep, Action.VIEW_HEALTH, "r1")
+    assert not can(rep, Action.VIEW_HEALTH, "r2")
+    with pytest.raises(AccessDeniedError, match="outside your team"):
+        require(rep, Action.VIEW_HEALTH, "r2")
+    assert can(make_user(R.CS), Action.VIEW_HEALTH, "r2")
+    assert not can(make_user(R.VIEWER), Action.VIEW_HEALTH, "r1")
