@@ -30,7 +30,8 @@ import duckdb
 import pandas as pd
 
 from planning import audit
-from planning.access.policy import Action, require
+from planning.access.entry_points import entry_point
+from planning.access.policy import AccessDeniedError, Action, can
 from planning.access.roles import Role
 from planning.access.users import User, canonical_email, same_email
 from planning.clock import now_utc
@@ -80,6 +81,10 @@ BIGGEST_CHANGES = 10
 
 class DecisionError(RevPlanError):
     """A decision that may not be taken (already decided, own submission, second step…)."""
+
+
+class StepRoleDeniedError(AccessDeniedError, DecisionError):
+    """The person neither holds the step's role nor is its named alternate."""
 
 
 class UnroutableError(RevPlanError):
@@ -195,6 +200,7 @@ def _role_of(user: User) -> str | None:
     return user.primary_role.value if user.primary_role else None
 
 
+@entry_point(Action.SUBMIT_VERSION)
 def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
     """Submit a draft version for approval; returns the request id."""
 
@@ -240,6 +246,7 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
     return workspace.write(write)
 
 
+@entry_point(Action.DECIDE_APPROVAL)
 def decide(workspace: Workspace, request_id: str, step_no: int, user: User, decision: str,
            comment: str = "") -> str:
     """Approve, reject or request changes on one step; returns the request's status after."""
@@ -264,8 +271,9 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
             raise DecisionError(f"Step {step_no} of {request_id} was already decided "
                                 f"({step_status}); nothing changed.")
         alternate = _step_alternates(route_json).get(step_no)
-        if Role(role) not in user.roles and not same_email(user.email, alternate):
-            raise DecisionError(f"Step {step_no} needs the {role} role"
+        if not can(user, Action.DECIDE_APPROVAL, role) and not same_email(user.email,
+                                                                           alternate):
+            raise StepRoleDeniedError(f"Step {step_no} needs the {role} role"
                                 + (f" or the alternate {alternate}." if alternate else "."))
         if same_email(user.email, submitted_by):
             raise DecisionError("You submitted this version; someone else must decide it.")
@@ -418,14 +426,12 @@ def alternates(workspace: Workspace) -> dict[str, str]:
     return workspace.read(approvals_repo.alternates)
 
 
-def set_alternate(workspace: Workspace, role: str, email: str | None, actor: User | None,
+@entry_point(Action.MANAGE_APPROVALS)
+def set_alternate(workspace: Workspace, role: str, email: str | None, actor: User,
                   *, reason: str | None = None) -> None:
     """Name (or with None clear) the alternate who may decide a role's step when nobody but
-    the submitter holds the role (audited). `actor` None is the operator at the command line;
-    otherwise an admin."""
-    if actor is not None:
-        require(actor, Action.MANAGE_ACCESS)
-        require(actor, Action.OPEN_WORKSPACE, workspace.name)
+    the submitter holds the role (audited). `actor` is an admin, or the `system` principal at
+    the server's command line."""
     try:
         role = Role(role.strip().lower()).value
     except ValueError:
@@ -439,14 +445,14 @@ def set_alternate(workspace: Workspace, role: str, email: str | None, actor: Use
                                "grant them access first (revplan access grant).")
         before = approvals_repo.alternates(cur).get(role)
         approvals_repo.set_alternate(cur, role, wanted)
-        audit.record(cur, actor=actor.email if actor else "cli",
-                     actor_role=_role_of(actor) if actor else "operator",
+        audit.record(cur, actor=actor.email, actor_role=_role_of(actor),
                      action="approval.alternate", entity="approval_alternate", entity_id=role,
                      before={"email": before}, after={"email": wanted}, reason=reason)
 
     workspace.write(write)
 
 
+@entry_point(Action.SUBMIT_VERSION)
 def withdraw_request(workspace: Workspace, request_id: str, user: User,
                      reason: str | None = None) -> None:
     """Withdraw an open request (only its submitter, audited); the version returns to draft

@@ -427,6 +427,7 @@ def _add_quota_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _command_writeback_deliver(args: argparse.Namespace) -> int:
+    from planning.access.policy import system_principal
     from planning.store import open_workspace
     from planning.writeback import deliver_webhook
 
@@ -436,18 +437,21 @@ def _command_writeback_deliver(args: argparse.Namespace) -> int:
         raise RevPlanError("No webhook: pass --url or set REVPLAN_WEBHOOK_URL "
                            "(and REVPLAN_WEBHOOK_SECRET).")
     workspace = open_workspace(args.workspace or default_workspace())
-    report = deliver_webhook(workspace, url, secret, max_attempts=args.attempts)
+    report = deliver_webhook(workspace, url, secret, max_attempts=args.attempts,
+                             user=system_principal(workspace.name, "webhook delivery"))
     print(report.to_text())
     return 0 if report.failed == 0 and report.busy_with is None else 1
 
 
 def _command_writeback_csv(args: argparse.Namespace) -> int:
+    from planning.access.policy import system_principal
     from planning.output_files import write_text_atomically
     from planning.store import open_workspace
     from planning.writeback import data_loader_csv
 
     workspace = open_workspace(args.workspace or default_workspace(), read_only=True)
-    text = data_loader_csv(workspace, args.batch, args.object)
+    text = data_loader_csv(workspace, args.batch, args.object,
+                           system_principal(workspace.name, "Data Loader export"))
     if not text:
         raise RevPlanError(f"Batch {args.batch} has no {args.object} changes.")
     write_text_atomically(args.out, text)

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.clock import now_utc
 from planning.store import Workspace, telemetry_log
 
@@ -82,7 +85,9 @@ class UsageReport:
     daily: pd.DataFrame
 
 
-def usage_report(workspace: Workspace, days: int = 30, slowest: int = 20) -> UsageReport:
+@entry_point(Action.READ_TELEMETRY)
+def usage_report(workspace: Workspace, user: User, days: int = 30,
+                 slowest: int = 20) -> UsageReport:
     """Usage per user and page, daily activity and the slowest actions over the last days."""
     since = now_utc() - dt.timedelta(days=days)
 

@@ -32,6 +32,8 @@ import duckdb
 import pandas as pd
 
 from planning import audit
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action, can
 from planning.access.users import User
 from planning.clock import now_utc
 from planning.csv_safety import spreadsheet_rows_csv
@@ -44,12 +46,6 @@ from planning.store import webhook_delivery as delivery_repo
 from planning.store import writeback_outbox as outbox_repo
 from planning.versions import read_items, set_status, verify_version
 
-FIELD_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("Account", "OwnerId"): frozenset({"admin", "revops"}),
-    ("Opportunity", "OwnerId"): frozenset({"admin", "revops"}),
-    ("Quota", "QuotaAmount"): frozenset({"admin", "revops", "comp"}),
-}
-"""Which roles may change each CRM field through a publish."""
 SIGNATURE_HEADER = "X-RevPlan-Signature"
 CHANGE_COLUMNS = ["object", "record_id", "field", "old_value", "new_value"]
 FIELD_NAMES: dict[tuple[str, str], str] = {
@@ -168,11 +164,12 @@ class PublishResult:
     superseded: tuple[str, ...]
 
 
+@entry_point(Action.PUBLISH_VERSION)
 def publish(workspace: Workspace, version_id: str, user: User,
             progress: ProgressCallback = no_progress) -> PublishResult:
     """Publish an approved version: outbox items for every change (audited); `progress`
-    hears the share of changes queued so far."""
-    roles = {r.value for r in user.roles}
+    hears the share of changes queued so far. Each changed CRM field is checked against
+    the policy's field rows (`Action.WRITE_FIELD`)."""
 
     def write(cur) -> PublishResult:
         version = verify_version(cur, version_id)
@@ -184,7 +181,7 @@ def publish(workspace: Workspace, version_id: str, user: User,
         changes = planned_changes(cur, version_id)
         fields = set(zip(changes["object"], changes["field"], strict=True))
         refused = sorted(f"{o}.{f}" for o, f in fields
-                         if not roles & FIELD_PERMISSIONS.get((o, f), frozenset()))
+                         if not can(user, Action.WRITE_FIELD, f"{o}.{f}"))
         if refused:
             raise RevPlanError(f"Your roles may not write {', '.join(refused)}; ask RevOps to "
                                "publish.")
@@ -238,7 +235,8 @@ def outbox(workspace: Workspace, batch_id: str | None = None) -> pd.DataFrame:
     return workspace.read(lambda cur: outbox_repo.outbox_items(cur, batch_id))
 
 
-def data_loader_csv(workspace: Workspace, batch_id: str, object_name: str) -> str:
+@entry_point(Action.EXPORT_WRITEBACK)
+def data_loader_csv(workspace: Workspace, batch_id: str, object_name: str, user: User) -> str:
     """A Salesforce Data Loader / Bulk API update file for one object of a batch
     (`Id,<Field>`; quota rows carry the rep and fiscal year in the Id)."""
     items = outbox(workspace, batch_id)
@@ -278,7 +276,6 @@ class DeliveryReport:
                 f"still waiting ({self.attempts:,} attempts).")
 
 
-DELIVERY_ACTOR = "system"
 """The audit actor of a delivery started by no person (the command line)."""
 LEASE_MARGIN_SECONDS = 30.0
 """How much longer than one call and its backoff a deliverer's lease lasts between renewals."""
@@ -289,11 +286,11 @@ def _deliverer_id() -> str:
             f"{uuid.uuid4().hex[:8]}")
 
 
+@entry_point(Action.EXPORT_WRITEBACK)
 def deliver_webhook(
     workspace: Workspace, url: str, secret: str, *, max_attempts: int = 5,
     backoff_seconds: float = 0.5, timeout: float = 10.0,
-    sleep: Callable[[float], None] = time.sleep, actor: str = DELIVERY_ACTOR,
-    actor_role: str | None = None,
+    sleep: Callable[[float], None] = time.sleep, user: User,
 ) -> DeliveryReport:
     """POST every waiting item in sequence order, signed, each exactly once.
 
@@ -339,7 +336,7 @@ def deliver_webhook(
                 error = _post(url, body, secret, item["idempotency_key"], timeout)
                 workspace.write(lambda cur, item=item, attempt=attempt, error=error:
                                 _record_attempt(cur, item, attempt + 1, error, owner, lease,
-                                                actor, actor_role))
+                                                user.email, _role_of(user)))
                 if error is None:
                     break
                 if attempt + 1 < max_attempts:

@@ -138,7 +138,7 @@ def show_slowest(report: UsageReport, days: int) -> None:
 
 def main() -> None:
     """Draw the Telemetry page."""
-    require_page("telemetry")
+    user = require_page("telemetry")
     workspace = current_workspace()
     st.title("Telemetry")
     days = st.segmented_control(
@@ -146,7 +146,7 @@ def main() -> None:
         format_func=lambda n: f"Last {n} days",
     )
     try:
-        report = usage_report(workspace, days=days)
+        report = usage_report(workspace, user, days=days)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
         show_failure(exc, "read the usage telemetry")
         return

@@ -152,18 +152,19 @@ def show_publish(version_id: str, status: str) -> None:
                         "new_value", "status", "attempts", "last_error", "delivered_at"]]
                  .rename(columns=CHANGE_HEADERS), hide_index=True, width="stretch")
     latest = items["batch_id"].iloc[-1]
-    for object_name in sorted(items.loc[items["batch_id"] == latest, "object"].unique()):
+    exportable = (sorted(items.loc[items["batch_id"] == latest, "object"].unique())
+                  if allowed(user, Action.EXPORT_WRITEBACK) else [])
+    for object_name in exportable:
         st.download_button(f"Data Loader file: {object_name} ({latest})",
-                           data_loader_csv(workspace, latest, object_name),
+                           data_loader_csv(workspace, latest, object_name, user),
                            file_name=f"{latest}-{object_name}.csv", mime="text/csv",
                            key=f"csv_{object_name}")
     url, secret = os.environ.get(WEBHOOK_URL), os.environ.get(WEBHOOK_SECRET, "")
-    if url and allowed(user, Action.PUBLISH_VERSION) and st.button(
+    if url and allowed(user, Action.EXPORT_WRITEBACK) and st.button(
             "Deliver pending items to the webhook", icon=":material/send:"):
         try:
             with st.spinner("Delivering…"):
-                report = deliver_webhook(workspace, url, secret, actor=user.email,
-                                         actor_role=role)
+                report = deliver_webhook(workspace, url, secret, user=user)
             st.info(report.to_text())
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "deliver the outbox")

@@ -48,6 +48,14 @@ class Action(StrEnum):
     deals: a rep sees their accounts, a manager their team's, workspace-wide roles all)."""
     TRAIN_HEALTH_MODEL = "health.train"
     """Train the churn model and rescore customer health."""
+    DECIDE_APPROVAL = "approval.decide"
+    """Decide a step of an approval request; resource: the step's role."""
+    MANAGE_APPROVALS = "approval.manage"
+    """Change the approval policy or name an alternate approver."""
+    WRITE_FIELD = "crm.write_field"
+    """Change a CRM field through a publish; resource: 'Object.Field'."""
+    EXPORT_WRITEBACK = "writeback.export"
+    """Export a published batch as a Data Loader file, or deliver it to the webhook."""
 
 
 EVERYONE = frozenset(ROLES)
@@ -92,27 +100,85 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.PUBLISH_VERSION: OPERATORS | {Role.COMP},
     Action.VIEW_HEALTH: OPERATORS | SELLERS | {Role.CS, Role.FINANCE, Role.DEAL_DESK},
     Action.TRAIN_HEALTH_MODEL: OPERATORS,
+    Action.DECIDE_APPROVAL: EVERYONE,
+    Action.MANAGE_APPROVALS: ADMINS,
+    Action.WRITE_FIELD: OPERATORS | {Role.COMP},
+    Action.EXPORT_WRITEBACK: OPERATORS | {Role.COMP},
 }
+"""Which roles may perform each action at all; a row of RESOURCE_ROLES narrows it for one
+resource."""
+
+FIELD_ROLES: dict[str, frozenset[Role]] = {
+    "Account.OwnerId": OPERATORS,
+    "Opportunity.OwnerId": OPERATORS,
+    "Quota.QuotaAmount": OPERATORS | {Role.COMP},
+}
+"""Which roles may change each CRM field ('Object.Field') through a publish; a field missing
+here is written by nobody."""
+
+STEP_ROLES: dict[str, frozenset[Role]] = {role.value: frozenset({role}) for role in ROLES}
+"""Who may decide an approval step that asks for a role: a holder of that role (a named
+alternate is the one exception, decided by the approval request itself)."""
+
+RESOURCE_ROLES: dict[tuple[Action, str], frozenset[Role]] = {
+    **{(Action.VIEW_PAGE, page): roles for page, roles in PAGE_ROLES.items()},
+    **{(Action.WRITE_FIELD, name): roles for name, roles in FIELD_ROLES.items()},
+    **{(Action.DECIDE_APPROVAL, name): roles for name, roles in STEP_ROLES.items()},
+}
+"""The one permission table for actions on a named resource: pages, CRM fields, approval
+steps. `can` reads it, together with ACTION_ROLES, for every decision but the scope rules
+(workspace and deal)."""
+
+RESOURCE_ACTIONS: frozenset[Action] = frozenset(action for action, _ in RESOURCE_ROLES)
+"""Actions decided per resource: an unknown resource is refused."""
+
+SYSTEM_EMAIL = "system"
+SYSTEM_ACTIONS: frozenset[Action] = frozenset({
+    Action.RUN_IMPORT, Action.CHANGE_SETTINGS, Action.MANAGE_ACCESS, Action.MANAGE_APPROVALS,
+    Action.READ_AUDIT, Action.EXPORT_AUDIT, Action.READ_TELEMETRY, Action.TRAIN_MODEL,
+    Action.EXPORT_WRITEBACK,
+})
+"""What the `system` principal (maintenance commands at the server's command line and the
+background worker) may do. Deciding, submitting, publishing or solving is a person's act:
+the command line does it `--as EMAIL`."""
 
 
 class AccessDeniedError(RevPlanError):
     """The user may not do what they tried; the message says what and why."""
 
 
+def system_principal(workspace: str, purpose: str = "maintenance") -> User:
+    """The documented `system` principal of `workspace`: maintenance commands and the
+    background worker act as it, and audit rows name it `system`."""
+    return User(email=SYSTEM_EMAIL, name=f"system ({purpose})", workspace=workspace,
+                roles=frozenset(), method="system")
+
+
+def is_system(user: User | None) -> bool:
+    """True for the `system` principal."""
+    return user is not None and user.method == "system" and user.email == SYSTEM_EMAIL
+
+
 def can(user: User | None, action: Action | str, resource: str | None = None) -> bool:
     """True when `user` may perform `action` on `resource`."""
-    if user is None or not user.roles:
+    if user is None:
         return False
     action = Action(action)
     if action is Action.OPEN_WORKSPACE:
-        return resource == user.workspace
-    if action is Action.VIEW_PAGE:
-        return user.has_any(PAGE_ROLES.get(str(resource), frozenset()))
+        return resource == user.workspace and (bool(user.roles) or is_system(user))
+    if is_system(user):
+        return action is Action.READ_DEAL or action in SYSTEM_ACTIONS
+    if not user.roles:
+        return False
     if action is Action.READ_DEAL:
         return user.deal_owner_ids is None or (resource in user.deal_owner_ids)
     if action is Action.VIEW_HEALTH:
         return user.has_any(ACTION_ROLES[action]) and (
             resource is None or user.deal_owner_ids is None or resource in user.deal_owner_ids)
+    if action in RESOURCE_ACTIONS and resource is not None:
+        return user.has_any(RESOURCE_ROLES.get((action, str(resource)), frozenset()))
+    if action is Action.VIEW_PAGE:
+        return False
     return user.has_any(ACTION_ROLES[action])
 
 
@@ -136,6 +202,16 @@ def require(user: User | None, action: Action | str, resource: str | None = None
     if action is Action.VIEW_HEALTH and resource is not None and user.has_any(
             ACTION_ROLES[action]):
         raise AccessDeniedError("That account belongs to someone outside your team.")
+    if is_system(user):
+        raise AccessDeniedError(f"The system principal may not {action.value}; a person does "
+                                "that (--as EMAIL at the command line).")
+    if action in RESOURCE_ACTIONS and resource is not None:
+        allowed = ", ".join(sorted(r.value for r in
+                                   RESOURCE_ROLES.get((action, str(resource)), ())))
+        raise AccessDeniedError(
+            f"Your roles ({roles_text(user)}) may not {action.value} {resource}"
+            + (f"; it needs one of: {allowed}." if allowed else ".")
+        )
     allowed = ", ".join(sorted(r.value for r in ACTION_ROLES[action]))
     raise AccessDeniedError(
         f"Your roles ({roles_text(user)}) may not {action.value}; it needs one of: {allowed}."
@@ -150,8 +226,8 @@ def roles_text(user: User) -> str:
 def readable_owner_ids(user: User | None, workspace: str) -> frozenset[str] | None:
     """Rep ids whose deals `user` may read in `workspace`; None means every deal.
 
-    No user means a system caller (the command line, a scheduled job), which reads everything.
-    A user of another workspace is refused.
+    No user, or the `system` principal, means a system caller (the command line, a scheduled
+    job), which reads everything. A user of another workspace is refused.
     """
     if user is None:
         return None

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from planning.access.membership import grant_roles
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.approvals import (
     DecisionError,
@@ -103,10 +103,12 @@ def test_an_alternate_makes_the_route_decidable(demo_copy: Workspace) -> None:
 
 
 def test_an_alternate_must_be_a_member(demo_copy: Workspace) -> None:
+    system = system_principal(demo_copy.name)
     with pytest.raises(Exception, match="not a member"):
-        set_alternate(demo_copy, "revops", "stranger@example.com", None)
+        set_alternate(demo_copy, "revops", "stranger@example.com", system)
     with pytest.raises(Exception, match="Unknown role"):
-        set_alternate(demo_copy, "wizard", demo_user(demo_copy, Role.FINANCE).email, None)
+        set_alternate(demo_copy, "wizard", demo_user(demo_copy, Role.FINANCE).email,
+                      system)
 
 
 def test_requests_say_whom_each_open_step_waits_for(demo_copy: Workspace) -> None:

@@ -3,6 +3,7 @@ tamper refusal, policy versions and concurrent decisions on one step."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
@@ -36,6 +37,11 @@ ENTERPRISE = "an enterprise account moves"
 
 def user(email: str, *roles: Role) -> User:
     return User(email, email.split("@")[0].title(), "test", roles=frozenset(roles))
+
+
+def member_of(ws: Workspace, person: User) -> User:
+    """The same person as a user of `ws` (the module's people belong to workspace 'test')."""
+    return dataclasses.replace(person, workspace=ws.name)
 
 
 PLANNER = user("planner@example.com", Role.REVOPS)
@@ -264,7 +270,7 @@ def test_submit_creates_a_request_with_steps(demo_copy: Workspace) -> None:
     items = pd.DataFrame({"subject": base["rep_id"],
                           "amount_cents": [int(q) * 105 // 100 for q in base["quota_cents"]]})
     version_id = quota_version(demo_copy, items)
-    request_id = submit_version(demo_copy, version_id, PLANNER)
+    request_id = submit_version(demo_copy, version_id, member_of(demo_copy, PLANNER))
 
     assert status_of(demo_copy, version_id) == "submitted"
     request = request_row(demo_copy, request_id)
@@ -294,8 +300,8 @@ def test_a_territory_request_routes_by_moved_share(demo_copy: Workspace) -> None
     many = smb[: int(0.06 * n)]
     small = territory_version(demo_copy, book_with_moves(demo_copy, few), name="few")
     large = territory_version(demo_copy, book_with_moves(demo_copy, many), name="many")
-    small_request = submit_version(demo_copy, small, PLANNER)
-    large_request = submit_version(demo_copy, large, PLANNER)
+    small_request = submit_version(demo_copy, small, member_of(demo_copy, PLANNER))
+    large_request = submit_version(demo_copy, large, member_of(demo_copy, PLANNER))
     assert [(s["role"], s["reason"]) for s in steps_of(demo_copy, small_request)] == [
         ("revops", REVOPS_ALWAYS)]
     assert [(s["role"], s["reason"]) for s in steps_of(demo_copy, large_request)] == [
@@ -433,7 +439,7 @@ def test_a_compensation_submitter_signs_the_comp_step(demo_copy: Workspace) -> N
     items = pd.DataFrame({"subject": base["rep_id"],
                           "amount_cents": [int(q) * 105 // 100 for q in base["quota_cents"]]})
     version_id = quota_version(demo_copy, items, author=COMP.email)
-    request_id = submit_version(demo_copy, version_id, COMP)
+    request_id = submit_version(demo_copy, version_id, member_of(demo_copy, COMP))
     steps = steps_of(demo_copy, request_id)
     assert [(s["role"], s["status"]) for s in steps] == [
         ("finance", "pending"), ("comp", "signed")]
@@ -442,8 +448,9 @@ def test_a_compensation_submitter_signs_the_comp_step(demo_copy: Workspace) -> N
     assert request_row(demo_copy, request_id)["status"] == "pending"
     assert status_of(demo_copy, version_id) == "submitted"
     with pytest.raises(DecisionError):
-        decide(demo_copy, request_id, 2, user("carla@example.com", Role.COMP), "approved")
-    assert decide(demo_copy, request_id, 1, FINANCE, "approved") == "approved"
+        decide(demo_copy, request_id, 2,
+           member_of(demo_copy, user("carla@example.com", Role.COMP)), "approved")
+    assert decide(demo_copy, request_id, 1, member_of(demo_copy, FINANCE), "approved") == "approved"
     assert status_of(demo_copy, version_id) == "approved"
 
 

@@ -180,7 +180,7 @@ def test_the_data_loader_file_quotes_a_formula_account_id(demo_copy: Workspace) 
     approve(demo_copy, version_id)
     batch_id = publish(demo_copy, version_id, PUBLISHER).batch_id
 
-    text = data_loader_csv(demo_copy, batch_id, "Account")
+    text = data_loader_csv(demo_copy, batch_id, "Account", PUBLISHER)
 
     assert live_formulas(text) == []
     rows = cells(text)

@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from planning.access.policy import system_principal
 from planning.store import Workspace
 from planning.telemetry import KINDS, OUTCOMES, record_event, timed, usage_report
 
@@ -147,7 +148,7 @@ def usage(workspace: Workspace) -> Workspace:
 
 
 def test_usage_by_user(usage: Workspace) -> None:
-    report = usage_report(usage, days=30)
+    report = usage_report(usage, system_principal(usage.name), days=30)
     frame = report.by_user.set_index("user")
     assert list(report.by_user["user"]) == [ANN, BOB, CAT]  # page views, most first
     counts = frame[["page_views", "imports", "solves", "exports", "failures_or_refusals"]]
@@ -158,7 +159,7 @@ def test_usage_by_user(usage: Workspace) -> None:
 
 
 def test_usage_by_user_and_page(usage: Workspace) -> None:
-    frame = usage_report(usage, days=30).by_user_and_page
+    frame = usage_report(usage, system_principal(usage.name), days=30).by_user_and_page
     got = list(zip(frame["user"], frame["page"], frame["views"], strict=True))
     assert got == [
         (ANN, "home", 3), (BOB, "home", 2), (ANN, "import", 1),
@@ -172,30 +173,30 @@ def test_usage_by_user_and_page(usage: Workspace) -> None:
 
 
 def test_slowest_ordered_by_duration(usage: Workspace) -> None:
-    slowest = usage_report(usage, days=30, slowest=4).slowest
+    slowest = usage_report(usage, system_principal(usage.name), days=30, slowest=4).slowest
     assert list(slowest["duration_ms"]) == [4000.0, 900.0, 250.0, 70.0]
     assert list(slowest["name"]) == ["territory", "crm.csv", "audit.csv", "home"]
     assert slowest["outcome"].iloc[0] == "error"
-    everything = usage_report(usage, days=30, slowest=100).slowest
+    everything = usage_report(usage, system_principal(usage.name), days=30, slowest=100).slowest
     assert list(everything["duration_ms"]) == sorted(everything["duration_ms"], reverse=True)
     assert len(everything) == 10  # timed events inside the period; the untimed one is left out
     assert 99_999.0 not in set(everything["duration_ms"])
 
 
 def test_period_excludes_older_events(usage: Workspace) -> None:
-    week = usage_report(usage, days=7)
+    week = usage_report(usage, system_principal(usage.name), days=7)
     assert CAT in set(week.by_user["user"])
     assert week.by_user.set_index("user").loc[CAT, "page_views"] == 1  # 29-day-old view out
     assert 70.0 not in set(week.slowest["duration_ms"])
-    month = usage_report(usage, days=30)
+    month = usage_report(usage, system_principal(usage.name), days=30)
     assert month.since < utc_now() - dt.timedelta(days=29, hours=23)
-    everything = usage_report(usage, days=60)
+    everything = usage_report(usage, system_principal(usage.name), days=60)
     assert everything.by_user.set_index("user").loc[ANN, "page_views"] == 5
     assert everything.slowest["duration_ms"].iloc[0] == 99_999.0
 
 
 def test_daily_counts(usage: Workspace) -> None:
-    daily = usage_report(usage, days=30).daily
+    daily = usage_report(usage, system_principal(usage.name), days=30).daily
     assert int(daily["events"].sum()) == 11
     old_day = (utc_now() - dt.timedelta(days=29)).date()
     old = daily[pd.to_datetime(daily["day"]).dt.date == old_day]
@@ -203,6 +204,6 @@ def test_daily_counts(usage: Workspace) -> None:
 
 
 def test_empty_report(workspace: Workspace) -> None:
-    report = usage_report(workspace)
+    report = usage_report(workspace, system_principal(workspace.name))
     assert report.by_user.empty and report.by_user_and_page.empty
     assert report.slowest.empty and report.daily.empty

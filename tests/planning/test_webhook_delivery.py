@@ -3,6 +3,7 @@ the app's sessions do), against a real local HTTP receiver; every attempt audite
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -17,7 +18,7 @@ from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.store.webhook_delivery import WEBHOOK_CHANNEL, lease_holder, take_lease
 from planning.writeback import deliver_webhook, outbox, publish
-from tests.planning.test_writeback import PUBLISHER, SECRET, approve, make_version
+from tests.planning.test_writeback import DELIVERER, PUBLISHER, SECRET, approve, make_version
 
 
 class OrderedReceiver:
@@ -99,8 +100,8 @@ def test_concurrent_deliverers_send_every_item_once_in_order(
     def deliver(number: int) -> None:
         try:
             start.wait()
-            reports.append(deliver_webhook(demo_copy, receiver.url, SECRET,
-                                           actor=f"session{number}@example.com"))
+            session = dataclasses.replace(PUBLISHER, email=f"session{number}@example.com")
+            reports.append(deliver_webhook(demo_copy, receiver.url, SECRET, user=session))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failures.append(exc)
 
@@ -136,7 +137,7 @@ def test_every_refused_attempt_is_audited_with_its_state(demo_copy: Workspace,
                                                          receivers) -> None:
     keys = published(demo_copy)
     receiver = receivers(refuse_first=2)
-    report = deliver_webhook(demo_copy, receiver.url, SECRET, max_attempts=2,
+    report = deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER, max_attempts=2,
                              backoff_seconds=0.01)
     assert (report.delivered, report.failed, report.attempts) == (0, 1, 2)
     assert receiver.arrived == []
@@ -145,7 +146,7 @@ def test_every_refused_attempt_is_audited_with_its_state(demo_copy: Workspace,
             for e in first] == [
         (keys[0], {"status": "pending", "attempts": 0}, "failed", "HTTP 503"),
         (keys[0], {"status": "failed", "attempts": 1}, "failed", "HTTP 503")]
-    again = deliver_webhook(demo_copy, receiver.url, SECRET)
+    again = deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER)
     assert (again.delivered, again.remaining) == (len(keys), 0)
     assert [item["idempotency_key"] for item in receiver.arrived] == keys
     assert len(attempt_events(demo_copy)) == 2 + len(keys)
@@ -158,7 +159,7 @@ def test_a_live_lease_of_another_deliverer_sends_nothing(demo_copy: Workspace,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     demo_copy.write(lambda cur: take_lease(cur, WEBHOOK_CHANNEL, "other-host:42:1:abcd", now,
                                            now + dt.timedelta(minutes=5)))
-    report = deliver_webhook(demo_copy, receiver.url, SECRET)
+    report = deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER)
     assert report.busy_with is not None and "other-host:42:1:abcd" in report.busy_with
     assert (report.delivered, report.attempts, report.remaining) == (0, 0, len(keys))
     assert report.to_text().startswith("Another delivery is running (other-host:42:1:abcd")
@@ -177,7 +178,7 @@ def test_a_dead_deliverers_lease_lapses_and_its_interrupted_item_is_resent(
                     [keys[0]])
 
     demo_copy.write(died_mid_call)
-    report = deliver_webhook(demo_copy, receiver.url, SECRET)
+    report = deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER)
     assert (report.delivered, report.remaining, report.busy_with) == (len(keys), 0, None)
     assert [item["idempotency_key"] for item in receiver.arrived] == keys
     first, *rest = attempt_events(demo_copy)
@@ -196,7 +197,8 @@ def test_a_deliverer_that_lost_its_lease_sends_nothing_more(demo_copy: Workspace
                                                later, later + dt.timedelta(minutes=5)))
 
     with pytest.raises(RevPlanError, match="lost its lease to successor:2:2:ffff"):
-        deliver_webhook(demo_copy, receiver.url, SECRET, sleep=paused_past_its_lease)
+        deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER,
+                        sleep=paused_past_its_lease)
     assert receiver.calls == 1 and receiver.arrived == []
     (attempt,) = attempt_events(demo_copy)
     assert (attempt["entity_id"], attempt["after"]["status"]) == (keys[0], "failed")

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
+from planning.access.policy import Action, can, system_principal
 from planning.access.roles import Role
 from planning.access.users import User
 from planning.approvals import decide, submit_version
@@ -29,6 +30,7 @@ from planning.writeback import (
     publish,
 )
 
+DELIVERER = system_principal("demo")
 SECRET = "s3cret"
 PLANNER = User("planner@example.com", "Planner", "demo", roles=frozenset({Role.REVOPS}))
 PUBLISHER = User("pat@example.com", "Pat", "demo", roles=frozenset({Role.REVOPS}))
@@ -268,12 +270,18 @@ def test_a_rejected_version_cannot_be_published(demo_copy: Workspace) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_publishing_needs_a_role_that_may_write_every_field(demo_copy: Workspace,
                                                              kind: str) -> None:
+    """Comp may publish but not write owners (a field row of the policy refuses it); finance
+    may not publish at all (the action row refuses it before any field is looked at)."""
     version_id = make_version(demo_copy, kind)
     approve(demo_copy, version_id)
-    with pytest.raises(RevPlanError, match="may not write") as refused:
+    may_publish = can(NOT_ALLOWED[kind], Action.PUBLISH_VERSION)
+    with pytest.raises(RevPlanError, match="may not write" if may_publish
+                       else "may not version.publish") as refused:
         publish(demo_copy, version_id, NOT_ALLOWED[kind])
-    for field in FIELDS[kind]:
+    for field in FIELDS[kind] if may_publish else []:
         assert field in str(refused.value)
+    assert [can(NOT_ALLOWED[kind], Action.WRITE_FIELD, field) for field in FIELDS[kind]] == [
+        False] * len(FIELDS[kind])
     assert outbox_rows(demo_copy) == 0
     assert status_of(demo_copy, version_id) == "approved"
 
@@ -388,27 +396,28 @@ def test_data_loader_csv_for_accounts(demo_copy: Workspace) -> None:
     version_id = territory_version(demo_copy, move)
     approve(demo_copy, version_id)
     batch_id = publish(demo_copy, version_id, PUBLISHER).batch_id
-    text = data_loader_csv(demo_copy, batch_id, "Account")
+    text = data_loader_csv(demo_copy, batch_id, "Account", DELIVERER)
     lines = text.splitlines()
     assert lines[0] == "Id,OwnerId"
     owners = dict(zip(accounts(demo_copy)["account_id"], accounts(demo_copy)["owner_id"],
                       strict=True))
     assert sorted(lines[1:]) == sorted(f"{a},{new_owner(demo_copy, owners[a])}" for a in move)
-    assert data_loader_csv(demo_copy, batch_id, "Opportunity").splitlines()[0] == "Id,OwnerId"
-    assert data_loader_csv(demo_copy, batch_id, "Quota") == ""
+    opportunities = data_loader_csv(demo_copy, batch_id, "Opportunity", DELIVERER)
+    assert opportunities.splitlines()[0] == "Id,OwnerId"
+    assert data_loader_csv(demo_copy, batch_id, "Quota", DELIVERER) == ""
 
 
 def test_data_loader_csv_for_quotas(demo_copy: Workspace) -> None:
     version_id = quota_version(demo_copy, percent=105)
     approve(demo_copy, version_id)
     batch_id = publish(demo_copy, version_id, PUBLISHER).batch_id
-    lines = data_loader_csv(demo_copy, batch_id, "Quota").splitlines()
+    lines = data_loader_csv(demo_copy, batch_id, "Quota", DELIVERER).splitlines()
     assert lines[0] == "Id,QuotaAmount"
     base = demo_copy.read(lambda cur: cur.execute(
         "SELECT rep_id, quota_cents FROM rep_quotas WHERE fiscal_year = 2026").fetchall())
     assert sorted(lines[1:]) == sorted(
         f"{rep}-FY2027,{int(cents) * 105 // 100 / 100:.2f}" for rep, cents in base)
-    assert data_loader_csv(demo_copy, batch_id, "Account") == ""
+    assert data_loader_csv(demo_copy, batch_id, "Account", DELIVERER) == ""
 
 
 # ----------------------------------------------------------------------------- webhook
@@ -491,7 +500,7 @@ def test_webhook_delivers_every_item_once_in_order(demo_copy: Workspace, receive
     assert count >= 3
     receiver = receiver_factory(fail_first=2)
 
-    report = deliver_webhook(demo_copy, receiver.url, SECRET, backoff_seconds=0.01)
+    report = deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER, backoff_seconds=0.01)
     assert (report.delivered, report.failed, report.remaining) == (count, 0, 0)
     assert report.attempts == count + 2
     assert receiver.count() == count + 2
@@ -518,13 +527,13 @@ def test_webhook_delivers_every_item_once_in_order(demo_copy: Workspace, receive
     assert items["last_error"].isna().all()
     assert items["delivered_at"].notna().all()
 
-    again = deliver_webhook(demo_copy, receiver.url, SECRET, backoff_seconds=0.01)
+    again = deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER, backoff_seconds=0.01)
     assert (again.delivered, again.failed, again.attempts, again.remaining) == (0, 0, 0, 0)
     assert receiver.count() == count + 2
 
     republished = publish(demo_copy, version_id, PUBLISHER)
     assert republished.new_items == 0
-    deliver_webhook(demo_copy, receiver.url, SECRET, backoff_seconds=0.01)
+    deliver_webhook(demo_copy, receiver.url, SECRET, user=DELIVERER, backoff_seconds=0.01)
     assert receiver.count() == count + 2
     assert set(outbox(demo_copy)["status"]) == {"delivered"}
 
@@ -538,7 +547,8 @@ def test_a_failing_receiver_keeps_items_failed_and_in_order(
     assert count >= 2
     down = receiver_factory(fail_first=None)
 
-    report = deliver_webhook(demo_copy, down.url, SECRET, max_attempts=3, backoff_seconds=0.01)
+    report = deliver_webhook(demo_copy, down.url, SECRET, user=DELIVERER, max_attempts=3,
+                             backoff_seconds=0.01)
     assert (report.delivered, report.failed, report.attempts) == (0, 1, 3)
     assert report.remaining == count
     items = outbox(demo_copy)
@@ -552,7 +562,8 @@ def test_a_failing_receiver_keeps_items_failed_and_in_order(
     assert set(items.iloc[1:]["status"]) == {"pending"}
     assert (items.iloc[1:]["attempts"] == 0).all()
 
-    again = deliver_webhook(demo_copy, down.url, SECRET, max_attempts=2, backoff_seconds=0.01)
+    again = deliver_webhook(demo_copy, down.url, SECRET, user=DELIVERER, max_attempts=2,
+                            backoff_seconds=0.01)
     assert (again.delivered, again.failed, again.attempts) == (0, 1, 2)
     items = outbox(demo_copy)
     assert items.iloc[0]["status"] == "failed"
@@ -561,7 +572,7 @@ def test_a_failing_receiver_keeps_items_failed_and_in_order(
     assert down.count() == 5
 
     up = receiver_factory(fail_first=0)
-    recovered = deliver_webhook(demo_copy, up.url, SECRET, backoff_seconds=0.01)
+    recovered = deliver_webhook(demo_copy, up.url, SECRET, user=DELIVERER, backoff_seconds=0.01)
     assert (recovered.delivered, recovered.failed, recovered.remaining) == (count, 0, 0)
     assert [b["sequence"] for b in up.accepted()] == list(items["sequence"])
     assert set(outbox(demo_copy)["status"]) == {"delivered"}
@@ -577,7 +588,8 @@ def test_an_unreachable_receiver_is_recorded_as_failed(demo_copy: Workspace,
     url = closed.url
     closed.server.shutdown()
     closed.server.server_close()
-    report = deliver_webhook(demo_copy, url, SECRET, max_attempts=2, backoff_seconds=0.01)
+    report = deliver_webhook(demo_copy, url, SECRET, user=DELIVERER, max_attempts=2,
+                             backoff_seconds=0.01)
     assert (report.delivered, report.failed) == (0, 1)
     first = outbox(demo_copy).iloc[0]
     assert first["status"] == "failed"
@@ -586,6 +598,6 @@ def test_an_unreachable_receiver_is_recorded_as_failed(demo_copy: Workspace,
 
 def test_webhook_settings_are_checked(demo_copy: Workspace) -> None:
     with pytest.raises(RevPlanError, match="http"):
-        deliver_webhook(demo_copy, "ftp://example.com/hook", SECRET)
+        deliver_webhook(demo_copy, "ftp://example.com/hook", SECRET, user=DELIVERER)
     with pytest.raises(RevPlanError, match="secret"):
-        deliver_webhook(demo_copy, "http://127.0.0.1:9/hook", "")
+        deliver_webhook(demo_copy, "http://127.0.0.1:9/hook", "", user=DELIVERER)

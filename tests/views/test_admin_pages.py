@@ -9,6 +9,7 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from planning.access.membership import grant_roles, members
+from planning.access.policy import system_principal
 from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.store import Workspace
@@ -181,7 +182,7 @@ def test_audit_filters_by_action_and_exports_what_it_shows(demo_copy: Workspace)
     assert "2 matching events" in app.caption[1].value
     csv = app.download_button(key="audit_download")
     csv.click().run()
-    exports = usage_report(demo_copy).by_user.set_index("user")
+    exports = usage_report(demo_copy, system_principal(demo_copy.name)).by_user.set_index("user")
     assert exports.loc[revops.email, "exports"] == 1
     recorded = demo_copy.read(lambda cur: cur.execute(
         "SELECT name, user_email, detail_json FROM telemetry_events WHERE kind = 'export'"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from planning.access.policy import PAGE_ROLES
+from planning.access.policy import PAGE_ROLES, system_principal
 from planning.access.roles import ROLES, Role
 from planning.overview import format_money, workspace_kpis
 from planning.store import Workspace
@@ -47,7 +47,7 @@ def test_page_access_follows_the_policy(role: Role, entry: PageEntry, demo_copy:
     assert app.error[0].value.startswith("**Access refused.** Your roles")
     assert f"({role.value})" in app.error[0].value
     assert app.caption[0].value == "Ask a workspace admin for the role you need."
-    usage = usage_report(demo_copy).by_user.set_index("user")
+    usage = usage_report(demo_copy, system_principal(demo_copy.name)).by_user.set_index("user")
     assert usage.loc[user.email, "failures_or_refusals"] == 1
 
 

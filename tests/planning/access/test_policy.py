@@ -14,8 +14,10 @@ from planning.access.policy import (
     AccessDeniedError,
     Action,
     can,
+    is_system,
     readable_owner_ids,
     require,
+    system_principal,
 )
 from planning.access.roles import ROLES, WORKSPACE_WIDE_ROLES, Role
 from planning.access.users import User
@@ -58,9 +60,24 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.SOLVE_QUOTA: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
     Action.SUBMIT_VERSION: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
     Action.PUBLISH_VERSION: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
+    Action.DECIDE_APPROVAL: EVERY_ROLE,
+    Action.MANAGE_APPROVALS: frozenset({R.ADMIN}),
+    Action.WRITE_FIELD: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
+    Action.EXPORT_WRITEBACK: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
     Action.VIEW_HEALTH: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS,
                                    R.FINANCE, R.DEAL_DESK}),
     Action.TRAIN_HEALTH_MODEL: frozenset({R.ADMIN, R.REVOPS}),
+}
+EXPECTED_FIELD_ROLES: dict[str, frozenset[Role]] = {
+    "Account.OwnerId": frozenset({R.ADMIN, R.REVOPS}),
+    "Opportunity.OwnerId": frozenset({R.ADMIN, R.REVOPS}),
+    "Quota.QuotaAmount": frozenset({R.ADMIN, R.REVOPS, R.COMP}),
+}
+"""The CRM fields a plan publish writes and who may write each."""
+EXPECTED_SYSTEM_ACTIONS = {
+    Action.RUN_IMPORT, Action.CHANGE_SETTINGS, Action.MANAGE_ACCESS, Action.MANAGE_APPROVALS,
+    Action.READ_AUDIT, Action.EXPORT_AUDIT, Action.READ_TELEMETRY, Action.TRAIN_MODEL,
+    Action.EXPORT_WRITEBACK,
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}
@@ -260,6 +277,49 @@ def test_primary_role_is_the_most_powerful() -> None:
     assert make_user(Role.REP, Role.ADMIN, Role.VIEWER).primary_role is Role.ADMIN
     assert make_user(Role.VIEWER, Role.MANAGER).primary_role is Role.MANAGER
     assert make_user().primary_role is None
+
+
+@pytest.mark.parametrize("field", sorted(EXPECTED_FIELD_ROLES))
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_crm_field_rows_per_role(role: Role, field: str) -> None:
+    user = scoped_user(role)
+    allowed = role in EXPECTED_FIELD_ROLES[field]
+    assert can(user, Action.WRITE_FIELD, field) is allowed
+    if not allowed:
+        with pytest.raises(AccessDeniedError, match=f"may not crm.write_field {field}"):
+            require(user, Action.WRITE_FIELD, field)
+
+
+def test_an_unknown_crm_field_is_written_by_nobody() -> None:
+    assert not can(make_user(*Role), Action.WRITE_FIELD, "Account.Name")
+
+
+@pytest.mark.parametrize("step_role", list(Role), ids=str)
+def test_an_approval_step_is_decided_by_a_holder_of_its_role(step_role: Role) -> None:
+    for role in Role:
+        assert can(scoped_user(role), Action.DECIDE_APPROVAL, step_role.value) is (
+            role == step_role)
+    assert can(make_user(R.REP, step_role), Action.DECIDE_APPROVAL, step_role.value)
+
+
+def test_the_system_principal_does_maintenance_only() -> None:
+    system = system_principal("A", "a test")
+    assert is_system(system) and system.email == "system" and not system.roles
+    for action in set(Action) - RESOURCE_ACTIONS - {Action.WRITE_FIELD, Action.DECIDE_APPROVAL}:
+        assert can(system, action) is (action in EXPECTED_SYSTEM_ACTIONS), action
+    with pytest.raises(AccessDeniedError, match="system principal may not version.submit"):
+        require(system, Action.SUBMIT_VERSION)
+    assert can(system, Action.OPEN_WORKSPACE, "A")
+    assert not can(system, Action.OPEN_WORKSPACE, "B")
+    assert readable_owner_ids(system, "A") is None
+    with pytest.raises(AccessDeniedError):
+        readable_owner_ids(system, "B")
+
+
+def test_a_person_named_system_is_not_the_system_principal() -> None:
+    impostor = User(email="system", name="system", workspace="A", roles=frozenset())
+    assert not is_system(impostor)
+    assert not can(impostor, Action.RUN_IMPORT)
 
 
 def test_health_is_scoped_to_the_accounts_one_owns() -> None:
