@@ -136,7 +136,7 @@ SYSTEM_EMAIL = "system"
 SYSTEM_ACTIONS: frozenset[Action] = frozenset({
     Action.RUN_IMPORT, Action.CHANGE_SETTINGS, Action.MANAGE_ACCESS, Action.MANAGE_APPROVALS,
     Action.READ_AUDIT, Action.EXPORT_AUDIT, Action.READ_TELEMETRY, Action.TRAIN_MODEL,
-    Action.EXPORT_WRITEBACK,
+    Action.EXPORT_WRITEBACK, Action.TRAIN_HEALTH_MODEL, Action.VIEW_HEALTH,
 })
 """What the `system` principal (maintenance commands at the server's command line and the
 background worker) may do. Deciding, submitting, publishing or solving is a person's act:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from planning.access.policy import AccessDeniedError, Action, require
+from planning.access.policy import AccessDeniedError, Action, readable_owner_ids, require
 from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.health import scoring
@@ -55,16 +55,6 @@ def _latest_moment(cur, model_id: str, as_of: dt.datetime | None) -> dt.datetime
     return moments[0] if moments else None
 
 
-def _scope(user: User | None, workspace: Workspace) -> frozenset[str] | None:
-    """The owners whose accounts `user` may read (None: all); refuses a user without the
-    right to read health."""
-    if user is None:
-        return None
-    require(user, Action.OPEN_WORKSPACE, workspace.name)
-    require(user, Action.VIEW_HEALTH)
-    return user.deal_owner_ids
-
-
 def renewals_at_risk(
     workspace: Workspace, user: User | None, within_days: int = 90, *,
     owner_ids: list[str] | None = None, segments: list[str] | None = None,
@@ -79,7 +69,9 @@ def renewals_at_risk(
     `user` None is a system caller, which reads every account. NoChurnModelError before any
     model or scores exist.
     """
-    scope = _scope(user, workspace)
+    scope = readable_owner_ids(user, workspace.name)
+    if user is not None:
+        require(user, Action.VIEW_HEALTH)
     for owner in owner_ids or []:
         if scope is not None and owner not in scope:
             raise AccessDeniedError(f"Owner {owner} is outside your team; pick one of yours.")
@@ -174,7 +166,9 @@ def account_health(workspace: Workspace, user: User | None, account_id: str, *,
     """The health of one account the user may see, at the active model's newest scoring
     moment (at or before `as_of` when given): components, reasons, changes since the score a
     week earlier, and its usage, ticket and billing timelines as known then."""
-    _scope(user, workspace)
+    readable_owner_ids(user, workspace.name)
+    if user is not None:
+        require(user, Action.VIEW_HEALTH)
 
     def read(cur):
         details = repo.account_details(cur, account_id)

@@ -77,7 +77,7 @@ EXPECTED_FIELD_ROLES: dict[str, frozenset[Role]] = {
 EXPECTED_SYSTEM_ACTIONS = {
     Action.RUN_IMPORT, Action.CHANGE_SETTINGS, Action.MANAGE_ACCESS, Action.MANAGE_APPROVALS,
     Action.READ_AUDIT, Action.EXPORT_AUDIT, Action.READ_TELEMETRY, Action.TRAIN_MODEL,
-    Action.EXPORT_WRITEBACK,
+    Action.EXPORT_WRITEBACK, Action.TRAIN_HEALTH_MODEL, Action.VIEW_HEALTH,
 }
 # Decided by resource rather than by role alone; tested separately below.
 RESOURCE_ACTIONS = {Action.VIEW_PAGE, Action.OPEN_WORKSPACE, Action.READ_DEAL}
