@@ -119,11 +119,19 @@ class Catalog:
     _products_by_id: dict[str, Product] = field(init=False, repr=False, compare=False)
     _options_by_id: dict[str, Option] = field(init=False, repr=False, compare=False)
     _rules_by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
+    _rules_by_option: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_products_by_id", {p.product_id: p for p in self.products})
         object.__setattr__(self, "_options_by_id", {o.option_id: o for o in self.options})
         object.__setattr__(self, "_rules_by_id", {r.rule_id: r for r in self.rules})
+        about: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            for option_id in dict.fromkeys((*rule.subjects, *((rule.when,) if rule.when else ()))):
+                about.setdefault(option_id, []).append(rule)
+        object.__setattr__(self, "_rules_by_option", {k: tuple(v) for k, v in about.items()})
+
+    __hash__ = object.__hash__
 
     def product(self, product_id: str) -> Product:
         """The product with this id (KeyError when unknown)."""
@@ -136,6 +144,10 @@ class Catalog:
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError when unknown)."""
         return self._rules_by_id[rule_id]
+
+    def rules_about(self, option_id: str) -> tuple[Rule, ...]:
+        """The rules that name this option as a subject or as their trigger."""
+        return self._rules_by_option.get(option_id, ())
 
     def has_option(self, option_id: str) -> bool:
         """Whether the catalog sells an option with this id."""
@@ -199,6 +211,9 @@ def _cells(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[st
     if missing:
         raise CatalogError(f"{path.name}: row 1: column {missing[0]!r} missing from the header")
     for number, row in enumerate(reader, start=2):
+        if row.get(None):
+            raise CatalogError(f"{path.name}: row {number}: more cells than header columns; "
+                               "put a cell holding a comma in double quotes")
         cells = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else ""
                  for k, v in row.items()}
         if any(cells.values()):
