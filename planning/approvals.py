@@ -304,6 +304,7 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
     return workspace.write(write)
 
 
+@entry_point(Action.DECIDE_APPROVAL)
 def waiting_for(workspace: Workspace, user: User) -> pd.DataFrame:
     """Pending steps this user may decide (their role or the step's named alternate, not
     their submission, no other step of the same request decided by them)."""

@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager
 
 import pandas as pd
 
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
 from planning.csv_safety import spreadsheet_csv
 from planning.errors import RevPlanError
 from planning.output_files import write_text_atomically
@@ -359,6 +361,7 @@ def quota_saver(args: argparse.Namespace):
     return workspace, user
 
 
+@entry_point(Action.SOLVE_QUOTA)
 def save_quota_version(workspace, user, inputs, result, name: str) -> str:
     """Save a quota allocation as a version through the page's `save_quota_scenario`."""
     from planning.quota.workspace import save_quota_scenario
