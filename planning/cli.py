@@ -775,6 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quota_commands(commands)
     _add_writeback_commands(commands)
     _add_as_of_commands(commands)
+    from planning.cpq.cli import add_cpq_commands
+
+    add_cpq_commands(commands)
     from planning.cli_versions import add_approvals_commands, add_versions_commands
 
     add_versions_commands(commands, progress_bar)
