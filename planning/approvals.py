@@ -5,10 +5,13 @@ Rules of a policy (JSON, `DEFAULT_RULES` is version 1): per kind, a list of step
 and a condition: `always`, `rep_change_over` (some rep's quota moves more than `threshold`
 against the parent version, or last year's quota when there is no parent; a rep with neither
 counts as a change), `moved_share_over` (more than `threshold` of units change owner),
-`enterprise_moved` (any moved account of the Enterprise segment). A role asked by several
-rules is one step, with every reason. A rule with `submitter_signs` is signed by the
-submitter when they hold its role (compensation prepares quota versions and signs them by
-submitting); otherwise someone holding the role decides it like any step.
+`enterprise_moved` (any moved account of the Enterprise segment); for save plays (kind
+`save_play`, see `planning.health.plays`) `commercial_change` (a concession or another
+customer-facing commercial change), `concession_share_over` (the concession is more than
+`threshold` of the renewing ARR) and `concession_cents_over` (more than `threshold` cents).
+A role asked by several rules is one step, with every reason. A rule with `submitter_signs`
+is signed by the submitter when they hold its role (compensation prepares quota versions and
+signs them by submitting); otherwise someone holding the role decides it like any step.
 
 Separation of duties: the submitter decides no step, and nobody decides two steps of one
 request. So that no request waits forever, submitting checks each step against the members who
@@ -23,8 +26,10 @@ clicking at once produce exactly one transition; the loser is told the step was 
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, replace
+from types import ModuleType
 
 import duckdb
 import pandas as pd
@@ -66,11 +71,24 @@ DEFAULT_RULES: dict[str, list[dict]] = {
         {"role": "sales_leader", "when": "enterprise_moved",
          "why": "an enterprise account moves"},
     ],
+    "save_play": [
+        {"role": "deal_desk", "when": "commercial_change",
+         "why": "every concession or customer-facing commercial change needs deal desk"},
+        {"role": "finance", "when": "concession_share_over", "threshold": 0.10,
+         "why": "a concession above 10% of the renewing ARR"},
+        {"role": "finance", "when": "concession_cents_over", "threshold": 2_500_000,
+         "why": "a concession above $25K"},
+    ],
 }
 DECISIONS = ("approved", "rejected", "changes_requested")
 THRESHOLD_SLACK = 1e-9
 """Shares are ratios of floats: a change of exactly 10 % must not count as more than 10 %."""
-CONDITIONS = ("always", "rep_change_over", "moved_share_over", "enterprise_moved")
+CONDITIONS = ("always", "rep_change_over", "moved_share_over", "enterprise_moved",
+              "commercial_change", "concession_share_over", "concession_cents_over")
+REQUEST_SUBJECTS: dict[str, str] = {"play-": "planning.health.plays"}
+"""Requests about something other than a plan version, by the prefix of the id they carry:
+the module whose `approval_content_hash(cur, id)` reads the subject's content hash now and
+whose `approval_closed(cur, id, status, actor=, actor_role=)` applies a closed request."""
 
 
 ROLE_LABELS = {"revops": "RevOps", "sales_leader": "sales leader", "finance": "finance",
@@ -108,7 +126,7 @@ class RouteStep:
 def check_rules(rules: dict) -> None:
     """Refuse a policy with unknown kinds, roles or conditions."""
     for kind, steps in rules.items():
-        if kind not in ("quota", "territory"):
+        if kind not in DEFAULT_RULES:
             raise RevPlanError(f"Policy rules for unknown kind {kind!r}.")
         for step in steps:
             if step.get("role") not in {r.value for r in Role}:
@@ -150,6 +168,9 @@ class VersionFacts:
     largest_rep_change: float
     moved_share: float
     enterprise_moved: int
+    commercial_change: bool = False
+    concession_share: float = 0.0
+    concession_cents: int = 0
 
 
 def version_facts(cur: duckdb.DuckDBPyConnection, version_id: str) -> VersionFacts:
@@ -187,7 +208,11 @@ def route(rules: dict, kind: str, facts: VersionFacts) -> list[RouteStep]:
                      and facts.largest_rep_change > threshold + THRESHOLD_SLACK)
                  or (when == "moved_share_over"
                      and facts.moved_share > threshold + THRESHOLD_SLACK)
-                 or (when == "enterprise_moved" and facts.enterprise_moved > 0))
+                 or (when == "enterprise_moved" and facts.enterprise_moved > 0)
+                 or (when == "commercial_change" and facts.commercial_change)
+                 or (when == "concession_share_over"
+                     and facts.concession_share > threshold + THRESHOLD_SLACK)
+                 or (when == "concession_cents_over" and facts.concession_cents > threshold))
         if fires:
             steps.setdefault(rule["role"], []).append(rule["why"])
             if rule.get("submitter_signs"):
@@ -280,8 +305,10 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
         if approvals_repo.steps_decided_by(cur, request_id, user.email):
             raise DecisionError("You already decided a step of this request; another person "
                                 "must decide this one.")
-        version = verify_version(cur, version_id)
-        if version.content_hash != approved_hash:
+        subject = _request_subject(version_id)
+        current_hash = (verify_version(cur, version_id).content_hash if subject is None
+                        else subject.approval_content_hash(cur, version_id))
+        if current_hash != approved_hash:
             raise DecisionError("The version's content changed since it was submitted.")
         approvals_repo.record_decision(cur, request_id=request_id, step_no=step_no,
                                        decision=decision, decided_by=user.email,
@@ -298,10 +325,21 @@ def decide(workspace: Workspace, request_id: str, step_no: int, user: User, deci
             approvals_repo.set_request_status(cur, request_id, after)
             if after != "approved":
                 approvals_repo.skip_pending_steps(cur, request_id)
-            set_status(cur, version_id, after, actor=user.email, actor_role=role)
+            if subject is None:
+                set_status(cur, version_id, after, actor=user.email, actor_role=role)
+            else:
+                subject.approval_closed(cur, version_id, after, actor=user, actor_role=role)
         return after
 
     return workspace.write(write)
+
+
+def _request_subject(subject_id: str) -> ModuleType | None:
+    """The module handling requests about `subject_id` when it is no plan version."""
+    for prefix, module in REQUEST_SUBJECTS.items():
+        if subject_id.startswith(prefix):
+            return importlib.import_module(module)
+    return None
 
 
 @entry_point(Action.DECIDE_APPROVAL)

@@ -48,6 +48,12 @@ class Action(StrEnum):
     deals: a rep sees their accounts, a manager their team's, workspace-wide roles all)."""
     TRAIN_HEALTH_MODEL = "health.train"
     """Train the churn model and rescore customer health."""
+    START_SAVE_PLAY = "save_play.start"
+    """Start a save play on an account in one's scope and work its tasks."""
+    RECORD_RENEWAL_OUTCOME = "save_play.record_outcome"
+    """Record how a renewal of an account in one's scope ended (renewed, churned, downgraded)."""
+    READ_SAVE_PLAYS = "save_play.read"
+    """Read the save plays of accounts in one's scope and their adoption and win rates."""
     DECIDE_APPROVAL = "approval.decide"
     """Decide a step of an approval request; resource: the step's role."""
     MANAGE_APPROVALS = "approval.manage"
@@ -56,6 +62,14 @@ class Action(StrEnum):
     """Change a CRM field through a publish; resource: 'Object.Field'."""
     EXPORT_WRITEBACK = "writeback.export"
     """Export a published batch as a Data Loader file, or deliver it to the webhook."""
+    CREATE_QUOTE = "quote.create"
+    """Save and re-save (price) quotes for accounts in one's scope and submit them."""
+    READ_QUOTES = "quote.read"
+    """Read, re-price and compare the quotes of accounts in one's scope."""
+    SYNC_QUOTE = "quote.sync"
+    """Queue an approved quote of an account in one's scope for the CRM."""
+    MANAGE_PRICE_BOOKS = "price_book.manage"
+    """Store price book versions in the workspace."""
 
 
 EVERYONE = frozenset(ROLES)
@@ -63,6 +77,12 @@ ADMINS = frozenset({Role.ADMIN})
 OPERATORS = frozenset({Role.ADMIN, Role.REVOPS})
 SELLERS = frozenset({Role.SALES_LEADER, Role.MANAGER, Role.REP})
 LEADERS = frozenset({Role.SALES_LEADER, Role.MANAGER})
+PLAY_RUNNERS = OPERATORS | SELLERS | {Role.CS}
+"""Who runs save plays: customer success, the account's owner and their managers, RevOps."""
+PLAY_APPROVERS = frozenset({Role.DEAL_DESK, Role.FINANCE})
+"""Who approves commercial plays (their decision opens the play's tasks in the CRM)."""
+QUOTE_MAKERS = SELLERS | OPERATORS | {Role.DEAL_DESK}
+"""Who quotes: sellers for the accounts in their scope, deal desk and RevOps for any."""
 
 PAGE_ROLES: dict[str, frozenset[Role]] = {
     "home": EVERYONE,
@@ -100,10 +120,17 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.PUBLISH_VERSION: OPERATORS | {Role.COMP},
     Action.VIEW_HEALTH: OPERATORS | SELLERS | {Role.CS, Role.FINANCE, Role.DEAL_DESK},
     Action.TRAIN_HEALTH_MODEL: OPERATORS,
+    Action.START_SAVE_PLAY: PLAY_RUNNERS,
+    Action.RECORD_RENEWAL_OUTCOME: PLAY_RUNNERS,
+    Action.READ_SAVE_PLAYS: PLAY_RUNNERS | {Role.FINANCE, Role.DEAL_DESK},
     Action.DECIDE_APPROVAL: EVERYONE,
     Action.MANAGE_APPROVALS: ADMINS,
     Action.WRITE_FIELD: OPERATORS | {Role.COMP},
     Action.EXPORT_WRITEBACK: OPERATORS | {Role.COMP},
+    Action.CREATE_QUOTE: QUOTE_MAKERS,
+    Action.READ_QUOTES: QUOTE_MAKERS | {Role.FINANCE},
+    Action.SYNC_QUOTE: QUOTE_MAKERS,
+    Action.MANAGE_PRICE_BOOKS: OPERATORS | {Role.DEAL_DESK, Role.FINANCE},
 }
 """Which roles may perform each action at all; a row of RESOURCE_ROLES narrows it for one
 resource."""
@@ -112,6 +139,18 @@ FIELD_ROLES: dict[str, frozenset[Role]] = {
     "Account.OwnerId": OPERATORS,
     "Opportunity.OwnerId": OPERATORS,
     "Quota.QuotaAmount": OPERATORS | {Role.COMP},
+    **{f"Save_Play__c.{field}": PLAY_RUNNERS | PLAY_APPROVERS
+       for field in ("Account__c", "Play__c", "Status__c", "Renewal_Date__c", "Outcome__c")},
+    **{f"Task.{field}": PLAY_RUNNERS | PLAY_APPROVERS
+       for field in ("WhatId", "Subject", "Owner_Email__c", "ActivityDate", "Status")},
+    **{f"Account.{field}": PLAY_RUNNERS
+       for field in ("Health_Score__c", "Churn_Probability__c", "Health_Reasons__c")},
+    **{f"Quote.{field}": QUOTE_MAKERS
+       for field in ("Name", "AccountId", "Status", "List_Amount__c", "Net_Amount__c",
+                     "CurrencyIsoCode", "RevPlan_Version__c", "Catalog_Version__c",
+                     "Price_Book_Version__c", "Rule_Evidence__c", "Approval_Evidence__c")},
+    **{f"QuoteLineItem.{field}": QUOTE_MAKERS
+       for field in ("Quantity", "UnitPrice", "Discount", "Net_Price__c")},
 }
 """Which roles may change each CRM field ('Object.Field') through a publish; a field missing
 here is written by nobody."""

@@ -44,6 +44,8 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
     "approvals": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
 }
 
+PLAY_RUNNING_ROLES = frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS})
+"""Customer success, account owners and their managers, RevOps and admins run save plays."""
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.RUN_IMPORT: frozenset({R.ADMIN, R.REVOPS}),
     Action.CHANGE_SETTINGS: frozenset({R.ADMIN, R.REVOPS}),
@@ -64,6 +66,9 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.MANAGE_APPROVALS: frozenset({R.ADMIN}),
     Action.WRITE_FIELD: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
     Action.EXPORT_WRITEBACK: frozenset({R.ADMIN, R.REVOPS, R.COMP}),
+    Action.START_SAVE_PLAY: PLAY_RUNNING_ROLES,
+    Action.RECORD_RENEWAL_OUTCOME: PLAY_RUNNING_ROLES,
+    Action.READ_SAVE_PLAYS: PLAY_RUNNING_ROLES | {R.FINANCE, R.DEAL_DESK},
     Action.VIEW_HEALTH: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS,
                                    R.FINANCE, R.DEAL_DESK}),
     Action.TRAIN_HEALTH_MODEL: frozenset({R.ADMIN, R.REVOPS}),
