@@ -101,14 +101,16 @@ def recommend(catalog: Catalog, requirements: Requirements, objective: str = "co
     seats, providers = _requirement_terms(catalog, built, requirements)
     m.requirements = pyo.ConstraintList()
     if objective == "cost":
-        if requirements.users > 0:
-            m.requirements.add(seats >= requirements.users)
         missing = [module for module, found in providers.items() if not found]
+        if requirements.users > 0 and not any(o.unit == SEAT_UNIT for o in catalog.options):
+            missing.append(f"seats for {requirements.users} users")
         if missing:
             return Recommendation(
                 "infeasible", "mip", None, None, None, 0.0, catalog.catalog_version, objective,
                 message=f"No option in catalog {catalog.catalog_version} provides "
-                f"{', '.join(missing)}.", unmet=tuple(missing))
+                f"{'; '.join(missing)}.", unmet=tuple(missing))
+        if requirements.users > 0:
+            m.requirements.add(seats >= requirements.users)
         for found in providers.values():
             m.requirements.add(sum(m.y[i] for i in found) >= 1)
         m.objective = pyo.Objective(expr=_cost(catalog, built))
