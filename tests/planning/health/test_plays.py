@@ -418,3 +418,14 @@ def test_every_play_field_is_a_row_of_the_field_permissions(demo_copy: Workspace
     assert not can(demo_user(demo_copy, Role.VIEWER), Action.WRITE_FIELD, field)
     approver_writes = field.startswith(("Save_Play__c.", "Task."))
     assert can(demo_user(demo_copy, Role.FINANCE), Action.WRITE_FIELD, field) is approver_writes
+
+
+def test_adoption_without_plays_or_scores_is_empty(demo_copy: Workspace, cs: User) -> None:
+    adoption = play_adoption(demo_copy, cs)
+    assert adoption.per_week.empty
+    assert adoption.per_play["started"].sum() == 0
+    assert len(adoption.per_play) == len(CATALOGUE)
+    assert (adoption.at_risk_renewals, adoption.share_with_play) == (0, None)
+    assert "0 play(s) started" in adoption.to_text()
+    rate = saved_renewal_rate(demo_copy, cs)
+    assert rate.with_play.renewals == 0 and rate.lift is None
