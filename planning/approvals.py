@@ -8,7 +8,11 @@ counts as a change), `moved_share_over` (more than `threshold` of units change o
 `enterprise_moved` (any moved account of the Enterprise segment); for save plays (kind
 `save_play`, see `planning.health.plays`) `commercial_change` (a concession or another
 customer-facing commercial change), `concession_share_over` (the concession is more than
-`threshold` of the renewing ARR) and `concession_cents_over` (more than `threshold` cents).
+`threshold` of the renewing ARR) and `concession_cents_over` (more than `threshold` cents);
+for quotes (kind `quote`, see `planning.cpq.quotes`, routed per line) `discount_band_over` (the
+line's seller discount reaches a higher band than `threshold` of the price book's discount
+policy: 0 within the seller's authority, 1 deal desk, 2 finance, 3 sales leadership) and
+`margin_below_floor`.
 A role asked by several rules is one step, with every reason. A rule with `submitter_signs`
 is signed by the submitter when they hold its role (compensation prepares quota versions and
 signs them by submitting); otherwise someone holding the role decides it like any step.
@@ -79,12 +83,22 @@ DEFAULT_RULES: dict[str, list[dict]] = {
         {"role": "finance", "when": "concession_cents_over", "threshold": 2_500_000,
          "why": "a concession above $25K"},
     ],
+    "quote": [
+        {"role": "deal_desk", "when": "discount_band_over", "threshold": 0,
+         "why": "a seller discount above the seller's authority"},
+        {"role": "finance", "when": "discount_band_over", "threshold": 1,
+         "why": "a seller discount above the finance threshold"},
+        {"role": "sales_leader", "when": "discount_band_over", "threshold": 2,
+         "why": "a seller discount above the sales-leadership threshold"},
+        {"role": "finance", "when": "margin_below_floor", "why": "a margin below its floor"},
+    ],
 }
 DECISIONS = ("approved", "rejected", "changes_requested")
 THRESHOLD_SLACK = 1e-9
 """Shares are ratios of floats: a change of exactly 10 % must not count as more than 10 %."""
 CONDITIONS = ("always", "rep_change_over", "moved_share_over", "enterprise_moved",
-              "commercial_change", "concession_share_over", "concession_cents_over")
+              "commercial_change", "concession_share_over", "concession_cents_over",
+              "discount_band_over", "margin_below_floor")
 REQUEST_SUBJECTS: dict[str, str] = {"play-": "planning.health.plays"}
 """Requests about something other than a plan version, by the prefix of the id they carry:
 the module whose `approval_content_hash(cur, id)` reads the subject's content hash now and
@@ -171,6 +185,8 @@ class VersionFacts:
     commercial_change: bool = False
     concession_share: float = 0.0
     concession_cents: int = 0
+    discount_band: int = 0
+    margin_below_floor: bool = False
 
 
 def version_facts(cur: duckdb.DuckDBPyConnection, version_id: str) -> VersionFacts:
@@ -212,7 +228,9 @@ def route(rules: dict, kind: str, facts: VersionFacts) -> list[RouteStep]:
                  or (when == "commercial_change" and facts.commercial_change)
                  or (when == "concession_share_over"
                      and facts.concession_share > threshold + THRESHOLD_SLACK)
-                 or (when == "concession_cents_over" and facts.concession_cents > threshold))
+                 or (when == "concession_cents_over" and facts.concession_cents > threshold)
+                 or (when == "discount_band_over" and facts.discount_band > threshold)
+                 or (when == "margin_below_floor" and facts.margin_below_floor))
         if fires:
             steps.setdefault(rule["role"], []).append(rule["why"])
             if rule.get("submitter_signs"):

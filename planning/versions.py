@@ -24,7 +24,7 @@ from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.store import plan_versions as version_queries
 
-KINDS = ("territory", "quota")
+KINDS = ("territory", "quota", "quote")
 STATUSES = ("draft", "submitted", "approved", "rejected", "changes_requested", "published",
             "superseded")
 ITEM_COLUMNS = ("subject", "assignee", "previous", "amount_cents", "detail")

@@ -27,8 +27,8 @@ catalog's `Option.cost_cents`.
 `price_quote` also lists what is wrong with a quote, each with its fix: a stale price book
 (not valid on the day, or a newer version exists), an expired product version, a seller
 discount above the seller's authority (it needs approval), a missing required add-on and any
-other broken configuration rule (from `planning.cpq.validate`), a margin below its floor, an
-option the price book has no price for.
+other broken configuration rule (from `planning.cpq.validate`), a margin below its floor (an
+exception finance approves), an option the price book has no price for.
 """
 
 from __future__ import annotations
@@ -521,12 +521,13 @@ def price_quote(catalog: Catalog, price_book: PriceBook, quote: Quote, on_day: d
         matches.extend(f"{s.label}: {s.rule}" for s in steps[1:-1] if s.rule_id)
         band = policy.band(line.discount_bps) if policy else (3 if line.discount_bps else 0)
         floor = price_book.margin_floor(product.family)
+        unpriced = price_book.unit_price(option.option_id) is None
         priced_line = PricedLine(
             option_id=option.option_id, name=option.name, qty=line.qty,
             discount_bps=line.discount_bps,
             unit_price_cents=price_book.unit_price(option.option_id) or 0, steps=steps,
             cost_cents=option.cost_cents * line.qty,
-            margin_floor_bps=floor.min_margin_bps if floor else None,
+            margin_floor_bps=floor.min_margin_bps if floor and not unpriced else None,
             discount_band=band, policy_id=policy.policy_id if policy else None)
         priced.append(priced_line)
         if band and policy is not None:
@@ -544,7 +545,7 @@ def price_quote(catalog: Catalog, price_book: PriceBook, quote: Quote, on_day: d
             margin = (priced_line.margin_cents * BPS // priced_line.net_cents
                       if priced_line.net_cents else -BPS)
             issues.append(QuoteIssue(
-                "margin_below_floor", "error",
+                "margin_below_floor", "approval",
                 f"{option.name}: margin {percent_text(margin)} is below the "
                 f"{percent_text(floor.min_margin_bps)} floor of {product.family or 'any'} "
                 f"products ({floor.floor_id}).",

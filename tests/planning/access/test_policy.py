@@ -45,6 +45,7 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
 }
 
 PLAY_RUNNING_ROLES = frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS})
+QUOTING_ROLES = frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.DEAL_DESK})
 """Customer success, account owners and their managers, RevOps and admins run save plays."""
 EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.RUN_IMPORT: frozenset({R.ADMIN, R.REVOPS}),
@@ -72,11 +73,18 @@ EXPECTED_ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.VIEW_HEALTH: frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS,
                                    R.FINANCE, R.DEAL_DESK}),
     Action.TRAIN_HEALTH_MODEL: frozenset({R.ADMIN, R.REVOPS}),
+    Action.CREATE_QUOTE: QUOTING_ROLES,
+    Action.READ_QUOTES: QUOTING_ROLES | {R.FINANCE},
+    Action.SYNC_QUOTE: QUOTING_ROLES,
+    Action.MANAGE_PRICE_BOOKS: frozenset({R.ADMIN, R.REVOPS, R.DEAL_DESK, R.FINANCE}),
 }
 EXPECTED_FIELD_ROLES: dict[str, frozenset[Role]] = {
     "Account.OwnerId": frozenset({R.ADMIN, R.REVOPS}),
     "Opportunity.OwnerId": frozenset({R.ADMIN, R.REVOPS}),
     "Quota.QuotaAmount": frozenset({R.ADMIN, R.REVOPS, R.COMP}),
+    "Quote.Status": QUOTING_ROLES,
+    "Quote.Approval_Evidence__c": QUOTING_ROLES,
+    "QuoteLineItem.Discount": QUOTING_ROLES,
 }
 """The CRM fields a plan publish writes and who may write each."""
 EXPECTED_SYSTEM_ACTIONS = {
