@@ -70,6 +70,9 @@ class Action(StrEnum):
     """Queue an approved quote of an account in one's scope for the CRM."""
     MANAGE_PRICE_BOOKS = "price_book.manage"
     """Store price book versions in the workspace."""
+    MANAGE_CATALOG = "catalog.manage"
+    """Import a product catalog (products, options, bundles, rules) as the workspace's next
+    catalog version."""
 
 
 EVERYONE = frozenset(ROLES)
@@ -131,6 +134,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.READ_QUOTES: QUOTE_MAKERS | {Role.FINANCE},
     Action.SYNC_QUOTE: QUOTE_MAKERS,
     Action.MANAGE_PRICE_BOOKS: OPERATORS | {Role.DEAL_DESK, Role.FINANCE},
+    Action.MANAGE_CATALOG: OPERATORS | {Role.DEAL_DESK},
 }
 """Which roles may perform each action at all; a row of RESOURCE_ROLES narrows it for one
 resource."""
