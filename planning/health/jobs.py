@@ -9,42 +9,23 @@ and the scores.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
+from planning.access.acting import acting_identity
 from planning.access.policy import Action
 from planning.access.users import User
 from planning.health.training import (
     HealthTrainingReport,
-    acting_identity,
     read_health_input,
     store_health_model,
 )
-from planning.jobs import JobFailedError, job_result, job_state, submit_job, workspace_queue
+from planning.jobs import StoredJobProgress, follow_and_store, submit_job
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 
 HEALTH_TRAINING_KIND = "health_training"
-_SETTLED: set[tuple[str, int]] = set()
-"""(queue file, job id) of finished jobs this process has stored or found stored."""
-
-
-@dataclass
-class HealthTrainingProgress:
-    """Where the workspace's newest churn training job stands."""
-
-    job_id: int
-    status: str
-    """queued, running, done, failed or cancelled."""
-    share: float
-    text: str
-    error: str | None
-    stored: HealthTrainingReport | None = None
-    """What storing the finished job stored, when this call stored it."""
-
-    @property
-    def running(self) -> bool:
-        """Whether the job is still queued or running."""
-        return self.status in ("queued", "running")
+HealthTrainingProgress = StoredJobProgress[HealthTrainingReport]
+"""Where the workspace's newest churn training job stands; `stored` says what storing it
+stored."""
 
 
 def start_health_training(workspace: Workspace, actor: User | str, *,
@@ -69,25 +50,9 @@ def health_training_progress(workspace: Workspace) -> HealthTrainingProgress | N
     """The workspace's newest churn training job, None when there has been none. A finished
     job whose model is not stored yet is stored here (once, whichever session gets there
     first)."""
-    latest = workspace_queue(workspace).latest(None, HEALTH_TRAINING_KIND)
-    if latest is None:
-        return None
-    job = job_state(workspace, latest.job_id)
-    found = HealthTrainingProgress(job.job_id, job.status, job.progress,
-                                   job.progress_text or "", job.error)
-    settled = (str(workspace_queue(workspace).path), job.job_id)
-    if job.status != "done" or settled in _SETTLED:
-        return found
-    try:
-        fitted = job_result(job)
-    except JobFailedError as exc:
-        found.status, found.error = "failed", str(exc)
-        return found
-    found.stored = store_health_model(workspace, fitted,
-                                      actor=job.parameters.get("actor", job.owner),
-                                      actor_role=job.parameters.get("role"))
-    _SETTLED.add(settled)
-    return found
+    return follow_and_store(workspace, HEALTH_TRAINING_KIND, lambda fitted, job: (
+        store_health_model(workspace, fitted, actor=job.parameters.get("actor", job.owner),
+                           actor_role=job.parameters.get("role"))))
 
 
 __all__ = ["HEALTH_TRAINING_KIND", "HealthTrainingProgress", "health_training_progress",

@@ -14,9 +14,7 @@ first leaves out any feature that gives the outcome away on the training rows.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
-import pickle
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +30,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from planning.errors import RevPlanError
 from planning.health.features import FEATURE_SOURCES
 from planning.pipeline.leakage import Leak, without_leaks
+from planning.pipeline.model import ExplainedModel
 
 REGULARISATION_C = 0.03
 LEAK_CLASSES = ("churned", "renewed")
@@ -48,7 +47,7 @@ def _is_categorical(column: pd.Series) -> bool:
 
 
 @dataclass
-class ChurnModel:
+class ChurnModel(ExplainedModel):
     """A fitted, calibrated churn classifier with what it needs to score and explain rows."""
 
     classifier: CalibratedClassifierCV
@@ -64,30 +63,6 @@ class ChurnModel:
         if matrix.empty:
             return np.zeros(0)
         return self.classifier.predict_proba(matrix[list(self.features)])[:, 1]
-
-    def effects(self, matrix: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
-        """How much each feature's actual value moves each row's churn probability against its
-        typical value (positive: the actual value raises the risk)."""
-        base = self.predict(matrix)
-        out = {}
-        for feature in features:
-            if feature not in self.features:
-                continue
-            typical = matrix.copy()
-            typical[feature] = self.reference[feature]
-            out[feature] = base - self.predict(typical)
-        return pd.DataFrame(out, index=matrix.index)
-
-    def to_bytes(self) -> bytes:
-        """Serialised model for storage in the workspace."""
-        buffer = io.BytesIO()
-        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        return buffer.getvalue()
-
-    @staticmethod
-    def from_bytes(blob: bytes) -> ChurnModel:
-        """A model stored by `to_bytes` (only ever read from the workspace's own table)."""
-        return pickle.loads(blob)  # noqa: S301 - our own model table, written by to_bytes
 
 
 @dataclass

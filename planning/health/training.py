@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from planning import audit
+from planning.access.acting import acting_identity
 from planning.access.policy import Action, require
 from planning.access.users import User
 from planning.asof import as_of_moment
@@ -43,19 +44,6 @@ SCORE_COLUMNS = ["model_id", "account_id", "as_of", "scored_at", "subscription_i
 
 class NoChurnModelError(RevPlanError):
     """Health is asked for before any churn model was trained."""
-
-
-def acting_identity(workspace: Workspace, actor: User | str, action: Action | None
-                    ) -> tuple[str, str | None]:
-    """The actor's name and role for audit events; a user must be allowed the action. A plain
-    name is the command line's operator, who holds the workspace file itself."""
-    if isinstance(actor, User):
-        require(actor, Action.OPEN_WORKSPACE, workspace.name)
-        if action is not None:
-            require(actor, action)
-        role = actor.primary_role
-        return actor.email, None if role is None else role.value
-    return actor, None if actor == "system" else "operator"
 
 
 def feature_windows(workspace: Workspace, horizon_days: int | None = None) -> hf.FeatureWindows:

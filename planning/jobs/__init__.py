@@ -15,8 +15,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from planning.errors import RevPlanError
 from planning.jobs.run import StoredError, launch, write_pickle
@@ -144,6 +145,59 @@ def wait_for_job(workspace: Workspace, job_id: int, timeout: float,
         time.sleep(poll)
 
 
+T = TypeVar("T")
+
+
+@dataclass
+class StoredJobProgress(Generic[T]):
+    """Where a workspace's newest job of a kind whose result the app stores stands."""
+
+    job_id: int
+    status: str
+    """queued, running, done, failed or cancelled."""
+    share: float
+    text: str
+    error: str | None
+    stored: T | None = None
+    """What storing the finished job's result did, when this call stored it."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the job is still queued or running."""
+        return self.status in ("queued", "running")
+
+
+_SETTLED: set[tuple[str, int]] = set()
+"""(queue file, job id) of finished jobs this process has stored or found stored, so that
+pages do not read a job's result file again on every run."""
+
+
+def follow_and_store(workspace: Workspace, kind: str,
+                     store: Callable[[Any, Job], T | None]) -> StoredJobProgress[T] | None:
+    """The workspace's newest job of `kind` (anyone's), None when there has been none. A
+    finished job is handed to `store(result, job)` once per process; `store` must itself
+    store nothing when the result is stored already (another session or process got there
+    first) and return None then."""
+    queue = workspace_queue(workspace)
+    latest = queue.latest(None, kind)
+    if latest is None:
+        return None
+    job = job_state(workspace, latest.job_id)
+    found: StoredJobProgress[T] = StoredJobProgress(
+        job.job_id, job.status, job.progress, job.progress_text or "", job.error)
+    settled = (str(queue.path), job.job_id)
+    if job.status != "done" or settled in _SETTLED:
+        return found
+    try:
+        result = job_result(job)
+    except JobFailedError as exc:
+        found.status, found.error = "failed", str(exc)
+        return found
+    found.stored = store(result, job)
+    _SETTLED.add(settled)
+    return found
+
+
 JOB_GRACE_SECONDS = 10.0
 """How long past its limit a blocking caller waits for a job (start-up, the kill, writing)."""
 
@@ -174,7 +228,8 @@ def solve_territory_in_job(workspace: Workspace, owner: str, problem: Any, scena
                    time_limit_s=scenario.time_limit)
 
 
-__all__ = ["KEEP_JOB_FILES_SECONDS", "Job", "JobFailedError", "JobFollower", "cancel_job",
+__all__ = ["KEEP_JOB_FILES_SECONDS", "Job", "JobFailedError", "StoredJobProgress",
+           "follow_and_store", "JobFollower", "cancel_job",
            "job_input", "job_result", "job_state", "latest_job", "remove_old_job_files",
            "run_job", "solve_territory_in_job", "start_job", "submit_job", "wait_for_job",
            "workspace_queue"]

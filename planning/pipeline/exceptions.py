@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from planning import audit
+from planning.access.acting import acting_identity
 from planning.access.policy import AccessDeniedError, Action, require
 from planning.access.users import User, canonical_email, same_email
 from planning.clock import now_utc
@@ -307,18 +308,6 @@ class RescoreResult:
         lines.append(f"Scored {self.scored_deals:,} open deals; {self.alerts:,} new risk "
                      f"alert{'' if self.alerts == 1 else 's'} sent to managers' inboxes.")
         return "\n".join(lines)
-
-
-def acting_identity(workspace: Workspace, actor: User | str, action: Action | None
-           ) -> tuple[str, str | None]:
-    """The actor's name and role for audit events; a user must be allowed the action."""
-    if isinstance(actor, User):
-        require(actor, Action.OPEN_WORKSPACE, workspace.name)
-        if action is not None:
-            require(actor, action)
-        role = actor.primary_role
-        return actor.email, None if role is None else role.value
-    return actor, None if actor == "system" else "operator"
 
 
 def rescore_and_alert(workspace: Workspace, actor: User | str = "system", *,

@@ -17,6 +17,7 @@ import math
 import pickle
 import warnings
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -95,8 +96,47 @@ def _is_categorical(column: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
 
 
+class ExplainedModel:
+    """What every stored, explained classifier shares: explanations by sensitivity to each
+    feature's typical value, and storage as bytes in the workspace. A subclass has `predict`,
+    `features` and `reference` (typical value per feature)."""
+
+    features: tuple[str, ...]
+    reference: dict[str, object]
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def effects(self, matrix: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
+        """How much each feature's actual value moves each row's probability against its
+        typical value (positive: the actual value raises the probability)."""
+        base = self.predict(matrix)
+        out = {}
+        for feature in features:
+            if feature not in self.features:
+                continue
+            typical = matrix.copy()
+            typical[feature] = self.reference[feature]
+            out[feature] = base - self.predict(typical)
+        return pd.DataFrame(out, index=matrix.index)
+
+    def to_bytes(self) -> bytes:
+        """Serialised model for storage in the workspace."""
+        buffer = io.BytesIO()
+        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Self:
+        """A model stored by `to_bytes` (only ever read from the workspace's own table)."""
+        model = pickle.loads(blob)  # noqa: S301 - our own model table, written by to_bytes
+        if not isinstance(model, cls):
+            raise TypeError(f"stored model is a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
 @dataclass
-class DealModel:
+class DealModel(ExplainedModel):
     """A fitted, calibrated classifier with what it needs to score and explain new rows."""
 
     target: str
@@ -119,30 +159,6 @@ class DealModel:
             return np.zeros(0)
         return self.classifier.predict_proba(_categorise(matrix, self.categories)[
             list(self.features)])[:, 1]
-
-    def effects(self, matrix: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
-        """How much each feature's actual value moves each row's probability against its
-        typical value (positive: the actual value raises the probability)."""
-        base = self.predict(matrix)
-        out = {}
-        for feature in features:
-            if feature not in self.features:
-                continue
-            typical = matrix.copy()
-            typical[feature] = self.reference[feature]
-            out[feature] = base - self.predict(typical)
-        return pd.DataFrame(out, index=matrix.index)
-
-    def to_bytes(self) -> bytes:
-        """Serialised model for storage in the workspace."""
-        buffer = io.BytesIO()
-        pickle.dump(self, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        return buffer.getvalue()
-
-    @staticmethod
-    def from_bytes(blob: bytes) -> DealModel:
-        """A model stored by `to_bytes` (only ever read from the workspace's own table)."""
-        return pickle.loads(blob)  # noqa: S301 - our own model table, written by to_bytes
 
 
 @dataclass

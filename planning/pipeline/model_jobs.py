@@ -9,45 +9,22 @@ looks at the job once it is done stores the models and scores and raises the ris
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from typing import Any
 
+from planning.access.acting import acting_identity
 from planning.access.policy import Action
 from planning.access.users import User
-from planning.jobs import (
-    JobFailedError,
-    job_result,
-    job_state,
-    submit_job,
-    workspace_queue,
-)
-from planning.pipeline.exceptions import RescoreResult, acting_identity, alert_after_scoring
+from planning.jobs import Job, StoredJobProgress, follow_and_store, submit_job
+from planning.pipeline.exceptions import RescoreResult, alert_after_scoring
 from planning.pipeline.training import read_training_input, store_deal_models
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 
 TRAINING_KIND = "training"
-_SETTLED: set[tuple[str, int]] = set()
-"""(queue file, job id) of finished training jobs this process has stored or found stored, so
-that pages do not read a job's result file again on every run."""
 
 
-@dataclass
-class TrainingProgress:
-    """Where the workspace's newest training job stands."""
-
-    job_id: int
-    status: str
-    """queued, running, done, failed or cancelled."""
-    share: float
-    text: str
-    error: str | None
-    stored: RescoreResult | None = None
-    """What storing the finished job did, when this call stored it."""
-
-    @property
-    def running(self) -> bool:
-        """Whether the job is still queued or running."""
-        return self.status in ("queued", "running")
+TrainingProgress = StoredJobProgress[RescoreResult]
+"""Where the workspace's newest training job stands; `stored` says what storing it did."""
 
 
 def start_training(workspace: Workspace, actor: User | str, *,
@@ -70,26 +47,14 @@ def training_progress(workspace: Workspace) -> TrainingProgress | None:
     """The workspace's newest training job, None when there has been none. A finished job
     whose models are not stored yet is stored here (once, whichever session gets there first),
     with the risk alerts raised for its scores."""
-    latest = workspace_queue(workspace).latest(None, TRAINING_KIND)
-    if latest is None:
-        return None
-    job = job_state(workspace, latest.job_id)
-    found = TrainingProgress(job.job_id, job.status, job.progress, job.progress_text or "",
-                             job.error)
-    settled = (str(workspace_queue(workspace).path), job.job_id)
-    if job.status != "done" or settled in _SETTLED:
-        return found
-    try:
-        fitted = job_result(job)
-    except JobFailedError as exc:
-        found.status, found.error = "failed", str(exc)
-        return found
-    actor, role = job.parameters.get("actor", job.owner), job.parameters.get("role")
-    report = store_deal_models(workspace, fitted, actor=actor, actor_role=role)
-    if report is not None:
-        found.stored = alert_after_scoring(workspace, actor, role, report, report.scored_deals)
-    _SETTLED.add(settled)
-    return found
+    def store(fitted: Any, job: Job) -> RescoreResult | None:
+        actor, role = job.parameters.get("actor", job.owner), job.parameters.get("role")
+        report = store_deal_models(workspace, fitted, actor=actor, actor_role=role)
+        if report is None:
+            return None
+        return alert_after_scoring(workspace, actor, role, report, report.scored_deals)
+
+    return follow_and_store(workspace, TRAINING_KIND, store)
 
 
 __all__ = ["TRAINING_KIND", "TrainingProgress", "start_training", "training_progress"]
