@@ -63,10 +63,10 @@ def diagnose(catalog: Catalog, configuration: Configuration, on_day: date,
         if had == 0:
             m.diagnosis.add(m.changed[i] >= m.y[i])
         else:
-            m.diagnosis.add(m.q[i] - had <= reach * m.changed[i])
-            m.diagnosis.add(had - m.q[i] <= reach * m.changed[i])
-        m.diagnosis.add(m.shift[i] >= m.q[i] - had)
-        m.diagnosis.add(m.shift[i] >= had - m.q[i])
+            m.diagnosis.add(built.qty(i) - had <= reach * m.changed[i])
+            m.diagnosis.add(had - built.qty(i) <= reach * m.changed[i])
+        m.diagnosis.add(m.shift[i] >= built.qty(i) - had)
+        m.diagnosis.add(m.shift[i] >= had - built.qty(i))
     weight = 1.0 / total_range
     m.objective = pyo.Objective(expr=sum(m.changed.values()) + weight * sum(m.shift.values()))
     outcome = solve_rule_model(built, time_limit)

@@ -28,11 +28,23 @@ logging.getLogger("pyomo.contrib.solver.solvers.highs").setLevel(logging.ERROR)
 @dataclass
 class RuleModel:
     """A Pyomo model of a catalog's blocking rules: `index[option_id]` is the position of
-    the option's `y` and `q` variables."""
+    the option's `y` variable, and of its `q` variable when the option sells in more than one
+    quantity (`qty(i)` is the quantity either way)."""
 
     model: pyo.ConcreteModel
     index: dict[str, int]
     option_ids: list[str]
+    fixed_qty: dict[int, int]
+    """position → the one quantity an option sells in (min_qty == max_qty): no `q` variable."""
+    solver: object | None = None
+    """The persistent HiGHS interface after the first solve: a second solve of the same model
+    (a changed objective, an added constraint) sends HiGHS only the changes."""
+
+    def qty(self, position: int) -> object:
+        """The option's quantity: its `q` variable, or its fixed quantity times `y`."""
+        if position in self.fixed_qty:
+            return self.fixed_qty[position] * self.model.y[position]
+        return self.model.q[position]
 
 
 def ruled_out(catalog: Catalog, attributes: Mapping[str, str], on_day: date) -> set[str]:
@@ -69,29 +81,35 @@ def build_rule_model(catalog: Catalog, attributes: Mapping[str, str],
     option_ids = [o.option_id for o in catalog.options]
     index = {o: i for i, o in enumerate(option_ids)}
     positions = range(len(option_ids))
+    fixed_qty = {i: o.min_qty for i, o in enumerate(catalog.options) if o.min_qty == o.max_qty}
     m.y = pyo.Var(positions, domain=pyo.Binary)
-    m.q = pyo.Var(positions, domain=pyo.NonNegativeIntegers)
+    m.q = pyo.Var([i for i in positions if i not in fixed_qty], domain=pyo.NonNegativeIntegers)
     m.rules = pyo.ConstraintList()
     out = ruled_out(catalog, attributes, on_day)
     for i, option in enumerate(catalog.options):
-        m.q[i].setub(option.max_qty)
         if option.option_id in out:
             m.y[i].fix(0)
+        if i in fixed_qty:
+            continue
+        m.q[i].setub(option.max_qty)
+        if option.option_id in out:
             m.q[i].fix(0)
             continue
         m.rules.add(m.q[i] >= option.min_qty * m.y[i])
         m.rules.add(m.q[i] <= option.max_qty * m.y[i])
     m.any = pyo.Var(pyo.Any, domain=pyo.Binary, dense=False)
+    built = RuleModel(m, index, option_ids, fixed_qty)
     for rule in catalog.rules:
         if rule.effect in BLOCKING_EFFECTS:
-            _add_rule(catalog, m, index, rule)
-    return RuleModel(m, index, option_ids)
+            _add_rule(catalog, built, rule)
+    return built
 
 
-def _add_rule(catalog: Catalog, m: pyo.ConcreteModel, index: dict[str, int], rule: Rule) -> None:
+def _add_rule(catalog: Catalog, built: RuleModel, rule: Rule) -> None:
+    m, index = built.model, built.index
     subjects = [index[s] for s in rule.subjects]
     when = index[rule.when] if rule.when else None
-    y, q = m.y, m.q
+    y = m.y
     if rule.kind == "requires" and when is not None:
         for s in subjects:
             m.rules.add(y[s] >= y[when])
@@ -109,7 +127,7 @@ def _add_rule(catalog: Catalog, m: pyo.ConcreteModel, index: dict[str, int], rul
             m.rules.add(picked >= y[when])
             m.rules.add(picked <= 1 + (len(subjects) - 1) * (1 - y[when]))
     elif rule.kind in ("min_qty", "max_qty"):
-        total = sum(q[s] for s in subjects)
+        total = sum(built.qty(s) for s in subjects)
         limit = int(rule.value or 0)
         if rule.kind == "min_qty":
             if when is not None:
@@ -141,7 +159,9 @@ class SolveOutcome:
 
 def solve_rule_model(built: RuleModel, time_limit: float, rel_gap: float = 1e-9) -> SolveOutcome:
     """Solve the model's objective with HiGHS on one thread within `time_limit` seconds."""
-    solver = SolverFactory("highs")
+    if built.solver is None:
+        built.solver = SolverFactory("highs")
+    solver = built.solver
     solver.config.time_limit = max(time_limit, 0.1)
     solver.config.rel_gap = rel_gap
     solver.config.load_solutions = False
@@ -166,8 +186,9 @@ def solve_rule_model(built: RuleModel, time_limit: float, rel_gap: float = 1e-9)
     quantities = None
     if objective is not None and status != "infeasible":
         results.solution_loader.load_vars()
-        m = built.model
-        quantities = {o: round(pyo.value(m.q[i]))
-                      for i, o in enumerate(built.option_ids) if round(pyo.value(m.q[i])) > 0}
+        # An option in no constraint nor the objective never reaches HiGHS: it stays unpicked.
+        values = {o: round(pyo.value(built.qty(i), exception=False) or 0)
+                  for i, o in enumerate(built.option_ids)}
+        quantities = {o: q for o, q in values.items() if q > 0}
     return SolveOutcome(status, None if objective is None else float(objective),
                         None if bound is None else float(bound), seconds, quantities)

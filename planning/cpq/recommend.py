@@ -56,17 +56,17 @@ def _gap(objective: float | None, bound: float | None) -> float | None:
 def _requirement_terms(catalog: Catalog, built: RuleModel, requirements: Requirements) -> tuple[
         object, dict[str, list[int]]]:
     """The seats expression and, per module asked for, the positions of options providing it."""
-    m = built.model
     seats = [i for i, o in enumerate(catalog.options) if o.unit == SEAT_UNIT]
     providers = {module: [i for i, o in enumerate(catalog.options) if module in o.provides]
                  for module in requirements.modules}
-    return sum(m.q[i] for i in seats), providers
+    return sum(built.qty(i) for i in seats), providers
 
 
 def _cost(catalog: Catalog, built: RuleModel) -> object:
     m = built.model
     tiny = 1.0 / (len(catalog.options) + 1)
-    return sum((o.cost_cents * m.q[i] + tiny * m.y[i]) for i, o in enumerate(catalog.options))
+    return sum((o.cost_cents * built.qty(i) + tiny * m.y[i])
+               for i, o in enumerate(catalog.options))
 
 
 def _result(catalog: Catalog, objective_kind: str, outcome: SolveOutcome,
