@@ -221,10 +221,6 @@ def _command_alternate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _role(user) -> str | None:
-    return user.primary_role.value if user.primary_role else None
-
-
 def free_version_name(workspace, kind: str, fiscal_year: int | None, wanted: str) -> str:
     """The `--save` name, trimmed; refused before any solving when a `kind` version of that
     fiscal year already carries it (saving checks again, with the content hash)."""
@@ -318,7 +314,7 @@ def solve_workspace_territory(
     result = plan.result
     version_id = None
     if result.has_plan and name is not None:
-        version_id = save_plan(workspace, plan, name, actor=user.email, actor_role=_role(user))
+        version_id = save_plan(workspace, plan, name, user=user)
     lines = [result.message]
     if result.has_plan:
         kpis = result.kpis()
@@ -366,8 +362,7 @@ def save_quota_version(workspace, user, inputs, result, name: str) -> str:
     """Save a quota allocation as a version through the page's `save_quota_scenario`."""
     from planning.quota.workspace import save_quota_scenario
 
-    return save_quota_scenario(workspace, inputs, result, name, actor=user.email,
-                               actor_role=_role(user))
+    return save_quota_scenario(workspace, inputs, result, name, user=user)
 
 
 def _version_ref(version) -> dict:

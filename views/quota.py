@@ -53,7 +53,6 @@ user = require_page("quota")
 workspace = current_workspace()
 as_of = page_as_of(workspace)
 may_solve = allowed(user, Action.SOLVE_QUOTA)
-role = user.primary_role.value if user.primary_role else None
 
 st.title("Quota design")
 st.caption(
@@ -266,8 +265,7 @@ def override_form(plan: QuotaPlan) -> None:
         try:
             with telemetry.timed(workspace, "solve", "quota", user.email):
                 overridden = override_quota(workspace, plan, rep, int(round(amount * 100)),
-                                            reason, actor=user.email, actor_role=role,
-                                            follow=follow_job)
+                                            reason, user=user, follow=follow_job)
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "apply the override")
         else:
@@ -326,8 +324,8 @@ def show_result(plan: QuotaPlan) -> None:
                 if overridden else ""), "quota_version_name")
         if st.button("Save as plan version", icon=":material/save:", key="quota_save"):
             try:
-                scenario_id = save_quota_plan(workspace, plan, name, actor=user.email,
-                                              actor_role=role, parent_id=parent)
+                scenario_id = save_quota_plan(workspace, plan, name, user=user,
+                                              parent_id=parent)
                 st.success(f"Saved as version {scenario_id}: “{name}”.")
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "save the scenario")

@@ -373,10 +373,7 @@ def show_result(plan: TerritoryPlan) -> None:
     name = version_name_input("territory", None, plan.name, "territory_version_name")
     if st.button("Save as plan version", icon=":material/save:", key="territory_save"):
         try:
-            scenario_id = save_plan(
-                workspace, plan, name, actor=user.email,
-                actor_role=user.primary_role.value if user.primary_role else None,
-                parent_id=parent)
+            scenario_id = save_plan(workspace, plan, name, user=user, parent_id=parent)
             st.success(f"Saved as version {scenario_id}: “{name}”.")
         except Exception as exc:  # noqa: BLE001 - shown in words
             show_failure(exc, "save the scenario")

@@ -65,6 +65,12 @@ class User:
         order = list(Role)
         return min(self.roles, key=order.index) if self.roles else None
 
+    @property
+    def audit_role(self) -> str | None:
+        """The primary role's name as audit rows record it (None without a role)."""
+        role = self.primary_role
+        return None if role is None else role.value
+
     def has_any(self, roles: frozenset[Role] | set[Role]) -> bool:
         """True when the user holds at least one of the roles."""
         return bool(self.roles & set(roles))

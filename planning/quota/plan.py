@@ -11,6 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.jobs import JobFollower, run_job
@@ -107,9 +110,9 @@ def solve_quota_plan(workspace: Workspace, owner: str, request: QuotaRequest, *,
     return _allocated(workspace, owner, inputs, scenario, name, {}, follow)
 
 
+@entry_point(Action.SOLVE_QUOTA)
 def override_quota(workspace: Workspace, plan: QuotaPlan, rep_id: str, quota_cents: int,
-                   reason: str, *, actor: str, actor_role: str | None = None,
-                   follow: JobFollower | None = None) -> QuotaPlan:
+                   reason: str, *, user: User, follow: JobFollower | None = None) -> QuotaPlan:
     """Set one rep's annual quota by hand and allocate again (the others rebalance to keep the
     total) as a job; the override is audited with its reason once the allocation returned.
     Refused without a reason of at least 5 characters or for a rep not in the plan."""
@@ -117,10 +120,9 @@ def override_quota(workspace: Workspace, plan: QuotaPlan, rep_id: str, quota_cen
     if rep_id not in set(plan.inputs.reps["rep_id"]):
         raise RevPlanError(f"Rep {rep_id!r} is not in this allocation.")
     overrides = {**plan.overrides, rep_id: int(quota_cents)}
-    overridden = _allocated(workspace, actor, plan.inputs, plan.scenario, plan.name, overrides,
-                            follow)
-    record_override(workspace, rep_id, int(quota_cents), reason, actor=actor,
-                    actor_role=actor_role)
+    overridden = _allocated(workspace, user.email, plan.inputs, plan.scenario, plan.name,
+                            overrides, follow)
+    record_override(workspace, rep_id, int(quota_cents), reason, user=user)
     return overridden
 
 
@@ -146,9 +148,10 @@ def plan_from_job_input(payload: dict, result: QuotaResult) -> QuotaPlan | None:
                      result=result)
 
 
-def save_quota_plan(workspace: Workspace, plan: QuotaPlan, name: str, *, actor: str,
-                    actor_role: str | None = None, parent_id: str | None = None) -> str:
+@entry_point(Action.SOLVE_QUOTA)
+def save_quota_plan(workspace: Workspace, plan: QuotaPlan, name: str, *, user: User,
+                    parent_id: str | None = None) -> str:
     """Keep the allocation as a quota scenario and plan version (refused with a name or
     content already saved); returns its id."""
-    return save_quota_scenario(workspace, plan.inputs, plan.result, name, actor=actor,
-                               actor_role=actor_role, parent_id=parent_id)
+    return save_quota_scenario(workspace, plan.inputs, plan.result, name, user=user,
+                               parent_id=parent_id)

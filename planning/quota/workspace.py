@@ -11,6 +11,9 @@ import numpy as np
 import pandas as pd
 
 from planning import audit
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.periods import FiscalQuarter, fiscal_quarter_of, fiscal_year_of
@@ -191,18 +194,20 @@ def checked_reason(reason: str) -> str:
     return reason
 
 
+@entry_point(Action.SOLVE_QUOTA)
 def record_override(workspace: Workspace, rep_id: str, quota_cents: int, reason: str, *,
-                    actor: str, actor_role: str | None = None) -> None:
+                    user: User) -> None:
     """Audit a manual quota override once it has been applied."""
     reason = checked_reason(reason)
     workspace.write(lambda cur: audit.record(
-        cur, actor=actor, actor_role=actor_role, action="quota.override", entity="rep",
+        cur, actor=user.email, actor_role=user.audit_role, action="quota.override", entity="rep",
         entity_id=rep_id, after={"quota_cents": int(quota_cents)}, reason=reason))
 
 
+@entry_point(Action.SOLVE_QUOTA)
 def save_quota_scenario(
     workspace: Workspace, inputs: QuotaInputs, result: QuotaResult, name: str, *,
-    actor: str, actor_role: str | None = None, parent_id: str | None = None,
+    user: User, parent_id: str | None = None,
 ) -> str:
     """Store a solved allocation as a scenario result and its plan version (same id,
     optionally the child of `parent_id`; audited) through `save_scenario_version`; returns
@@ -227,10 +232,11 @@ def save_quota_scenario(
                               metrics=metrics, items=items, fiscal_year=inputs.fiscal_year)
 
     def store_result(cur, stamp: ScenarioStamp) -> None:
-        repo.insert_scenario(cur, {**stamp.row(content, actor), "fiscal_year": inputs.fiscal_year,
+        repo.insert_scenario(cur, {**stamp.row(content, user.email),
+                                   "fiscal_year": inputs.fiscal_year,
                                    "total_cents": result.total_cents}, allocation)
 
-    return save_scenario_version(workspace, content, actor=actor, actor_role=actor_role,
+    return save_scenario_version(workspace, content, actor=user.email, actor_role=user.audit_role,
                                  parent_id=parent_id, store_result=store_result,
                                  audit_after={"total_cents": result.total_cents})
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.jobs import JobFollower, run_job, solve_territory_in_job
 from planning.store import Workspace
 from planning.territory.problem import TerritoryScenario
@@ -116,10 +119,11 @@ def compare_objectives(workspace: Workspace, owner: str, plan: TerritoryPlan, *,
                         workspace, owner, problem, scenario))
 
 
-def save_plan(workspace: Workspace, plan: TerritoryPlan, name: str, *, actor: str,
-              actor_role: str | None = None, parent_id: str | None = None) -> str:
+@entry_point(Action.SOLVE_TERRITORY)
+def save_plan(workspace: Workspace, plan: TerritoryPlan, name: str, *, user: User,
+              parent_id: str | None = None) -> str:
     """Keep the plan as a territory scenario and plan version (refused without a plan or
     with a name or content already saved); returns its id."""
-    return save_scenario(workspace, plan.territory, plan.result, name, actor=actor,
-                         actor_role=actor_role, locked_ids=plan.locked_ids,
+    return save_scenario(workspace, plan.territory, plan.result, name, user=user,
+                         locked_ids=plan.locked_ids,
                          respect_segments=plan.respect_segments, parent_id=parent_id)

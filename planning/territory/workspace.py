@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.asof import resolve_as_of
 from planning.errors import RevPlanError
 from planning.geocode import PRECISION_WORDS
@@ -175,10 +178,11 @@ def lockable_accounts(workspace: Workspace) -> dict[str, str]:
             for row in units.itertuples()}
 
 
+@entry_point(Action.SOLVE_TERRITORY)
 def save_scenario(
     workspace: Workspace, territory: WorkspaceTerritory, result: TerritoryResult, name: str, *,
-    actor: str, actor_role: str | None = None, locked_ids: tuple[str, ...] = (),
-    respect_segments: bool = True, parent_id: str | None = None,
+    user: User, locked_ids: tuple[str, ...] = (), respect_segments: bool = True,
+    parent_id: str | None = None,
 ) -> str:
     """Store a solved scenario (refused without a plan) and its plan version (same id,
     optionally the child of `parent_id`) through `save_scenario_version`; returns the id."""
@@ -203,11 +207,11 @@ def save_scenario(
                               solver=solver, metrics=kpis, items=items)
 
     def store_result(cur, stamp: ScenarioStamp) -> None:
-        row = stamp.row(content, actor)
+        row = stamp.row(content, user.email)
         row["kpis"] = row.pop("metrics")
         repo.insert_scenario(cur, {**row, "balance_measure": territory.measure}, assignment)
 
-    return save_scenario_version(workspace, content, actor=actor, actor_role=actor_role,
+    return save_scenario_version(workspace, content, actor=user.email, actor_role=user.audit_role,
                                  parent_id=parent_id, store_result=store_result,
                                  audit_after={"moved_units": kpis["moved_units"]})
 

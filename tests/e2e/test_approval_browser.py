@@ -22,6 +22,8 @@ from tests.e2e.conftest import (
 
 def prepare_version(folder: Path, author: str) -> str:
     """A saved quota version in the workspace file (closed again before serving)."""
+    from planning.access.roles import Role
+    from planning.access.users import User
     from planning.quota.model import QuotaScenario, solve_quotas
     from planning.quota.workspace import quota_inputs, save_quota_scenario
     from planning.store import close_all_workspaces, open_workspace
@@ -31,7 +33,8 @@ def prepare_version(folder: Path, author: str) -> str:
     result = solve_quotas(inputs.reps, QuotaScenario(target_cents=4_000_000_000,
                                                      seasonality=inputs.seasonality))
     version = save_quota_scenario(workspace, inputs, result, "FY27 browser plan",
-                                  actor=author, actor_role="comp")
+                                  user=User(author, author, "demo",
+                                            roles=frozenset({Role.COMP})))
     close_all_workspaces()
     return version
 

@@ -23,6 +23,8 @@ from tests.e2e.conftest import (
 
 def prepare_versions(folder: Path, author: str) -> tuple[str, str, list[str]]:
     """Two saved quota versions (40 M, then 44 M) and every rep id, before serving."""
+    from planning.access.roles import Role
+    from planning.access.users import User
     from planning.quota.model import QuotaScenario, solve_quotas
     from planning.quota.workspace import quota_inputs, save_quota_scenario
     from planning.store import close_all_workspaces, open_workspace
@@ -33,8 +35,9 @@ def prepare_versions(folder: Path, author: str) -> tuple[str, str, list[str]]:
     for name, target in (("FY27 base", 4_000_000_000), ("FY27 stretch", 4_400_000_000)):
         result = solve_quotas(inputs.reps, QuotaScenario(target_cents=target,
                                                          seasonality=inputs.seasonality))
-        ids.append(save_quota_scenario(workspace, inputs, result, name, actor=author,
-                                       actor_role="comp"))
+        ids.append(save_quota_scenario(workspace, inputs, result, name,
+                                       user=User(author, author, "demo",
+                                                 roles=frozenset({Role.COMP}))))
     reps = [r for (r,) in workspace.read(lambda cur: cur.execute(
         "SELECT rep_id FROM reps").fetchall())]
     close_all_workspaces()

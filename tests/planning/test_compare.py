@@ -292,10 +292,12 @@ def test_an_older_version_s_distance_is_derived_for_revenue_balanced_plans(
 
 def test_band_changes_of_two_solved_plans_follow_their_reps_deviations(
         demo_copy: Workspace) -> None:
+    from planning.access.roles import Role
     from planning.territory.problem import TerritoryScenario
     from planning.territory.solve import solve_territories
     from planning.territory.workspace import save_scenario, workspace_territory
     from tests.conftest import DEMO_AS_OF
+    from tests.views.test_pages import demo_user
 
     territory = workspace_territory(demo_copy, today=DEMO_AS_OF)
     results, ids = [], []
@@ -303,7 +305,8 @@ def test_band_changes_of_two_solved_plans_follow_their_reps_deviations(
         result = solve_territories(territory.problem, TerritoryScenario(
             tolerance=tolerance, method="heuristic", time_limit=20))
         results.append(result)
-        ids.append(save_scenario(demo_copy, territory, result, name, actor="a@example.com"))
+        ids.append(save_scenario(demo_copy, territory, result, name,
+                                 user=demo_user(demo_copy, Role.REVOPS)))
     within = [set(r.reps.loc[r.reps["deviation"].abs() <= 0.1 + 1e-9, "rep_id"])
               for r in results]
     band = band_changes(compare_versions(demo_copy, *ids))

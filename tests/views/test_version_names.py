@@ -5,6 +5,7 @@ shows name, author, saved time, status and short hash, and submit acts on the id
 from __future__ import annotations
 
 from planning.access.roles import Role
+from planning.access.users import User
 from planning.quota.model import QuotaScenario, solve_quotas
 from planning.quota.workspace import quota_inputs, save_quota_scenario
 from planning.store import Workspace
@@ -18,18 +19,17 @@ VERSIONS = page_by_path("views/versions.py")
 TARGET_CENTS = 4_000_000_000
 
 
-def same_target_versions(workspace: Workspace, author: str) -> tuple[str, str]:
+def same_target_versions(workspace: Workspace, author: User) -> tuple[str, str]:
     """Two quota versions of one target: the plain allocation, then one with an override."""
     inputs = quota_inputs(workspace, today=DEMO_AS_OF)
     plain = solve_quotas(inputs.reps, QuotaScenario(target_cents=TARGET_CENTS,
                                                     seasonality=inputs.seasonality))
-    first = save_quota_scenario(workspace, inputs, plain, "FY27 quotas $40M", actor=author,
-                                actor_role="comp")
+    first = save_quota_scenario(workspace, inputs, plain, "FY27 quotas $40M", user=author)
     overridden = solve_quotas(inputs.reps, QuotaScenario(
         target_cents=TARGET_CENTS, seasonality=inputs.seasonality,
         overrides={inputs.reps["rep_id"].iloc[0]: 100_000_000}))
     second = save_quota_scenario(workspace, inputs, overridden, "FY27 quotas $40M with override",
-                                 actor=author, actor_role="comp")
+                                 user=author)
     return first, second
 
 
@@ -41,7 +41,7 @@ def expected_label(workspace: Workspace, version_id: str) -> str:
 
 def test_pickers_label_versions_and_submit_acts_on_the_id_picked(demo_copy: Workspace) -> None:
     comp = demo_user(demo_copy, Role.COMP)
-    first, second = same_target_versions(demo_copy, comp.email)
+    first, second = same_target_versions(demo_copy, comp)
     labels = {expected_label(demo_copy, v) for v in (first, second)}
 
     app = run_page(VERSIONS, comp)

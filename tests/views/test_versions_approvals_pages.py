@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from planning.access.roles import Role
+from planning.access.users import User
 from planning.quota.model import QuotaScenario, solve_quotas
 from planning.quota.workspace import quota_inputs, save_quota_scenario
 from planning.store import Workspace
@@ -17,16 +18,15 @@ VERSIONS = page_by_path("views/versions.py")
 APPROVALS = page_by_path("views/approvals.py")
 
 
-def two_quota_versions(workspace: Workspace, author: str) -> tuple[str, str]:
+def two_quota_versions(workspace: Workspace, author: User) -> tuple[str, str]:
     """Two saved quota versions of next year (40 M and 44 M), the second a child of the first."""
     inputs = quota_inputs(workspace, today=DEMO_AS_OF)
     first = solve_quotas(inputs.reps, QuotaScenario(target_cents=4_000_000_000,
                                                     seasonality=inputs.seasonality))
-    a = save_quota_scenario(workspace, inputs, first, "Plan A", actor=author, actor_role="comp")
+    a = save_quota_scenario(workspace, inputs, first, "Plan A", user=author)
     second = solve_quotas(inputs.reps, QuotaScenario(target_cents=4_400_000_000,
                                                      seasonality=inputs.seasonality))
-    b = save_quota_scenario(workspace, inputs, second, "Plan B", actor=author,
-                            actor_role="comp", parent_id=a)
+    b = save_quota_scenario(workspace, inputs, second, "Plan B", user=author, parent_id=a)
     return a, b
 
 
@@ -37,7 +37,7 @@ def decide_first(app, decision: str = "approved"):
 
 def test_compare_submit_approve_publish(demo_copy: Workspace) -> None:
     comp = demo_user(demo_copy, Role.COMP)
-    a, b = two_quota_versions(demo_copy, comp.email)
+    a, b = two_quota_versions(demo_copy, comp)
 
     app = run_page(VERSIONS, comp)
     assert not app.exception, [e.value for e in app.exception]
@@ -89,7 +89,7 @@ def test_compare_submit_approve_publish(demo_copy: Workspace) -> None:
 
 def test_meeting_mode_is_read_only(demo_copy: Workspace) -> None:
     comp = demo_user(demo_copy, Role.COMP)
-    a, b = two_quota_versions(demo_copy, comp.email)
+    a, b = two_quota_versions(demo_copy, comp)
     app = page_app(VERSIONS, comp)
     app.query_params["a"] = a
     app.query_params["b"] = b
@@ -124,7 +124,7 @@ def test_the_submitter_cannot_approve_their_own_version(demo_copy: Workspace) ->
     result = solve_quotas(inputs.reps, QuotaScenario(target_cents=4_000_000_000,
                                                      seasonality=inputs.seasonality))
     version = save_quota_scenario(demo_copy, inputs, result, "Finance plan",
-                                  actor=finance.email, actor_role="finance")
+                                  user=finance)
     from planning.access.policy import system_principal
     from planning.approvals import set_alternate, submit_version
 

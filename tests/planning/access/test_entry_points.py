@@ -65,19 +65,6 @@ NOT_YET_GUARDED: dict[str, str] = {
         "a maintenance job (revplan train); actor is a name",
     "planning.pipeline.training.score_open_deals":
         "a maintenance job run after training; takes no person",
-    "planning.quota.plan.override_quota":
-        "the Quota page and `revplan quota` check SOLVE_QUOTA; actor is an email",
-    "planning.quota.plan.save_quota_plan":
-        "the Quota page and `revplan quota` check SOLVE_QUOTA; actor is an email",
-    "planning.quota.workspace.record_override":
-        "called by override_quota; actor is an email",
-    "planning.quota.workspace.save_quota_scenario":
-        "called by save_quota_plan and the command line after SOLVE_QUOTA; actor is an email",
-    "planning.territory.plan.save_plan":
-        "the Territory page and `revplan territory solve` check SOLVE_TERRITORY; actor is an "
-        "email",
-    "planning.territory.workspace.save_scenario":
-        "called by save_plan; actor is an email",
     "planning.versions.save_scenario_version":
         "the one writer behind save_scenario and save_quota_scenario; actor is an email",
     "planning.versions.tag_version":

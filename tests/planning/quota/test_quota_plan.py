@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.jobs import latest_job
 from planning.overview import format_money
@@ -21,6 +23,8 @@ from planning.store import Workspace
 from tests.conftest import DEMO_AS_OF
 
 OWNER = "finance@example.com"
+PLANNER = User(OWNER, "Finance", "demo", roles=frozenset({Role.FINANCE}))
+"""The person OWNER is: jobs are owned by the email, versions and overrides are the user's."""
 
 
 def overrides_audited(workspace: Workspace) -> list[tuple]:
@@ -54,20 +58,20 @@ def test_an_override_keeps_the_total_and_is_audited_once_allocated(
                                                            today=DEMO_AS_OF, name="Plan A"))
     rep = str(plan.inputs.reps["rep_id"].iloc[0])
     with pytest.raises(RevPlanError, match="reason"):
-        override_quota(demo_copy, plan, rep, 5_000_000, "no", actor=OWNER)
+        override_quota(demo_copy, plan, rep, 5_000_000, "no", user=PLANNER)
     with pytest.raises(RevPlanError, match="not in this allocation"):
-        override_quota(demo_copy, plan, "nobody", 5_000_000, "Promoted", actor=OWNER)
+        override_quota(demo_copy, plan, "nobody", 5_000_000, "Promoted", user=PLANNER)
     assert overrides_audited(demo_copy) == []
 
     overridden = override_quota(demo_copy, plan, rep, 5_000_000, "Promoted to strategic",
-                                actor=OWNER)
+                                user=PLANNER)
     allocation = overridden.result.allocation.set_index("rep_id")["quota_cents"]
     assert int(allocation[rep]) == 5_000_000
     assert int(allocation.sum()) == plan.result.total_cents
     assert overridden.overrides == {rep: 5_000_000} and plan.overrides == {}
     assert overrides_audited(demo_copy) == [(rep, OWNER, "Promoted to strategic")]
 
-    version_id = save_quota_plan(demo_copy, overridden, "Plan A with 1 override", actor=OWNER)
+    version_id = save_quota_plan(demo_copy, overridden, "Plan A with 1 override", user=PLANNER)
     saved = demo_copy.read(lambda cur: cur.execute(
         "SELECT name, total_cents FROM quota_scenarios WHERE scenario_id = ?",
         [version_id]).fetchone())

@@ -167,7 +167,7 @@ def test_save_stores_the_scenario_its_allocation_and_an_audit_event(
     inputs, result = solved(demo_copy)
     assert result.total_cents == 4_400_000_000
     scenario_id = save_quota_scenario(demo_copy, inputs, result, "  FY27 plan  ",
-                                      actor=user.email, actor_role=user.primary_role)
+                                      user=user)
 
     (row,) = query(demo_copy, "SELECT name, fiscal_year, created_by, total_cents, parameters "
                    "FROM quota_scenarios WHERE scenario_id = ?", [scenario_id])
@@ -206,10 +206,11 @@ def test_save_stores_the_scenario_its_allocation_and_an_audit_event(
 
 def test_save_refuses_empty_or_long_names(demo_copy: Workspace) -> None:
     inputs, result = solved(demo_copy)
+    someone = demo_user(demo_copy, Role.COMP)
     with pytest.raises(RevPlanError, match="name"):
-        save_quota_scenario(demo_copy, inputs, result, "   ", actor="someone@example.com")
+        save_quota_scenario(demo_copy, inputs, result, "   ", user=someone)
     with pytest.raises(RevPlanError, match="120 characters"):
-        save_quota_scenario(demo_copy, inputs, result, "x" * 121, actor="someone@example.com")
+        save_quota_scenario(demo_copy, inputs, result, "x" * 121, user=someone)
     (count,), = query(demo_copy, "SELECT count(*) FROM quota_scenarios")
     assert count == 0
     assert audit.audit_events(demo_copy, action="quota.save").empty
@@ -219,7 +220,7 @@ def test_override_is_audited_with_its_reason(demo_copy: Workspace) -> None:
     user = demo_user(demo_copy, Role.REVOPS)
     rep = quota_inputs(demo_copy, today=DEMO_AS_OF).reps["rep_id"].iat[2]
     record_override(demo_copy, rep, 123_456_78, "  Territory moved in March  ",
-                    actor=user.email, actor_role=user.primary_role)
+                    user=user)
     events = audit.audit_events(demo_copy, action="quota.override")
     assert len(events) == 1
     event = events.iloc[0]
@@ -229,7 +230,7 @@ def test_override_is_audited_with_its_reason(demo_copy: Workspace) -> None:
     assert event["actor"] == user.email
 
     with pytest.raises(RevPlanError, match="at least 5 characters"):
-        record_override(demo_copy, rep, 1_000, "  abc  ", actor=user.email)
+        record_override(demo_copy, rep, 1_000, "  abc  ", user=user)
     assert len(audit.audit_events(demo_copy, action="quota.override")) == 1
     assert audit.verify_chain(demo_copy).ok
 
@@ -240,16 +241,16 @@ def test_saving_the_same_allocation_twice_is_refused_and_stores_nothing(
 
     user = demo_user(demo_copy, Role.COMP)
     inputs, result = solved(demo_copy)
-    first = save_quota_scenario(demo_copy, inputs, result, "FY27 base", actor=user.email)
+    first = save_quota_scenario(demo_copy, inputs, result, "FY27 base", user=user)
     with pytest.raises(DuplicateVersionError, match=f'"FY27 base" by {user.email}.*{first}'):
-        save_quota_scenario(demo_copy, inputs, result, "FY27 base again", actor=user.email)
+        save_quota_scenario(demo_copy, inputs, result, "FY27 base again", user=user)
     changed = solve_quotas(inputs.reps, QuotaScenario(
         target_cents=4_000_000_000, over_assign=0.1, max_increase=0.5,
         overrides={inputs.reps["rep_id"].iloc[0]: 5_000_000}, seasonality=inputs.seasonality))
     with pytest.raises(DuplicateVersionError, match="already named"):
-        save_quota_scenario(demo_copy, inputs, changed, " fy27 BASE ", actor=user.email)
+        save_quota_scenario(demo_copy, inputs, changed, " fy27 BASE ", user=user)
     assert query(demo_copy, "SELECT scenario_id FROM quota_scenarios") == [(first,)]
     assert len(audit.audit_events(demo_copy, action="quota.save")) == 1
     second = save_quota_scenario(demo_copy, inputs, changed, "FY27 base with override",
-                                 actor=user.email)
+                                 user=user)
     assert second != first

@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.jobs import latest_job
 from planning.store import Workspace
@@ -22,6 +24,8 @@ from planning.territory.workspace import MEASURE_NAMES, suggested_measure
 from tests.conftest import DEMO_AS_OF
 
 OWNER = "revops@example.com"
+PLANNER = User(OWNER, "RevOps", "demo", roles=frozenset({Role.REVOPS}))
+"""The person OWNER is: jobs are owned by the email, versions and overrides are the user's."""
 FAST = TerritoryScenario(tolerance=0.3, time_limit=20.0, method="heuristic")
 
 
@@ -40,7 +44,7 @@ def test_one_call_solves_the_workspace_as_a_job(demo_copy: Workspace) -> None:
     again = plan_again(demo_copy, OWNER, plan, replace(plan.scenario, tolerance=0.25), "Again")
     assert again.territory is plan.territory and again.result.scenario.tolerance == 0.25
 
-    version_id = save_plan(demo_copy, plan, "West", actor=OWNER)
+    version_id = save_plan(demo_copy, plan, "West", user=PLANNER)
     saved = demo_copy.read(lambda cur: cur.execute(
         "SELECT name, balance_measure FROM territory_scenarios WHERE scenario_id = ?",
         [version_id]).fetchone())

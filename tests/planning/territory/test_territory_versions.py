@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.store import Workspace
 from planning.territory.problem import TerritoryScenario
 from planning.territory.solve import solve_territories
@@ -12,7 +14,7 @@ from planning.territory.workspace import save_scenario, workspace_territory
 from planning.versions import DuplicateVersionError, list_versions, read_version
 from tests.conftest import DEMO_AS_OF
 
-AUTHOR = "rory@example.com"
+AUTHOR = User("rory@example.com", "Rory", "demo", roles=frozenset({Role.REVOPS}))
 
 
 def test_a_repeated_plan_or_name_is_refused_naming_the_saved_version(
@@ -22,15 +24,15 @@ def test_a_repeated_plan_or_name_is_refused_naming_the_saved_version(
     scenario = TerritoryScenario(tolerance=0.2, method="heuristic", time_limit=30)
     result = solve_territories(territory.problem, scenario)
     assert result.has_plan
-    first = save_scenario(demo_copy, territory, result, "West rebalance", actor=AUTHOR)
+    first = save_scenario(demo_copy, territory, result, "West rebalance", user=AUTHOR)
 
     with pytest.raises(DuplicateVersionError) as repeated:
-        save_scenario(demo_copy, territory, result, "West rebalance again", actor=AUTHOR)
+        save_scenario(demo_copy, territory, result, "West rebalance again", user=AUTHOR)
     assert "already saved as version" in str(repeated.value)
     assert '"West rebalance"' in str(repeated.value) and first in str(repeated.value)
 
     with pytest.raises(DuplicateVersionError) as taken:
-        save_scenario(demo_copy, territory, result, " west  REBALANCE", actor=AUTHOR,
+        save_scenario(demo_copy, territory, result, " west  REBALANCE", user=AUTHOR,
                       locked_ids=(territory.units["unit_id"].iloc[0],))
     assert "already named" in str(taken.value) and first in str(taken.value)
 
@@ -45,7 +47,7 @@ def test_a_saved_plan_keeps_each_rep_s_deviation_and_its_mean_distance(
     territory = workspace_territory(demo_copy, today=DEMO_AS_OF)
     scenario = TerritoryScenario(tolerance=0.2, method="heuristic", time_limit=30)
     result = solve_territories(territory.problem, scenario)
-    version_id = save_scenario(demo_copy, territory, result, "Kept figures", actor=AUTHOR)
+    version_id = save_scenario(demo_copy, territory, result, "Kept figures", user=AUTHOR)
     metrics = read_version_in(demo_copy, version_id).metrics
     deviations = result.reps.set_index("rep_id")["deviation"]
     assert metrics["rep_deviation"] == pytest.approx(deviations.round(6).to_dict())
