@@ -99,6 +99,10 @@ THRESHOLD_SLACK = 1e-9
 CONDITIONS = ("always", "rep_change_over", "moved_share_over", "enterprise_moved",
               "commercial_change", "concession_share_over", "concession_cents_over",
               "discount_band_over", "margin_below_floor")
+SUMMARY_MODULES: dict[str, str] = {"quote": "planning.cpq.quotes"}
+"""Version kinds whose approver card another module draws: its `approver_figures(cur,
+version)` returns the totals, the biggest changes (text, in CHANGE_COLUMNS' keys) and what
+they are compared with."""
 REQUEST_SUBJECTS: dict[str, str] = {"play-": "planning.health.plays"}
 """Requests about something other than a plan version, by the prefix of the id they carry:
 the module whose `approval_content_hash(cur, id)` reads the subject's content hash now and
@@ -587,6 +591,17 @@ def approver_summary(workspace: Workspace, request_id: str, step_no: int) -> App
         if step.empty:
             raise RevPlanError(f"Request {request_id} has no step {step_no}.")
         version = read_version(cur, request["version_id"])
+        module = SUMMARY_MODULES.get(version.kind)
+        if module is not None:
+            totals, changes, base_text = importlib.import_module(module).approver_figures(
+                cur, version)
+            return ApproverSummary(
+                request_id=request_id, step_no=step_no, role=str(step["role"].iloc[0]),
+                rule=f"{step['reason'].iloc[0]} (policy version {request['policy_version']})",
+                version_id=version.version_id, version_name=version.name, kind=version.kind,
+                content_hash=request["content_hash"], baseline_id=None,
+                baseline_text=base_text, totals=totals, biggest_changes=changes,
+                compare_query=None)
         baseline_id = approvals_repo.published_version_id(
             cur, version.kind, version.fiscal_year, version.version_id)
         items = read_items(cur, version.version_id)
@@ -620,6 +635,8 @@ CHANGE_COLUMNS = {
                   "revenue_cents": "Annual revenue", "account_id": "CRM id"},
     "quota": {"rep": "Rep", "before_cents": "Before", "after_cents": "After",
               "change_cents": "Change", "change_share": "Change %", "rep_id": "CRM id"},
+    "quote": {"line": "Line", "before": "Before", "after": "After", "change": "Net change",
+              "option_id": "Option id"},
 }
 """Headers of the biggest-changes table per kind; names first, the CRM id last."""
 
@@ -632,6 +649,8 @@ def biggest_changes_table(summary: ApproverSummary) -> pd.DataFrame:
     headers = CHANGE_COLUMNS[summary.kind]
     if changes.empty:
         return pd.DataFrame(columns=list(headers.values()))
+    if summary.kind in SUMMARY_MODULES:
+        return changes[list(headers)].rename(columns=headers).reset_index(drop=True)
     shown = pd.DataFrame(index=changes.index)
     if summary.kind == "territory":
         shown["account"] = changes["account"]

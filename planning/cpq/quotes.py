@@ -50,12 +50,14 @@ from planning.cpq.pricing import (
     price_quote,
 )
 from planning.errors import RevPlanError
+from planning.overview import format_money
 from planning.store import Workspace
 from planning.store import approvals as approvals_repo
 from planning.store import cpq_price_books as books_repo
 from planning.store import cpq_quotes as quotes_repo
 from planning.store import writeback_outbox as outbox_repo
 from planning.versions import (
+    PlanVersion,
     ScenarioContent,
     ScenarioStamp,
     read_items,
@@ -690,6 +692,76 @@ def submit_quote(workspace: Workspace, user: User, quote_version_id: str) -> Quo
                                tuple(carried))
 
     return workspace.write(write)
+
+
+def _line_text(qty: int, discount_bps: int, net_cents: int) -> str:
+    off = f" at {percent_text(discount_bps)} off" if discount_bps else ""
+    return f"{qty:,}{off} → {format_money(net_cents)}"
+
+
+def _stored_lines(cur: duckdb.DuckDBPyConnection, version_id: str) -> dict[str, tuple[int, int,
+                                                                                       int]]:
+    """option_id → (quantity, seller discount bps, net cents) of a saved quote version."""
+    items = read_items(cur, version_id)
+    return {str(o): (int(json.loads(d)["qty"]), int(json.loads(d)["discount_bps"]), int(n))
+            for o, d, n in zip(items["subject"], items["detail"], items["amount_cents"],
+                               strict=True)}
+
+
+def approver_figures(cur: duckdb.DuckDBPyConnection, version: PlanVersion
+                     ) -> tuple[tuple[approvals.SummaryFigure, ...], pd.DataFrame, str]:
+    """A quote's approver card (see `planning.approvals.approver_summary`): net, list, share
+    off list and lines against the previous version of the quote (or none for its first),
+    and its changed lines by size of the net change, as text."""
+    row = quotes_repo.quote_version(cur, version.version_id)
+    if row is None:
+        raise QuoteError(f"No quote version {version.version_id!r}.")
+    parent = (quotes_repo.quote_version(cur, version.parent_id) if version.parent_id
+              else None)
+    after = _stored_lines(cur, version.version_id)
+    before = _stored_lines(cur, parent["version_id"]) if parent else {}
+    snapshot = books_repo.catalog_snapshot(cur, row["catalog_version"])
+    catalog = catalog_from_json(snapshot[0]) if snapshot else None
+
+    def off_list(data: dict | None) -> str | None:
+        if data is None:
+            return None
+        listed, net = int(data["list_cents"]), int(data["net_cents"])
+        return percent_text((listed - net) * 10_000 // listed) if listed else "0%"
+
+    def money(data: dict | None, column: str) -> str | None:
+        return None if data is None else format_money(int(data[column]))
+
+    net_change = (None if parent is None else
+                  ("+" if row["net_cents"] >= parent["net_cents"] else "-")
+                  + format_money(abs(int(row["net_cents"]) - int(parent["net_cents"]))))
+    totals = (
+        approvals.SummaryFigure("Net", money(row, "net_cents") or "", money(parent, "net_cents"),
+                                net_change),
+        approvals.SummaryFigure("List price", money(row, "list_cents") or "",
+                                money(parent, "list_cents"), None),
+        approvals.SummaryFigure("Off list", off_list(row) or "", off_list(parent), None),
+        approvals.SummaryFigure("Lines", f"{len(after):,}",
+                                None if parent is None else f"{len(before):,}", None),
+    )
+    rows = []
+    for option_id in dict.fromkeys([*after, *before]):
+        old, new = before.get(option_id), after.get(option_id)
+        if old == new:
+            continue
+        change = (new[2] if new else 0) - (old[2] if old else 0)
+        rows.append({"line": catalog.option_name(option_id) if catalog else option_id,
+                     "before": _line_text(*old) if old else "—",
+                     "after": _line_text(*new) if new else "removed",
+                     "change": ("+" if change >= 0 else "-") + format_money(abs(change)),
+                     "option_id": option_id, "size": abs(change)})
+    changes = pd.DataFrame(rows, columns=["line", "before", "after", "change", "option_id",
+                                          "size"])
+    changes = changes.sort_values(["size", "line"], ascending=[False, True]).head(
+        approvals.BIGGEST_CHANGES).drop(columns="size").reset_index(drop=True)
+    text = (f"Compared with the previous version {parent['quote_id']} v{parent['version_no']}"
+            if parent else "First version of this quote: every line is new")
+    return totals, changes, text
 
 
 QUOTE_FIELDS = ("Name", "AccountId", "Status", "List_Amount__c", "Net_Amount__c",

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from planning import approvals
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.access.users import User
 from planning.audit import audit_events, verify_chain
@@ -246,14 +246,41 @@ def test_scope_permissions_and_audit(demo_copy: Workspace) -> None:
                                            seller_role="manager"),
                    small_catalog(), small_book(), DAY)
 
-    before = len(audit_events(demo_copy, limit=None))
+    before = len(audit_events(demo_copy, system_principal(demo_copy.name), limit=None))
     version_id = save_quote(demo_copy, rep, rep_quote(demo_copy, rep, QuoteLine("analytics", 1,
                                                                                   20)),
                             small_catalog(), small_book(), date(2026, 11, 16))
     request_id = submit_quote(demo_copy, rep, version_id).request_id
-    events = audit_events(demo_copy, limit=None)
+    events = audit_events(demo_copy, system_principal(demo_copy.name), limit=None)
     actions = list(events["action"])[: len(events) - before]
     assert {"cpq.catalog.keep", "cpq.price_book.store", "version.create", "quote.save",
             "version.status", "approval.submit"} <= set(actions)
     assert request_id in set(events["entity_id"])
     assert verify_chain(demo_copy).ok
+
+
+def test_the_approver_card_of_a_quote_compares_with_its_previous_version(
+        demo_copy: Workspace) -> None:
+    rep = demo_user(demo_copy, Role.REP)
+    first = rep_quote(demo_copy, rep, QuoteLine("seat", 40, 20), QuoteLine("analytics", 1))
+    v1 = save_quote(demo_copy, rep, first, small_catalog(), small_book(), DAY)
+    request = submit_quote(demo_copy, rep, v1).request_id
+    card = approvals.approver_summary(demo_copy, request, 1)
+    assert card.kind == "quote" and card.compare_query is None
+    assert card.baseline_text.startswith("First version of this quote")
+    assert [f.label for f in card.totals] == ["Net", "List price", "Off list", "Lines"]
+    assert list(approvals.biggest_changes_table(card).columns) == [
+        "Line", "Before", "After", "Net change", "Option id"]
+    approve(demo_copy, request, Role.DEAL_DESK)
+
+    second = replace(first, lines=(QuoteLine("seat", 60, 25), QuoteLine("analytics", 1)))
+    v2 = save_quote(demo_copy, rep, second, small_catalog(), small_book(), DAY)
+    request = submit_quote(demo_copy, rep, v2).request_id
+    card = approvals.approver_summary(demo_copy, request, 1)
+    assert card.baseline_text == "Compared with the previous version Q-100 v1"
+    net = card.totals[0]
+    assert net.baseline is not None and net.change is not None and net.change.startswith("+")
+    table = approvals.biggest_changes_table(card)
+    assert list(table["Line"]) == ["User seat"]
+    assert table["Before"].iloc[0].startswith("40 at 20% off → $")
+    assert table["After"].iloc[0].startswith("60 at 25% off → $")
