@@ -131,7 +131,8 @@ class Catalog:
                 about.setdefault(option_id, []).append(rule)
         object.__setattr__(self, "_rules_by_option", {k: tuple(v) for k, v in about.items()})
 
-    __hash__ = object.__hash__
+    def __hash__(self) -> int:
+        return hash(self.catalog_version)
 
     def product(self, product_id: str) -> Product:
         """The product with this id (KeyError when unknown)."""
