@@ -14,7 +14,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Navigation sections in workflow order; a group shows only when it has pages.
-GROUPS: tuple[str, ...] = ("Overview", "Pipeline", "Planning", "Approvals", "Admin")
+GROUPS: tuple[str, ...] = ("Overview", "Pipeline", "Customers", "Planning", "Approvals",
+                          "Admin")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ PAGES: tuple[PageEntry, ...] = (
         icon=":material/model_training:",
         group="Pipeline",
         url_path="deal-risk",
+    ),
+    PageEntry(
+        path="views/health.py",
+        title="Customer health",
+        icon=":material/health_and_safety:",
+        group="Customers",
+        url_path="health",
     ),
     PageEntry(
         path="views/territory.py",

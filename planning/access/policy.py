@@ -97,6 +97,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "forecast": OPERATORS | SELLERS | {Role.FINANCE, Role.COMP},
     "accuracy": OPERATORS | {Role.SALES_LEADER, Role.FINANCE},
     "deal-risk": OPERATORS,
+    "health": OPERATORS | SELLERS | {Role.CS, Role.FINANCE, Role.DEAL_DESK},
     "inbox": EVERYONE,
     "territory": OPERATORS | LEADERS,
     "quota": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},

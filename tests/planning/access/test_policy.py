@@ -37,6 +37,8 @@ EXPECTED_PAGE_ROLES: dict[str, frozenset[Role]] = {
                            R.COMP}),
     "accuracy": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE}),
     "deal-risk": frozenset({R.ADMIN, R.REVOPS}),
+    "health": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER, R.REP, R.CS, R.FINANCE,
+                         R.DEAL_DESK}),
     "inbox": EVERY_ROLE,
     "territory": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.MANAGER}),
     "quota": frozenset({R.ADMIN, R.REVOPS, R.SALES_LEADER, R.FINANCE, R.COMP}),
