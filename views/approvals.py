@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from planning.approvals import (
@@ -13,6 +14,8 @@ from planning.approvals import (
     waiting_for,
     withdraw_request,
 )
+from planning.health.plays import CATALOGUE, plays_waiting_for
+from planning.overview import format_money
 from views.common import current_workspace, require_page, show_failure
 
 DECISION_WORDS = {"approved": "Approve", "changes_requested": "Request changes",
@@ -53,11 +56,52 @@ def show_summary(summary: ApproverSummary) -> None:
                     f"&kind={summary.kind})")
 
 
+def concession_text(row) -> str:
+    """The concession a save play asks, in words ("15% of ARR", "$25K"); empty for none."""
+    parts = []
+    if pd.notna(row.concession_pct):
+        parts.append(f"{row.concession_pct:g}% of ARR")
+    if pd.notna(row.concession_cents):
+        parts.append(format_money(int(row.concession_cents)))
+    return " and ".join(parts)
+
+
+def show_play_steps(plays: pd.DataFrame) -> None:
+    """Save plays waiting for my decision: the account, the concession, why, and the form."""
+    for row in plays.itertuples():
+        key = f"{row.request_id}_{row.step_no}"
+        name = CATALOGUE[row.play].name if row.play in CATALOGUE else row.play
+        with st.container(border=True):
+            st.markdown(f"**{name}** save play on **{row.account_name}** · step {row.step_no}: "
+                        f"**{row.role}** · started by {row.submitted_by} on "
+                        f"{row.submitted_at:%d %b %H:%M}")
+            asked, arr = concession_text(row), format_money(int(row.arr_cents))
+            terms = (f"Concession {asked} of {arr} renewing" if asked
+                     else f"No concession on the {arr} renewing")
+            st.caption(f"Why: {row.reason}. {terms} (CRM id {row.account_id}). Approving "
+                       "approves the play's terms; its tasks open when every step has "
+                       "approved.")
+            with st.form(f"decide_{key}"):
+                choice = st.radio("Decision", list(DECISION_WORDS), format_func=
+                                  DECISION_WORDS.get, horizontal=True, key=f"choice_{key}")
+                comment = st.text_input("Comment (required to reject or request changes)",
+                                        key=f"comment_{key}")
+                if st.form_submit_button("Record decision", type="primary"):
+                    try:
+                        status = decide(workspace, row.request_id, int(row.step_no), user,
+                                        choice, comment)
+                        st.success(f"Recorded. The request is now {status}.")
+                    except Exception as exc:  # noqa: BLE001 - shown in words
+                        show_failure(exc, "record the decision")
+
+
 mine, submitted, history = st.tabs(["Waiting for me", "Submitted by me", "History"])
 with mine:
     waiting = waiting_for(workspace, user)
-    if waiting.empty:
+    plays_waiting = plays_waiting_for(workspace, user)
+    if waiting.empty and plays_waiting.empty:
         st.info("Nothing is waiting for your decision.")
+    show_play_steps(plays_waiting)
     for row in waiting.itertuples():
         key = f"{row.request_id}_{row.step_no}"
         with st.container(border=True):

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from planning.access.policy import PAGE_ROLES
 from planning.access.roles import Role
 from planning.health.accounts import renewals_at_risk
-from planning.health.plays import account_plays, saved_renewal_rate
+from planning.health.plays import account_plays, saved_renewal_rate, start_play
 from planning.health.training import churn_model_cards, train_health_model
 from planning.overview import format_money, format_percent
 from planning.store import Workspace, close_all_workspaces, open_workspace
@@ -298,3 +298,27 @@ def test_a_csm_starts_plays_and_records_the_outcome(health_demo: Workspace) -> N
     rate = saved_renewal_rate(health_demo, cs)
     assert rate.with_play.renewals + rate.without_play.renewals == 1
     assert metric_values(app)["Plays started"] == "2"
+
+
+def test_deal_desk_and_finance_approve_a_concession_on_the_approvals_page(
+        health_demo: Workspace) -> None:
+    account = concession_account(health_demo)
+    cs = demo_user(health_demo, Role.CS)
+    run = start_play(health_demo, cs, account, "concession", concession_pct=15.0)
+    assert run.status == "awaiting_approval"
+    approvals_page = page_by_path("views/approvals.py")
+
+    for role in (Role.DEAL_DESK, Role.FINANCE):
+        app = run_page(approvals_page, demo_user(health_demo, role))
+        assert not app.exception and not app.error, [e.value for e in app.error]
+        heading = app.tabs[0].markdown[0].value
+        assert heading.startswith("**Discount or concession** save play on **")
+        assert f"**{role.value}**" in heading
+        caption = app.tabs[0].caption[0].value
+        assert "Concession 15% of ARR of " in caption and account in caption
+        next(b for b in app.button if b.label == "Record decision").click().run()
+        assert not app.exception and not app.error, [e.value for e in app.error]
+        assert app.success[0].value.startswith("Recorded. The request is now ")
+
+    assert [(r.status, {t.status for t in r.tasks})
+            for r in account_plays(health_demo, cs, account)] == [("active", {"open"})]
