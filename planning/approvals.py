@@ -253,6 +253,9 @@ def submit_version(workspace: Workspace, version_id: str, user: User) -> str:
 
     def write(cur) -> str:
         version = verify_version(cur, version_id)
+        if version.kind == "quote":
+            raise RevPlanError(f"{version.name} is a quote: submit it from the Quote page "
+                               "(planning.cpq.quotes.submit_quote routes each line's discount).")
         if version.status not in ("draft", "changes_requested"):
             raise RevPlanError(f"Version {version_id} is {version.status}; only a draft (or "
                                "one sent back for changes) can be submitted.")

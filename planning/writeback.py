@@ -79,6 +79,9 @@ def _quota_changes(cur: duckdb.DuckDBPyConnection, items: pd.DataFrame,
 def planned_changes(cur: duckdb.DuckDBPyConnection, version_id: str) -> pd.DataFrame:
     """The field changes publishing `version_id` would make, in delivery order."""
     version = verify_version(cur, version_id)
+    if version.kind == "quote":
+        raise RevPlanError(f"{version.name} is a quote: an approved quote goes to the CRM with "
+                           "planning.cpq.quotes.sync_approved_quote (the Quote page).")
     items = read_items(cur, version_id)
     if version.kind == "territory":
         return outbox_repo.territory_owner_changes(cur, items)

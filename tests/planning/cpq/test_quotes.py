@@ -8,13 +8,14 @@ import json
 from dataclasses import replace
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from planning import approvals
-from planning.access.policy import AccessDeniedError, system_principal
+from planning.access.policy import AccessDeniedError
 from planning.access.roles import Role
 from planning.access.users import User
-from planning.audit import audit_events, verify_chain
+from planning.audit import verify_chain
 from planning.cpq.pricing import PriceEntry
 from planning.cpq.quotes import (
     CARRIED,
@@ -30,10 +31,11 @@ from planning.cpq.quotes import (
     submit_quote,
     sync_approved_quote,
 )
-from planning.store import Workspace
+from planning.errors import RevPlanError
+from planning.store import Workspace, audit_log
 from planning.store import cpq_quotes as quotes_repo
 from planning.versions import lineage
-from planning.writeback import outbox
+from planning.writeback import outbox, preview
 from tests.planning.cpq.test_pricing import DAY, small_book, small_catalog
 from tests.views.test_pages import demo_user
 
@@ -50,6 +52,11 @@ def rep_quote(workspace: Workspace, rep: User, *lines: QuoteLine, quote_id: str 
     return Quote(quote_id=quote_id, account_id=rep_account(workspace, rep), seller=rep.email,
                  seller_role="rep", segment="Mid-Market", region="us", currency="USD",
                  lines=lines, name="Acme platform renewal")
+
+
+def audit_trail(workspace: Workspace) -> pd.DataFrame:
+    """Every audit event, newest first."""
+    return workspace.read(audit_log.filtered_events)
 
 
 def steps_of(workspace: Workspace, request_id: str) -> dict[str, tuple[int, str]]:
@@ -246,12 +253,12 @@ def test_scope_permissions_and_audit(demo_copy: Workspace) -> None:
                                            seller_role="manager"),
                    small_catalog(), small_book(), DAY)
 
-    before = len(audit_events(demo_copy, system_principal(demo_copy.name), limit=None))
+    before = len(audit_trail(demo_copy))
     version_id = save_quote(demo_copy, rep, rep_quote(demo_copy, rep, QuoteLine("analytics", 1,
                                                                                   20)),
                             small_catalog(), small_book(), date(2026, 11, 16))
     request_id = submit_quote(demo_copy, rep, version_id).request_id
-    events = audit_events(demo_copy, system_principal(demo_copy.name), limit=None)
+    events = audit_trail(demo_copy)
     actions = list(events["action"])[: len(events) - before]
     assert {"cpq.catalog.keep", "cpq.price_book.store", "version.create", "quote.save",
             "version.status", "approval.submit"} <= set(actions)
@@ -284,3 +291,14 @@ def test_the_approver_card_of_a_quote_compares_with_its_previous_version(
     assert list(table["Line"]) == ["User seat"]
     assert table["Before"].iloc[0].startswith("40 at 20% off → $")
     assert table["After"].iloc[0].startswith("60 at 25% off → $")
+
+
+def test_a_quote_is_not_submitted_or_published_as_a_plan(demo_copy: Workspace) -> None:
+    rep = demo_user(demo_copy, Role.REP)
+    version_id = save_quote(demo_copy, rep, rep_quote(demo_copy, rep, QuoteLine("analytics", 1)),
+                            small_catalog(), small_book(), DAY)
+    with pytest.raises(RevPlanError, match="submit it from the Quote page"):
+        approvals.submit_version(demo_copy, version_id, demo_user(demo_copy, Role.REVOPS))
+    assert submit_quote(demo_copy, rep, version_id).status == "approved"
+    with pytest.raises(RevPlanError, match="sync_approved_quote"):
+        preview(demo_copy, version_id)
