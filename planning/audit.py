@@ -26,7 +26,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from planning.access.users import canonical_email
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User, canonical_email
 from planning.clock import now_utc
 from planning.store import audit_anchor, audit_log
 from planning.store.workspace import Workspace, current_write_transaction
@@ -300,8 +302,10 @@ def start_anchor(workspace: Workspace) -> AuditHead:
         return audit_head(workspace)
 
 
+@entry_point(Action.READ_AUDIT)
 def audit_events(
     workspace: Workspace,
+    user: User,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     actor: str | None = None,
@@ -310,7 +314,8 @@ def audit_events(
     text: str | None = None,
     limit: int | None = 5_000,
 ) -> pd.DataFrame:
-    """Events matching the filters, newest first (for the Audit page and its CSV export)."""
+    """Events matching the filters, newest first (for the Audit page and its CSV export), as
+    `user` (an admin or RevOps person, or the system principal) may read them."""
     return workspace.read(
         lambda cur: audit_log.filtered_events(cur, since, until, actor, action, entity, text,
                                               limit)

@@ -150,7 +150,7 @@ def main() -> None:
     if filters is None:
         return
     try:
-        events = audit_events(workspace, filters.since, filters.until, filters.actor,
+        events = audit_events(workspace, user, filters.since, filters.until, filters.actor,
                               filters.action, filters.entity, filters.text, limit=ROW_LIMIT)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
         show_failure(exc, "read the audit trail")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from planning import audit
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.access.users import User
 from planning.asof import (
@@ -124,11 +124,13 @@ def test_setting_is_persisted_audited_and_clearable(workspace: Workspace) -> Non
     cleared = set_workspace_as_of(workspace, revops, None)
     assert (cleared.day, cleared.source) == (LAST_CLOSE, "data")
 
-    events = audit.audit_events(workspace, action="workspace.set_as_of").to_dict("records")
+    events = audit.audit_events(workspace, system_principal(workspace.name),
+                                action="workspace.set_as_of").to_dict("records")
     assert len(events) == 1
     assert events[0]["actor"] == "revops@example.com"
     assert events[0]["after_json"] == '"2017-09-30"'
-    cleared_events = audit.audit_events(workspace, action="workspace.clear_as_of")
+    cleared_events = audit.audit_events(workspace, system_principal(workspace.name),
+                                        action="workspace.clear_as_of")
     assert list(cleared_events["before_json"]) == ['"2017-09-30"']
     assert audit.verify_chain(workspace).ok
 
@@ -138,7 +140,8 @@ def test_only_admins_and_revops_may_set_it(workspace: Workspace, role: Role) -> 
     with pytest.raises(AccessDeniedError):
         set_workspace_as_of(workspace, user(role), dt.date(2017, 1, 1))
     assert resolve_as_of(workspace).source == "clock"
-    assert audit.audit_events(workspace, action="workspace.set_as_of").empty
+    assert audit.audit_events(workspace, system_principal(workspace.name),
+                              action="workspace.set_as_of").empty
 
 
 def test_a_broken_setting_is_a_clear_error(workspace: Workspace) -> None:

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from planning import audit
+from planning.access.policy import system_principal
 from planning.audit import GENESIS_HASH, audit_events, event_hash, verify_chain
 from planning.store import Workspace, close_all_workspaces, open_workspace
 from planning.store.audit_anchor import anchor_path
@@ -144,15 +145,17 @@ def test_intact_chain_verifies(workspace: Workspace) -> None:
 
 def test_audit_events_filters_newest_first(workspace: Workspace) -> None:
     build_chain(workspace, 12)
-    everything = audit_events(workspace)
+    everything = audit_events(workspace, system_principal(workspace.name))
     assert list(everything["seq"]) == list(range(12, 0, -1))
-    saves = audit_events(workspace, action="plan.save")
+    saves = audit_events(workspace, system_principal(workspace.name), action="plan.save")
     assert list(saves["seq"]) == [12, 9, 6, 3]
-    by_user = audit_events(workspace, actor="user1@example.com")
+    by_user = audit_events(workspace, system_principal(workspace.name), actor="user1@example.com")
     assert list(by_user["seq"]) == [10, 7, 4, 1]
-    assert list(audit_events(workspace, text="reason 7:")["seq"]) == [7]
-    assert list(audit_events(workspace, limit=2)["seq"]) == [12, 11]
-    assert audit_events(workspace, entity="nothing").empty
+    assert list(audit_events(workspace, system_principal(workspace.name),
+                             text="reason 7:")["seq"]) == [7]
+    assert list(audit_events(workspace, system_principal(workspace.name),
+                             limit=2)["seq"]) == [12, 11]
+    assert audit_events(workspace, system_principal(workspace.name), entity="nothing").empty
 
 
 # --- tampering ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from planning import audit
+from planning.access.policy import system_principal
 from planning.cli import build_parser, main
 from planning.store import Workspace, close_all_workspaces, open_workspace
 
@@ -48,7 +49,7 @@ def member_roles(name: str) -> dict[str, list[str]]:
 
 
 def audit_rows(name: str, action: str) -> list[dict]:
-    frame = audit.audit_events(open_workspace(name), action=action)
+    frame = audit.audit_events(open_workspace(name), system_principal(name), action=action)
     return frame.to_dict("records")
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from planning import audit
+from planning.access.policy import system_principal
 from planning.cli import main
 from planning.store import Workspace, open_workspace
 from tests.planning.test_asof import seed_old_workspace
@@ -100,7 +101,7 @@ def test_as_of_shows_sets_and_clears(
     assert main(["as-of", "--workspace", "test", "--clear"]) == 0
     assert output(capsys)[0].splitlines()[0] == "2017-12-31 (newest record)"
 
-    events = audit.audit_events(open_workspace("test"))
+    events = audit.audit_events(open_workspace("test"), system_principal("test"))
     actions = list(events["action"])
     assert actions[:2] == ["workspace.clear_as_of", "workspace.set_as_of"]
     assert set(events["actor_role"][:2]) == {"operator"}

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from planning.access.membership import grant_roles
+from planning.access.policy import system_principal
 from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.cli import main
@@ -107,7 +108,7 @@ def test_the_audit_export_quotes_a_formula_reason_and_name(workspace: Workspace)
                           ("ann@example.com", "@SUM(A1)")]:
         grant_roles(workspace, None, email, [Role.VIEWER], reason=reason)
 
-    events = audit_events(workspace)
+    events = audit_events(workspace, system_principal(workspace.name))
     text = spreadsheet_csv(events)
 
     assert live_formulas(text) == []

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from planning.access.policy import system_principal
 from planning.audit import audit_events, verify_chain
 from planning.errors import RevPlanError
 from planning.store import Workspace
@@ -84,7 +85,8 @@ def published(ws: Workspace) -> list[str]:
 
 
 def attempt_events(ws: Workspace) -> list[dict]:
-    events = audit_events(ws, action="writeback.deliver_attempt", limit=None)
+    events = audit_events(ws, system_principal(ws.name),
+                          action="writeback.deliver_attempt", limit=None)
     return [dict(row, after=json.loads(row["after_json"]), before=json.loads(row["before_json"]))
             for row in events.sort_values("seq").to_dict("records")]
 

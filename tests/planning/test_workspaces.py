@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from planning import audit
+from planning.access.policy import system_principal
 from planning.access.roles import Role
 from planning.cli import main
 from planning.errors import RevPlanError, WorkspaceNameError
@@ -31,7 +32,8 @@ def test_create_makes_an_empty_workspace_with_its_admin(data_dir: Path) -> None:
     assert settings["currency"] == "EUR" and settings["fiscal_year_start_month"] == "2"
     assert workspace.read(lambda cur: cur.execute(
         "SELECT count(*) FROM opportunities").fetchone()[0]) == 0
-    events = audit.audit_events(workspace, action="workspace.create").to_dict("records")
+    events = audit.audit_events(workspace, system_principal(workspace.name),
+                                action="workspace.create").to_dict("records")
     assert len(events) == 1 and events[0]["actor"] == "ops"
     assert audit.verify_chain(workspace).ok
 
@@ -64,7 +66,8 @@ def test_create_refuses_an_existing_name_and_leaves_it_alone(data_dir: Path) -> 
 def test_a_signed_in_admin_may_create_and_a_rep_may_not(demo_copy) -> None:
     admin = demo_user(demo_copy, Role.ADMIN)
     create_workspace("acme", admin.email, admin)
-    events = audit.audit_events(open_workspace("acme"), action="workspace.create")
+    events = audit.audit_events(open_workspace("acme"), system_principal("acme"),
+                                action="workspace.create")
     assert events.iloc[0]["actor"] == admin.email
     rep = demo_user(demo_copy, Role.REP)
     with pytest.raises(RevPlanError):

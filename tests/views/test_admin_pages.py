@@ -79,7 +79,7 @@ def test_access_grants_roles_through_the_form(demo_copy: Workspace) -> None:
     assert row["roles"] == "finance, viewer"
     assert row["display_name"] == "Nina New"
     assert row["granted_by"] == admin.email
-    events = audit_events(demo_copy, action="access.grant")
+    events = audit_events(demo_copy, system_principal(demo_copy.name), action="access.grant")
     assert events["entity_id"].tolist() == [NEWCOMER]
     event = events.iloc[0]
     assert (event["actor"], event["actor_role"]) == (admin.email, "admin")
@@ -101,7 +101,7 @@ def test_access_changes_an_existing_members_roles(demo_copy: Workspace) -> None:
 
     assert not app.exception and not app.error, [e.value for e in app.error]
     assert table(app, "email").set_index("email").loc[viewer, "roles"] == "cs"
-    events = audit_events(demo_copy, action="access.change_roles")
+    events = audit_events(demo_copy, system_principal(demo_copy.name), action="access.change_roles")
     assert json.loads(events.iloc[0]["before_json"]) == {"roles": ["viewer"]}
     assert json.loads(events.iloc[0]["after_json"]) == {"roles": ["cs"]}
 
@@ -115,13 +115,13 @@ def test_access_refuses_a_grant_without_roles(demo_copy: Workspace) -> None:
     assert [e.value for e in app.error] == [
         "Could not grant access: Pick at least one role, or revoke access instead."]
     assert NEWCOMER not in table(app, "email")["email"].tolist()
-    assert audit_events(demo_copy, action="access.grant").empty
+    assert audit_events(demo_copy, system_principal(demo_copy.name), action="access.grant").empty
 
 
 def test_access_refuses_to_revoke_the_last_admin(demo_copy: Workspace) -> None:
     admin = demo_user(demo_copy, Role.ADMIN)
     before_members = members(demo_copy, admin)
-    before_events = audit_events(demo_copy)
+    before_events = audit_events(demo_copy, system_principal(demo_copy.name))
     app = open_page("views/access.py", demo_copy, Role.ADMIN)
 
     app.selectbox(key="revoke_email").set_value(admin.email)
@@ -137,7 +137,8 @@ def test_access_refuses_to_revoke_the_last_admin(demo_copy: Workspace) -> None:
     )
     assert not app.success
     pd.testing.assert_frame_equal(members(demo_copy, admin), before_members)
-    pd.testing.assert_frame_equal(audit_events(demo_copy), before_events)
+    pd.testing.assert_frame_equal(audit_events(demo_copy, system_principal(demo_copy.name)),
+                                  before_events)
 
 
 def test_access_revokes_only_after_confirmation(demo_copy: Workspace) -> None:
@@ -157,7 +158,8 @@ def test_access_revokes_only_after_confirmation(demo_copy: Workspace) -> None:
     assert not app.exception and not app.error
     assert [s.value for s in app.success] == [f"{viewer} no longer has access to this workspace."]
     assert viewer not in table(app, "email")["email"].tolist()
-    assert audit_events(demo_copy, action="access.revoke")["entity_id"].tolist() == [viewer]
+    assert audit_events(demo_copy, system_principal(demo_copy.name),
+                        action="access.revoke")["entity_id"].tolist() == [viewer]
 
 
 def test_audit_filters_by_action_and_exports_what_it_shows(demo_copy: Workspace) -> None:
@@ -284,7 +286,7 @@ def test_import_runs_as_the_user_and_is_timed(workspace: Workspace) -> None:
     assert not app.exception and not app.error, [e.value for e in app.error]
     read = int(metric_values(app)["Read"])
     assert read > 0
-    run = audit_events(workspace, action="import.run").iloc[0]
+    run = audit_events(workspace, system_principal(workspace.name), action="import.run").iloc[0]
     assert (run["actor"], run["actor_role"]) == (admin.email, "admin")
     assert any(f"by {admin.email}" in caption.value for caption in app.caption)
     assert telemetry_rows(workspace, "import") == [
@@ -302,6 +304,6 @@ def test_a_failed_import_is_shown_and_recorded_as_an_error(workspace: Workspace)
 
     assert not app.exception
     assert len(app.error) == 1 and app.error[0].value.startswith("Could not import the files: ")
-    assert audit_events(workspace, action="import.run").empty
+    assert audit_events(workspace, system_principal(workspace.name), action="import.run").empty
     assert telemetry_rows(workspace, "import") == [
         ("import_uploads", admin.email, "error", None)]

@@ -7,6 +7,7 @@ import datetime as dt
 from streamlit.testing.v1 import AppTest
 
 from planning.access.membership import grant_roles
+from planning.access.policy import system_principal
 from planning.access.roles import Role
 from planning.asof import resolve_as_of
 from planning.audit import audit_events
@@ -87,7 +88,7 @@ def test_an_admin_makes_the_sessions_date_the_workspace_date_and_back(
     stored = resolve_as_of(workspace)
     assert (stored.day, stored.source) == (dt.date(2017, 6, 30), "workspace")
     assert app.session_state[AS_OF_KEY] == {}
-    events = audit_events(workspace, action="workspace.set_as_of")
+    events = audit_events(workspace, system_principal(workspace.name), action="workspace.set_as_of")
     assert list(events["actor"]) == [admin.email]
 
     [b for b in app.sidebar.button if b.label == "Use the newest record's date"][0].click().run()

@@ -48,8 +48,6 @@ SELF_CHECKS = {"require", "can", "readable_owner_ids", "acting_identity", "requi
 NOT_YET_GUARDED: dict[str, str] = {
     "planning.approvals.publish_policy":
         "approval policy changes come only from tests and setup code; actor is an email",
-    "planning.audit.audit_events":
-        "the Audit page refuses without READ_AUDIT; the read itself takes no user yet",
     "planning.pipeline.accuracy.backtest_forecasts":
         "a maintenance job (revplan accuracy); actor is a name",
     "planning.pipeline.exceptions.raise_risk_alerts":
@@ -207,11 +205,12 @@ def test_an_entry_point_refuses_a_member_without_the_right(demo_copy: Workspace,
     if ACTION_ROLES[entry.action] == frozenset(Role):
         pytest.skip(f"{entry.action.value} is open to every role; refused per resource and "
                     "per workspace below")
-    before = len(audit_events(demo_copy, limit=None))
+    system = system_principal(demo_copy.name)
+    before = len(audit_events(demo_copy, system, limit=None))
     user = _member_without(demo_copy, entry.action)
     with pytest.raises(AccessDeniedError, match=entry.action.value):
         _call(entry, demo_copy, user)
-    assert len(audit_events(demo_copy, limit=None)) == before
+    assert len(audit_events(demo_copy, system, limit=None)) == before
 
 
 @pytest.mark.parametrize("entry", _registered(), ids=lambda entry: entry.name)

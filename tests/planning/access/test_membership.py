@@ -22,7 +22,7 @@ from planning.access.membership import (
     revoke_access,
     roles_in,
 )
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import WORKSPACE_WIDE_ROLES, Role
 from planning.access.users import Identity, User
 from planning.audit import audit_events, verify_chain
@@ -321,7 +321,7 @@ def test_admin_of_another_workspace_cannot_manage_this_one(demo_copy: Workspace)
 # --- grant, change, revoke (audited) --------------------------------------------------------
 
 def newest_event(ws: Workspace) -> dict:
-    return audit_events(ws, limit=1).iloc[0].to_dict()
+    return audit_events(ws, system_principal(ws.name), limit=1).iloc[0].to_dict()
 
 
 def test_grant_change_and_revoke_are_audited(demo_copy: Workspace) -> None:
@@ -361,7 +361,8 @@ def test_grant_change_and_revoke_are_audited(demo_copy: Workspace) -> None:
         resolve_user(demo_copy, identity("new.person@example.com"), demo_settings())
 
     assert audit_count(demo_copy) == events_before + 3
-    assert [a for a in audit_events(demo_copy, entity="workspace_member")["action"]] == [
+    assert [a for a in audit_events(demo_copy, system_principal(demo_copy.name),
+                                    entity="workspace_member")["action"]] == [
         "access.revoke", "access.change_roles", "access.grant"]
     verification = verify_chain(demo_copy)
     assert verification.ok and verification.events == events_before + 3

@@ -9,6 +9,7 @@ import pytest
 
 from auth.settings import load_auth_settings
 from planning.access.membership import grant_roles, resolve_user, revoke_access, roles_in
+from planning.access.policy import system_principal
 from planning.access.roles import Role
 from planning.access.users import Identity, User, canonical_email, same_email
 from planning.approvals import DecisionError, decide, submit_version, waiting_for, withdraw_request
@@ -111,9 +112,11 @@ def test_a_member_row_stored_in_mixed_case_is_found(workspace: Workspace) -> Non
 
 def test_audit_actor_is_the_canonical_email(staffed: Workspace) -> None:
     submit_version(staffed, simple_quota(staffed), person("Planner@Example.com", Role.REVOPS))
-    actors = set(audit_events(staffed, action="approval.submit")["actor"])
+    actors = set(audit_events(staffed, system_principal(staffed.name),
+                              action="approval.submit")["actor"])
     assert actors == {PLANNER}
-    assert len(audit_events(staffed, actor="PLANNER@example.com", action="approval.submit")) == 1
+    assert len(audit_events(staffed, system_principal(staffed.name),
+                            actor="PLANNER@example.com", action="approval.submit")) == 1
 
 
 def test_cli_as_in_upper_case_is_the_same_person(staffed: Workspace,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from planning.access.membership import grant_roles
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.cpq.catalog import CatalogError, load_catalog
@@ -26,7 +26,7 @@ SAMPLE = Path(__file__).resolve().parents[3] / "data" / "samples" / "cpq"
 
 
 def imports_audited(workspace: Workspace) -> list[dict]:
-    events = audit_events(workspace, limit=None)
+    events = audit_events(workspace, system_principal(workspace.name), limit=None)
     return events[events["action"] == "cpq.catalog.import"].to_dict("records")
 
 

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.health import model as cm
@@ -44,7 +44,8 @@ def test_held_out_auc_and_brier_beat_the_base_rate_on_the_demo(demo_copy: Worksp
     quality = model_quality(demo_copy)
     assert quality["kind"].tolist() == ["held_out"]
     assert quality["auc"].iat[0] == pytest.approx(metrics["auc"])
-    assert audit_events(demo_copy)["action"].tolist()[0] == "health.train"
+    events = audit_events(demo_copy, system_principal(demo_copy.name))
+    assert events["action"].tolist()[0] == "health.train"
 
 
 def test_the_leakage_guard_names_a_planted_leaking_column(demo_copy: Workspace) -> None:

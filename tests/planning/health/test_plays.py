@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from planning import approvals
-from planning.access.policy import AccessDeniedError, Action, can
+from planning.access.policy import AccessDeniedError, Action, can, system_principal
 from planning.access.roles import Role
 from planning.access.users import User
 from planning.audit import audit_events, verify_chain
@@ -85,7 +85,7 @@ def items_of(workspace: Workspace, record_id: str) -> pd.DataFrame:
 
 
 def actions_on(workspace: Workspace, entity_id: str) -> list[str]:
-    events = audit_events(workspace)
+    events = audit_events(workspace, system_principal(workspace.name))
     return sorted(events.loc[events["entity_id"] == entity_id, "action"])
 
 
@@ -397,7 +397,7 @@ def test_every_play_change_is_in_a_verifying_audit_trail(demo_copy: Workspace, c
                      "approved")
     complete_task(demo_copy, cs, run.tasks[0].task_id)
     record_outcome(demo_copy, cs, account, "downgraded", 1)
-    actions = set(audit_events(demo_copy)["action"])
+    actions = set(audit_events(demo_copy, system_principal(demo_copy.name))["action"])
     assert {"save_play.start", "approval.submit", "approval.approved", "save_play.active",
             "save_play.task_done", "save_play.outcome", "writeback.queue"} <= actions
     assert verify_chain(demo_copy).ok

@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.access.users import User
 from planning.audit import audit_events, verify_chain
@@ -274,7 +274,7 @@ def subtree_complement(workspace: Workspace, user: User) -> set[str]:
 
 
 def note_events(workspace: Workspace) -> pd.DataFrame:
-    return audit_events(workspace, action="inspection_note.add")
+    return audit_events(workspace, system_principal(workspace.name), action="inspection_note.add")
 
 
 def test_a_note_is_stored_with_its_audit_event(scored_demo_copy: Workspace) -> None:

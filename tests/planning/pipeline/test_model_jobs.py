@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planning.access.policy import AccessDeniedError
+from planning.access.policy import AccessDeniedError, system_principal
 from planning.access.roles import Role
 from planning.audit import audit_events
 from planning.jobs import job_state, wait_for_job
@@ -50,7 +50,7 @@ def test_training_runs_as_a_job_and_is_stored_once(demo_copy: Workspace) -> None
 
     again = training_progress(demo_copy)
     assert again is not None and again.stored is None
-    events = audit_events(demo_copy, action="model.train")
+    events = audit_events(demo_copy, system_principal(demo_copy.name), action="model.train")
     assert len(events) == 1 and events.iloc[0]["actor"] == revops.email
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from planning import audit
+from planning.access.policy import system_principal
 from planning.access.roles import Role
 from planning.errors import RevPlanError
 from planning.quota.model import QuotaScenario, solve_quotas
@@ -187,7 +188,7 @@ def test_save_stores_the_scenario_its_allocation_and_an_audit_event(
     assert sum(r[1] for r in stored) == total_cents
     assert [r[3] for r in stored] == expected["fair_cents"].tolist()
 
-    events = audit.audit_events(demo_copy, action="quota.save")
+    events = audit.audit_events(demo_copy, system_principal(demo_copy.name), action="quota.save")
     assert len(events) == 1
     event = events.iloc[0]
     assert event["entity_id"] == scenario_id
@@ -213,7 +214,8 @@ def test_save_refuses_empty_or_long_names(demo_copy: Workspace) -> None:
         save_quota_scenario(demo_copy, inputs, result, "x" * 121, user=someone)
     (count,), = query(demo_copy, "SELECT count(*) FROM quota_scenarios")
     assert count == 0
-    assert audit.audit_events(demo_copy, action="quota.save").empty
+    assert audit.audit_events(demo_copy, system_principal(demo_copy.name),
+                              action="quota.save").empty
 
 
 def test_override_is_audited_with_its_reason(demo_copy: Workspace) -> None:
@@ -221,7 +223,8 @@ def test_override_is_audited_with_its_reason(demo_copy: Workspace) -> None:
     rep = quota_inputs(demo_copy, today=DEMO_AS_OF).reps["rep_id"].iat[2]
     record_override(demo_copy, rep, 123_456_78, "  Territory moved in March  ",
                     user=user)
-    events = audit.audit_events(demo_copy, action="quota.override")
+    events = audit.audit_events(demo_copy, system_principal(demo_copy.name),
+                                action="quota.override")
     assert len(events) == 1
     event = events.iloc[0]
     assert event["entity"] == "rep" and event["entity_id"] == rep
@@ -231,7 +234,8 @@ def test_override_is_audited_with_its_reason(demo_copy: Workspace) -> None:
 
     with pytest.raises(RevPlanError, match="at least 5 characters"):
         record_override(demo_copy, rep, 1_000, "  abc  ", user=user)
-    assert len(audit.audit_events(demo_copy, action="quota.override")) == 1
+    assert len(audit.audit_events(demo_copy, system_principal(demo_copy.name),
+                                  action="quota.override")) == 1
     assert audit.verify_chain(demo_copy).ok
 
 
@@ -250,7 +254,8 @@ def test_saving_the_same_allocation_twice_is_refused_and_stores_nothing(
     with pytest.raises(DuplicateVersionError, match="already named"):
         save_quota_scenario(demo_copy, inputs, changed, " fy27 BASE ", user=user)
     assert query(demo_copy, "SELECT scenario_id FROM quota_scenarios") == [(first,)]
-    assert len(audit.audit_events(demo_copy, action="quota.save")) == 1
+    assert len(audit.audit_events(demo_copy, system_principal(demo_copy.name),
+                                  action="quota.save")) == 1
     second = save_quota_scenario(demo_copy, inputs, changed, "FY27 base with override",
                                  user=user)
     assert second != first
