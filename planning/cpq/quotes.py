@@ -34,7 +34,7 @@ from planning import approvals, audit
 from planning.access.entry_points import entry_point
 from planning.access.policy import AccessDeniedError, Action, can
 from planning.access.roles import Role
-from planning.access.users import User
+from planning.access.users import User, same_email
 from planning.clock import now_utc, today_utc
 from planning.cpq.catalog import Bundle, Catalog, Option, Product, Rule
 from planning.cpq.pricing import (
@@ -52,6 +52,7 @@ from planning.cpq.pricing import (
 from planning.errors import RevPlanError
 from planning.overview import format_money
 from planning.store import Workspace
+from planning.store import access as access_repo
 from planning.store import approvals as approvals_repo
 from planning.store import cpq_price_books as books_repo
 from planning.store import cpq_quotes as quotes_repo
@@ -73,6 +74,8 @@ KIND = "quote"
 CARRIED = "carried"
 """The status of an approval step carried over from an approved earlier version."""
 SUBMITTABLE = ("draft", "changes_requested")
+ON_BEHALF_ROLES = frozenset({Role.DEAL_DESK, Role.REVOPS, Role.ADMIN})
+"""Who may save a quote for another seller (restructuring a deal)."""
 
 
 class QuoteError(RevPlanError):
@@ -393,16 +396,22 @@ def save_quote(workspace: Workspace, user: User, quote: Quote, catalog: Catalog,
     """Price `quote` with `catalog` and `price_book` on `on_day` (today) and save it as the
     next version of its quote (the child of the quote's newest version), keeping the catalog
     and price book versions it was priced with; one audited transaction. Returns the version
-    id. The seller must be the user, in a selling role they hold, for an account in scope."""
-    if quote.seller != user.email:
+    id. A seller saves their own quotes in a selling role they hold, for an account in their
+    scope; deal desk and RevOps may save one for a seller who holds the quote's role."""
+    on_behalf = not same_email(quote.seller, user.email)
+    if on_behalf and not user.has_any(ON_BEHALF_ROLES):
         raise QuoteError(f"The quote's seller is {quote.seller}; a seller saves their own "
                          "quotes (set the seller to you).")
-    if Role(quote.seller_role) not in user.roles:
+    if not on_behalf and Role(quote.seller_role) not in user.roles:
         raise QuoteError(f"You do not hold the {quote.seller_role} role the quote prices "
                          "with; pick one of your roles.")
     day = on_day or today_utc()
 
     def prepare(cur) -> tuple[dict | None, int | None]:
+        if on_behalf and quote.seller_role not in (
+                access_repo.member_roles(cur, quote.seller) or []):
+            raise QuoteError(f"{quote.seller} does not hold the {quote.seller_role} role in "
+                             "this workspace; pick the seller's own role.")
         account = _account_in_scope(cur, user, quote.account_id)
         latest = quotes_repo.latest_quote_version(cur, quote.quote_id)
         if latest is not None and latest["account_id"] != quote.account_id:
@@ -532,8 +541,7 @@ def compare_quotes(workspace: Workspace, user: User, a_id: str, b_id: str) -> Qu
 
     def read(cur) -> tuple[QuoteVersion, QuoteVersion, dict, dict]:
         a, b = _quote_version(cur, user, a_id), _quote_version(cur, user, b_id)
-        nets = [dict(zip(read_items(cur, v)["subject"], read_items(cur, v)["amount_cents"],
-                         strict=True)) for v in (a_id, b_id)]
+        nets = [{o: n for o, (_, _, n) in _stored_lines(cur, v).items()} for v in (a_id, b_id)]
         return a, b, nets[0], nets[1]
 
     a, b, net_a, net_b = workspace.read_snapshot(read)

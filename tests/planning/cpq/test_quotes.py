@@ -302,3 +302,18 @@ def test_a_quote_is_not_submitted_or_published_as_a_plan(demo_copy: Workspace) -
     assert submit_quote(demo_copy, rep, version_id).status == "approved"
     with pytest.raises(RevPlanError, match="sync_approved_quote"):
         preview(demo_copy, version_id)
+
+
+def test_deal_desk_may_quote_for_a_seller_in_the_sellers_own_role(demo_copy: Workspace) -> None:
+    rep = demo_user(demo_copy, Role.REP)
+    desk = demo_user(demo_copy, Role.DEAL_DESK)
+    quote = rep_quote(demo_copy, rep, QuoteLine("analytics", 1, 12))
+    version_id = save_quote(demo_copy, desk, quote, small_catalog(), small_book(), DAY)
+    saved = read_quote(demo_copy, rep, version_id)
+    assert (saved.quote.seller, saved.created_by) == (rep.email, desk.email)
+    with pytest.raises(QuoteError, match="does not hold the manager role"):
+        save_quote(demo_copy, desk, replace(quote, seller_role="manager", quote_id="Q-300"),
+                   small_catalog(), small_book(), DAY)
+    with pytest.raises(QuoteError, match="saves their own"):
+        save_quote(demo_copy, demo_user(demo_copy, Role.MANAGER),
+                   replace(quote, quote_id="Q-301"), small_catalog(), small_book(), DAY)
