@@ -14,8 +14,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Navigation sections in workflow order; a group shows only when it has pages.
-GROUPS: tuple[str, ...] = ("Overview", "Pipeline", "Customers", "Planning", "Approvals",
-                          "Admin")
+GROUPS: tuple[str, ...] = ("Overview", "Pipeline", "Customers", "Deals", "Planning",
+                          "Approvals", "Admin")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,13 @@ PAGES: tuple[PageEntry, ...] = (
         icon=":material/health_and_safety:",
         group="Customers",
         url_path="health",
+    ),
+    PageEntry(
+        path="views/quote.py",
+        title="Quotes",
+        icon=":material/request_quote:",
+        group="Deals",
+        url_path="quote",
     ),
     PageEntry(
         path="views/territory.py",

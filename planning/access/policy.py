@@ -103,6 +103,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "quota": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
     "versions": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP},
     "approvals": OPERATORS | {Role.SALES_LEADER, Role.FINANCE, Role.COMP, Role.DEAL_DESK},
+    "quote": QUOTE_MAKERS | {Role.FINANCE},
 }
 """Which roles may open each page (by url_path). A page missing here is open to nobody."""
 
