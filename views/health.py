@@ -53,7 +53,6 @@ BLUE, GREEN, ORANGE, RED, GREY = "#1f4e79", "#2e7d6b", "#e3923b", "#c0504d", "#9
 DATE_FORMAT = "%d %b %Y"
 TABLE_COLUMNS = {
     "Account": st.column_config.TextColumn(width="medium"),
-    "CRM id": st.column_config.TextColumn(width="small"),
     "Owner": st.column_config.TextColumn(width="small"),
     "Segment": st.column_config.TextColumn(width="small"),
     "Renews": st.column_config.DateColumn(format="D MMM YYYY"),
@@ -71,6 +70,7 @@ TABLE_COLUMNS = {
     "Top reasons": st.column_config.ListColumn(width="large",
                                                help="Why the account is at risk, strongest "
                                                     "first."),
+    "CRM id": st.column_config.TextColumn(width="small"),
 }
 
 
@@ -190,7 +190,6 @@ def renewal_table(renewals: pd.DataFrame) -> pd.DataFrame:
     """The renewals as the table shows them: names, money as $1.2M, churn in percent."""
     return pd.DataFrame({
         "Account": renewals["account_name"],
-        "CRM id": renewals["account_id"],
         "Owner": renewals["owner_name"].fillna("No owner"),
         "Segment": renewals["segment"].fillna("No segment"),
         "Renews": renewals["renewal_date"],
@@ -202,6 +201,7 @@ def renewal_table(renewals: pd.DataFrame) -> pd.DataFrame:
         "Risk": renewals["risk"].map(lambda r: r.capitalize()),
         "Top reasons": pd.Series([list(r) for r in renewals["top_reasons"]],
                                  index=renewals.index, dtype=object),
+        "CRM id": renewals["account_id"],
     })
 
 
@@ -220,7 +220,8 @@ def components_chart(health: AccountHealth) -> go.Figure:
     names = list(COMPONENT_WEIGHTS)
     values = [health.components.get(name) for name in names]
     previous = (health.previous or {}).get("components") or {}
-    labels = [f"{COMPONENT_NAMES[n].capitalize()} ({COMPONENT_WEIGHTS[n]:.0%})" for n in names]
+    labels = [f"{COMPONENT_NAMES[n][0].upper()}{COMPONENT_NAMES[n][1:]} "
+              f"({COMPONENT_WEIGHTS[n]:.0%})" for n in names]
     figure = go.Figure()
     figure.add_bar(
         orientation="h", y=labels, x=[0 if v is None else v for v in values], name="Now",
@@ -301,22 +302,30 @@ def invoice_frame(health: AccountHealth) -> pd.DataFrame:
 
 def invoice_chart(health: AccountHealth) -> go.Figure:
     """Days late of each invoice by due date, coloured by whether and when it was paid."""
-    invoices = invoice_frame(health)
+    invoices = invoice_frame(health).sort_values("due", kind="stable")
+    invoices = invoices.assign(label=[f"{d:%d %b %Y}" for d in invoices["due"]])
     figure = go.Figure()
     for state, color in (("Paid on time", GREEN), ("Paid late", ORANGE),
                          ("Overdue, unpaid", RED), ("Not yet due", GREY)):
         rows = invoices[invoices["state"] == state]
         figure.add_bar(
-            x=rows["due"].tolist(), y=rows["days_late"].clip(lower=0.4).tolist(), name=state,
+            x=rows["label"].tolist(), y=rows["days_late"].tolist(), name=state,
             marker_color=color,
             customdata=[[format_money(int(c)), int(d)] for c, d in
                         zip(rows["amount_cents"], rows["days_late"], strict=True)],
-            hovertemplate="due %{x|%d %b %Y}: %{customdata[0]}, %{customdata[1]} days late"
+            hovertemplate="due %{x}: %{customdata[0]}, %{customdata[1]} days late"
                           "<extra>" + state + "</extra>")
+    on_time = invoices[invoices["days_late"] == 0]
+    figure.add_scatter(
+        x=on_time["label"].tolist(), y=[0] * len(on_time), mode="markers", showlegend=False,
+        marker={"color": [GREEN if s == "Paid on time" else GREY for s in on_time["state"]],
+                "symbol": "circle", "size": 9}, hoverinfo="skip")
+    late = int(invoices["days_late"].max()) if len(invoices) else 0
     figure.update_layout(
         title={"text": "Billing: days late per invoice"},
-        xaxis={"title": {"text": "Due date"}},
-        yaxis={"title": {"text": "Days late"}, "rangemode": "tozero"},
+        xaxis={"title": {"text": "Due date"}, "type": "category",
+               "categoryorder": "array", "categoryarray": invoices["label"].tolist()},
+        yaxis={"title": {"text": "Days late"}, "range": [-1, max(10, late * 1.15)]},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         height=330, margin={"t": 80}, bargap=0.3)
     return figure
@@ -429,9 +438,10 @@ def show_recommendations(workspace: Workspace, user: User, health: AccountHealth
         return
     may_start = allowed(user, Action.START_SAVE_PLAY)
     running = {run.play: run for run in runs if run.status in ("awaiting_approval", "active")}
-    for recommendation in recommendations:
+    columns = st.columns(3)
+    for number, recommendation in enumerate(recommendations):
         play = recommendation.play
-        with st.container(border=True):
+        with columns[number % len(columns)], st.container(border=True):
             st.markdown(f"**{play.name}** · {play.description}")
             st.caption(recommendation.why)
             if play.key in running:
@@ -476,14 +486,16 @@ def show_runs(workspace: Workspace, user: User, runs: list[PlayRun]) -> None:
             st.markdown(f"**{run.name}** · *{run.status_text}* · started by {run.started_by} "
                         f"on {run.started_at:{DATE_FORMAT}}{concession}")
             st.dataframe(task_table(run), hide_index=True, key=f"tasks_{run.play_run_id}",
-                         column_config={"Due": st.column_config.DateColumn(
-                             format="D MMM YYYY")})
-            if not may_work:
+                         column_config={
+                             "Task": st.column_config.TextColumn(width="large"),
+                             "Owner": st.column_config.TextColumn(width="medium"),
+                             "Due": st.column_config.DateColumn(format="D MMM YYYY")})
+            open_tasks = [task for task in run.tasks if task.status == "open"]
+            if not may_work or not open_tasks:
                 continue
-            for task in run.tasks:
-                if task.status == "open" and st.button(
-                        f"Done: {task.title}", key=f"done_{task.task_id}",
-                        icon=":material/task_alt:"):
+            for task, column in zip(open_tasks, st.columns(len(open_tasks)), strict=True):
+                if column.button(f"Done: {task.title}", key=f"done_{task.task_id}",
+                                 icon=":material/task_alt:"):
                     try:
                         complete_task(workspace, user, task.task_id)
                     except Exception as exc:  # noqa: BLE001 - shown in words
@@ -529,12 +541,18 @@ def show_plays(workspace: Workspace, user: User, health: AccountHealth) -> None:
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "read the account's plays")
         return
-    recommended, started = st.columns(2)
-    with recommended:
-        show_recommendations(workspace, user, health, runs)
-    with started:
-        show_runs(workspace, user, runs)
-        show_outcome_form(workspace, user, health)
+    show_notice()
+    show_recommendations(workspace, user, health, runs)
+    show_runs(workspace, user, runs)
+    show_outcome_form(workspace, user, health)
+
+
+def padded_dates(values: pd.Series, days: int) -> list[str]:
+    """An x range around the dates with `days` to spare on each side, so that one point or one
+    bar is drawn on a readable date axis rather than a range of milliseconds."""
+    moments = pd.to_datetime(values)
+    return [f"{moments.min() - pd.Timedelta(days=days):%Y-%m-%d}",
+            f"{moments.max() + pd.Timedelta(days=days):%Y-%m-%d}"]
 
 
 def quality_chart(quality: pd.DataFrame, metric: str) -> go.Figure:
@@ -561,10 +579,15 @@ def quality_chart(quality: pd.DataFrame, metric: str) -> go.Figure:
                            hovertemplate="%{x|%d %b %Y}: base rate Brier %{y:.3f}"
                                          "<extra></extra>")
     title = "AUC (higher is better)" if metric == "auc" else "Brier score (lower is better)"
+    values = quality[metric].dropna()
+    low = min(0.5, float(values.min()) - 0.05) if len(values) else 0.5
+    scale = {"range": [low, 1.0]} if metric == "auc" else {"rangemode": "tozero"}
     figure.update_layout(
         title={"text": f"Model quality over time: {title}"},
-        xaxis={"title": {"text": "Last renewal date measured"}},
-        yaxis={"title": {"text": "AUC" if metric == "auc" else "Brier score"}},
+        xaxis={"title": {"text": "Last renewal date measured"}, "type": "date",
+               "tickformat": "%d %b %Y", "range": padded_dates(quality["period_to"], 45)},
+        yaxis={"title": {"text": "AUC" if metric == "auc" else "Brier score"},
+               **scale},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
         height=330, margin={"t": 80})
     return figure
@@ -624,8 +647,11 @@ def adoption_chart(per_week: pd.DataFrame) -> go.Figure:
                               marker_color=BLUE,
                               hovertemplate="week of %{x|%d %b %Y}: %{y} plays started"
                                             "<extra></extra>"))
+    figure.update_traces(width=5 * 86_400_000)
     figure.update_layout(title={"text": "Save plays started per week"},
-                         xaxis={"title": {"text": "Week (starting Monday)"}},
+                         xaxis={"title": {"text": "Week (starting Monday)"}, "type": "date",
+                                "tickformat": "%d %b %Y",
+                                "range": padded_dates(per_week["week"], 21)},
                          yaxis={"title": {"text": "Plays started"}, "rangemode": "tozero"},
                          showlegend=False, height=300)
     return figure
@@ -669,7 +695,7 @@ def show_play_figures(workspace: Workspace, user: User) -> None:
         adoption.per_play.drop(columns=["play"]).rename(columns={
             "name": "Play", "started": "Started", "awaiting_approval": "Awaiting approval",
             "active": "Active", "completed": "Completed", "rejected": "Rejected",
-            "credited": "Credited with an outcome"}),
+            "credited": "Credited"}),
         hide_index=True)
 
 
@@ -679,7 +705,6 @@ def main() -> None:
     workspace = current_workspace()
     st.title("Customer health")
     health_training_notice(workspace)
-    show_notice()
     show_training(workspace, user)
     days = st.radio("Renewals in the next", WINDOWS, index=WINDOWS.index(DEFAULT_WINDOW),
                     format_func=lambda d: f"{d} days", horizontal=True)
@@ -727,6 +752,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "read the churn model card")
     show_play_figures(workspace, user)
+    show_notice()
 
 
 main()
