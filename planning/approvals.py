@@ -163,16 +163,17 @@ def current_policy(cur: duckdb.DuckDBPyConnection) -> tuple[int, dict]:
     return latest[0], json.loads(latest[1])
 
 
-def publish_policy(workspace: Workspace, rules: dict, *, actor: str,
-                   actor_role: str | None = None) -> int:
-    """Store a new policy version (older ones are kept); returns its number."""
+@entry_point(Action.MANAGE_APPROVALS)
+def publish_policy(workspace: Workspace, rules: dict, *, user: User) -> int:
+    """Store a new policy version (older ones are kept) as `user` (an admin or the system
+    principal); returns its number."""
     check_rules(rules)
 
     def write(cur) -> int:
         version, _ = current_policy(cur)
         approvals_repo.insert_policy(cur, version + 1, json.dumps(rules, sort_keys=True),
-                                     now_utc(), actor)
-        audit.record(cur, actor=actor, actor_role=actor_role, action="policy.publish",
+                                     now_utc(), user.email)
+        audit.record(cur, actor=user.email, actor_role=user.audit_role, action="policy.publish",
                      entity="approval_policy", entity_id=str(version + 1), after=rules)
         return version + 1
 

@@ -19,6 +19,9 @@ import duckdb
 import pandas as pd
 
 from planning import audit
+from planning.access.entry_points import entry_point
+from planning.access.policy import Action
+from planning.access.users import User
 from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.store import Workspace
@@ -332,17 +335,17 @@ def set_status(cur: duckdb.DuckDBPyConnection, version_id: str, status: str, *, 
                  after={"status": status}, reason=reason)
 
 
-def tag_version(workspace: Workspace, version_id: str, tag: str, *, actor: str,
-                actor_role: str | None = None) -> None:
-    """Attach a tag ("FY27 plan of record"); audited."""
+@entry_point(Action.SUBMIT_VERSION)
+def tag_version(workspace: Workspace, version_id: str, tag: str, *, user: User) -> None:
+    """Attach a tag ("FY27 plan of record") as `user`; audited."""
     tag = tag.strip()
     if not tag or len(tag) > 60:
         raise RevPlanError("A tag has 1 to 60 characters.")
 
     def write(cur) -> None:
         read_version(cur, version_id)
-        version_queries.add_tag(cur, version_id, tag, actor, now_utc())
-        audit.record(cur, actor=actor, actor_role=actor_role, action="version.tag",
+        version_queries.add_tag(cur, version_id, tag, user.email, now_utc())
+        audit.record(cur, actor=user.email, actor_role=user.audit_role, action="version.tag",
                      entity="plan_version", entity_id=version_id, after={"tag": tag})
 
     workspace.write(write)

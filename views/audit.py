@@ -10,8 +10,7 @@ import streamlit as st
 
 from planning.access.policy import Action
 from planning.access.users import User
-from planning.audit import audit_events, audit_filter_values, verify_chain
-from planning.csv_safety import spreadsheet_csv
+from planning.audit import audit_events, audit_export_csv, audit_filter_values, verify_chain
 from planning.store import Workspace
 from planning.telemetry import record_event
 from views.common import allowed, current_workspace, require_page, show_failure
@@ -109,7 +108,7 @@ def show_events(workspace: Workspace, user: User, events: pd.DataFrame) -> None:
     st.dataframe(events[list(SHOWN_COLUMNS)], hide_index=True, column_config=EVENT_COLUMNS)
     if allowed(user, Action.EXPORT_AUDIT):
         st.download_button(
-            "Download these events (CSV)", data=spreadsheet_csv(events),
+            "Download these events (CSV)", data=audit_export_csv(workspace, user, events),
             file_name=f"audit-{workspace.name}-{utc_today():%Y%m%d}.csv", mime="text/csv",
             on_click=record_export, args=(workspace, user.email, shown),
             icon=":material/download:", key="audit_download",

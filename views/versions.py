@@ -51,7 +51,6 @@ html, body, [data-testid="stMarkdownContainer"] p {font-size: 1.35rem !important
 
 user = require_page("versions")
 workspace = current_workspace()
-role = user.primary_role.value if user.primary_role else None
 params = st.query_params
 meeting = params.get("meeting") == "1"
 
@@ -234,7 +233,7 @@ with detail_tab:
             tag = st.text_input("Tag", placeholder="FY27 plan of record")
             if st.form_submit_button("Add tag"):
                 try:
-                    tag_version(workspace, version_id, tag, actor=user.email, actor_role=role)
+                    tag_version(workspace, version_id, tag, user=user)
                     st.rerun()
                 except Exception as exc:  # noqa: BLE001 - shown in words
                     show_failure(exc, "tag the version")

@@ -49,6 +49,7 @@ FINANCE = user("fiona@example.com", Role.FINANCE)
 COMP = user("carl@example.com", Role.COMP)
 LEADER = user("sally@example.com", Role.SALES_LEADER)
 REVOPS = user("rory@example.com", Role.REVOPS)
+ADMIN = user("admin@example.com", Role.ADMIN)
 
 
 def routed(kind: str, facts: VersionFacts, rules: dict = DEFAULT_RULES) -> list[tuple]:
@@ -471,7 +472,7 @@ def test_a_new_policy_applies_to_later_submissions_only(workspace: Workspace) ->
 
     rules = {"quota": [{"role": "finance", "when": "always", "why": "finance signs off"}],
              "territory": DEFAULT_RULES["territory"]}
-    assert publish_policy(workspace, rules, actor="admin@example.com") == 2
+    assert publish_policy(workspace, rules, user=ADMIN) == 2
 
     new_version = simple_quota(workspace, "after", first_cents=110_000_00)
     new_request = submit_version(workspace, new_version, PLANNER)
@@ -487,7 +488,7 @@ def test_a_new_policy_applies_to_later_submissions_only(workspace: Workspace) ->
     assert json.loads(stored[0][1]) == DEFAULT_RULES
     assert json.loads(stored[1][1]) == rules
     assert decide(workspace, new_request, 1, FINANCE, "approved") == "approved"
-    assert publish_policy(workspace, DEFAULT_RULES, actor="admin@example.com") == 3
+    assert publish_policy(workspace, DEFAULT_RULES, user=ADMIN) == 3
 
 
 @pytest.mark.parametrize("rules", [
@@ -497,7 +498,7 @@ def test_a_new_policy_applies_to_later_submissions_only(workspace: Workspace) ->
 ])
 def test_an_invalid_policy_is_refused(workspace: Workspace, rules: dict) -> None:
     with pytest.raises(RevPlanError):
-        publish_policy(workspace, rules, actor="admin@example.com")
+        publish_policy(workspace, rules, user=ADMIN)
     assert workspace.read(lambda cur: cur.execute(
         "SELECT count(*) FROM approval_policies").fetchone()[0]) == 0
 

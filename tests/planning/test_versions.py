@@ -8,6 +8,8 @@ import json
 import pandas as pd
 import pytest
 
+from planning.access.roles import Role
+from planning.access.users import User
 from planning.errors import RevPlanError
 from planning.store import Workspace
 from planning.versions import (
@@ -26,6 +28,7 @@ from planning.versions import (
 )
 
 AUTHOR = "planner@example.com"
+TAGGER = User(AUTHOR, "Planner", "test", roles=frozenset({Role.REVOPS}))
 DRAFT_NUMBERS = itertools.count(1)
 QUOTA_PARAMETERS = {"fiscal_year": 2027, "growth": 0.12, "method": "potential", "floor": 0.8}
 
@@ -186,7 +189,7 @@ def test_status_and_tags_are_outside_the_hash(workspace: Workspace) -> None:
     version_id = save(workspace)
     workspace.write(lambda cur: cur.execute(
         "UPDATE plan_versions SET status = 'submitted' WHERE version_id = ?", [version_id]))
-    tag_version(workspace, version_id, "FY27 plan of record", actor=AUTHOR)
+    tag_version(workspace, version_id, "FY27 plan of record", user=TAGGER)
     version = verify(workspace, version_id)
     assert version.status == "submitted"
     assert version.tags == ("FY27 plan of record",)
@@ -263,9 +266,9 @@ def test_list_versions_filters_by_kind_and_shows_tags(workspace: Workspace) -> N
     q1 = save(workspace, name="quota one")
     t1 = save(workspace, kind="territory", name="territory one")
     q2 = save(workspace, name="quota two", parent_id=q1)
-    tag_version(workspace, q2, "plan of record", actor=AUTHOR)
-    tag_version(workspace, q2, "board deck", actor=AUTHOR)
-    tag_version(workspace, t1, "FY27", actor=AUTHOR)
+    tag_version(workspace, q2, "plan of record", user=TAGGER)
+    tag_version(workspace, q2, "board deck", user=TAGGER)
+    tag_version(workspace, t1, "FY27", user=TAGGER)
 
     everything = list_versions(workspace)
     assert set(everything["version_id"]) == {q1, q2, t1}
@@ -289,17 +292,17 @@ def test_list_versions_filters_by_kind_and_shows_tags(workspace: Workspace) -> N
 
 def test_tagging_is_audited_and_a_tag_is_not_duplicated(workspace: Workspace) -> None:
     version_id = save(workspace)
-    tag_version(workspace, version_id, "FY27", actor=AUTHOR)
-    tag_version(workspace, version_id, "FY27", actor=AUTHOR)
+    tag_version(workspace, version_id, "FY27", user=TAGGER)
+    tag_version(workspace, version_id, "FY27", user=TAGGER)
     assert workspace.read(lambda cur: read_version(cur, version_id)).tags == ("FY27",)
     events = workspace.read(lambda cur: cur.execute(
         "SELECT count(*) FROM audit_events WHERE action = 'version.tag' AND entity_id = ?",
         [version_id]).fetchone()[0])
     assert events == 2
     with pytest.raises(RevPlanError):
-        tag_version(workspace, version_id, "   ", actor=AUTHOR)
+        tag_version(workspace, version_id, "   ", user=TAGGER)
     with pytest.raises(RevPlanError):
-        tag_version(workspace, "quota-missing", "FY27", actor=AUTHOR)
+        tag_version(workspace, "quota-missing", "FY27", user=TAGGER)
 
 
 def test_duplicate_subjects_are_refused(workspace: Workspace) -> None:

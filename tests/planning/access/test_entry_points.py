@@ -46,8 +46,6 @@ SELF_CHECKS = {"require", "can", "readable_owner_ids", "acting_identity", "requi
 """Calls that mean a function asks the policy in its own body."""
 
 NOT_YET_GUARDED: dict[str, str] = {
-    "planning.approvals.publish_policy":
-        "approval policy changes come only from tests and setup code; actor is an email",
     "planning.pipeline.accuracy.backtest_forecasts":
         "a maintenance job (revplan accuracy); actor is a name",
     "planning.pipeline.exceptions.raise_risk_alerts":
@@ -65,8 +63,6 @@ NOT_YET_GUARDED: dict[str, str] = {
         "a maintenance job run after training; takes no person",
     "planning.versions.save_scenario_version":
         "the one writer behind save_scenario and save_quota_scenario; actor is an email",
-    "planning.versions.tag_version":
-        "the Plan versions page checks SUBMIT_VERSION; actor is an email",
     "planning.health.training.store_health_model":
         "called by train_health_model after its check; actor is a name",
 }

@@ -231,7 +231,7 @@ def test_thresholds_are_rows_of_the_approval_policy(demo_copy: Workspace, cs: Us
         {"role": "deal_desk", "when": "commercial_change", "why": "every commercial change"},
         {"role": "finance", "when": "concession_share_over", "threshold": 0.05,
          "why": "a concession above 5%"}]}
-    approvals.publish_policy(demo_copy, rules, actor="ada.admin@example.com")
+    approvals.publish_policy(demo_copy, rules, user=system_principal(demo_copy.name))
     run = start_play(demo_copy, cs, account, "concession", concession_pct=7)
     reasons = demo_copy.read(lambda cur: cur.execute(
         "SELECT role, reason FROM approval_steps WHERE request_id = ? ORDER BY step_no",
