@@ -355,13 +355,14 @@ def waiting_words(workspace: Workspace, version_ids: list[str]) -> dict[str, str
     return words
 
 
-def show_versions(workspace: Workspace, user: User, quote_id: str, currency: str) -> None:
+def show_versions(workspace: Workspace, user: User, quote_id: str) -> None:
     """The quote's versions with lineage and status, the newest compared with the one it
     revises, and submit or sync for the newest."""
     versions = quote_versions(workspace, user, quote_id)
     if versions.empty:
         st.caption(f"No saved version of {quote_id} yet.")
         return
+    currency = str(versions["currency"].iloc[0])
     names = dict(zip(versions["version_id"], versions["name"], strict=True))
     waits = waiting_words(workspace, versions["version_id"].tolist())
     st.dataframe(pd.DataFrame({
@@ -488,9 +489,21 @@ def main() -> None:
     account = accounts.set_index("account_id").loc[account_id]
     questionnaire(catalog, books)
     configurator(catalog)
+    quote_id = f"Q-{account_id}"
+    if any(catalog.has_option(o) for o in st.session_state.get(PICKS_KEY, [])):
+        price_and_save(workspace, user, catalog, books, quote_id, account)
+    else:
+        st.subheader("4. Save, compare, submit")
+    try:
+        show_versions(workspace, user, quote_id)
+    except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
+        show_failure(exc, "read the quote's versions")
+
+
+def price_and_save(workspace: Workspace, user: User, catalog: Catalog,
+                   books: list[PriceBook], quote_id: str, account: pd.Series) -> None:
+    """Validate the picks, price them as a draft of the account's quote and offer to save."""
     picked = [o for o in st.session_state.get(PICKS_KEY, []) if catalog.has_option(o)]
-    if not picked:
-        return
     region = st.session_state.get("quote_region") or ""
     config = configuration_of(catalog, st.session_state.get("quote_deployment"), region)
     show_validation(catalog, config)
@@ -500,10 +513,9 @@ def main() -> None:
     if currency is None:
         st.info(f"No price book prices region {label(region)} today; load one to price.")
         return
-    quote_id = f"Q-{account_id}"
     try:
         quote = Quote(
-            quote_id=quote_id, account_id=account_id, seller=user.email,
+            quote_id=quote_id, account_id=str(account.name), seller=user.email,
             seller_role=seller_role(user.roles) or "rep", segment=segment, region=region,
             currency=currency,
             lines=tuple(QuoteLine(o, int(config.qty(o)) or 1,
@@ -517,10 +529,5 @@ def main() -> None:
         return
     show_price(draft, str(account["name"]))
     show_save(workspace, user, catalog, draft, quote)
-    try:
-        show_versions(workspace, user, quote_id, currency)
-    except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
-        show_failure(exc, "read the quote's versions")
-
 
 main()

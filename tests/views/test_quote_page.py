@@ -18,6 +18,7 @@ from planning.cpq.pricing import load_price_books
 from planning.cpq.quotes import quote_versions, store_price_books
 from planning.cpq.recommend import recommend
 from planning.store import Workspace
+from planning.writeback import outbox
 from tests.views.test_pages import chart_specs, demo_user, element_types, page_app
 from views.registry import page_by_path
 
@@ -147,3 +148,27 @@ def test_a_role_without_quotes_is_refused(quoting_demo: Workspace, role: Role) -
     assert not app.exception
     assert element_types(app.main) == ["error", "caption"]
     assert app.error[0].value.startswith("**Access refused.**")
+
+
+def test_an_approved_quote_syncs_to_the_crm_outbox(quoting_demo: Workspace) -> None:
+    rep = demo_user(quoting_demo, Role.REP)
+    app = answer_questionnaire(page_app(PAGE, rep).run())
+    app.number_input(key="quote_discount_analytics").set_value(20.0)
+    app = click(click(app.run(), "Save as a quote version"), "Submit ")
+    version = quote_versions(quoting_demo, rep)["version_id"].iloc[0]
+    request = approvals.requests(quoting_demo, rep.email)["request_id"].iloc[0]
+    assert approvals.decide(quoting_demo, request, 1, demo_user(quoting_demo, Role.DEAL_DESK),
+                            "approved") == "approved"
+
+    app = page_app(PAGE, rep).run()
+    assert not app.exception and not app.error, texts(app.error)
+    approved = app.dataframe[-1].value
+    assert approved["Status"].tolist() == ["Approved"]
+    app = click(app, "Sync ")
+    assert not app.error, texts(app.error)
+    assert "CRM changes in batch-" in texts(app.success)
+    assert "rule matches and approvals as evidence" in texts(app.success)
+    queued = outbox(quoting_demo)
+    assert {"Quote", "QuoteLineItem"} <= set(queued["object"])
+    assert quote_versions(quoting_demo, rep)["status"].tolist() == ["published"]
+    assert version in set(queued.loc[queued["field"] == "RevPlan_Version__c", "new_value"])
