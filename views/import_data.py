@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from planning.access.policy import AccessDeniedError, Action, can
-from planning.access.users import canonical_email, same_email
+from planning.access.policy import Action, can
+from planning.access.users import User, canonical_email, same_email
+from planning.background import current_task, forget_task
 from planning.csv_safety import spreadsheet_csv
 from planning.errors import RevPlanError
-from planning.ingest import ImportSummary, import_uploads, recent_runs, run_rejects, run_summary
+from planning.ingest import (
+    IMPORT_TASK,
+    ImportSummary,
+    import_in_background,
+    recent_runs,
+    run_rejects,
+    run_summary,
+)
 from planning.store import Workspace
-from planning.telemetry import timed
 from planning.workspaces import create_workspace
 from views.common import USER_KEY, WORKSPACE_KEY, current_workspace, require_page, show_failure
 
@@ -100,6 +109,25 @@ def create_workspace_form(admin_email: str) -> None:
         st.form_submit_button("Create workspace", on_click=create_workspace_from_form)
 
 
+def follow_import(workspace: Workspace, user: User) -> None:
+    """This person's import: its progress while it runs (after a reload too), then its run
+    summary below or what went wrong, in words."""
+    task = current_task(workspace, user.email, IMPORT_TASK)
+    if task is None:
+        return
+    if task.running:
+        bar = st.progress(task.share, text=task.text)
+        while task.running:
+            bar.progress(task.share, text=task.text)
+            time.sleep(0.25)
+        bar.empty()
+    if task.error is not None:
+        show_failure(task.error, "import the files")
+    else:
+        st.session_state[RUN_KEY] = task.result.run_id
+    forget_task(workspace, user.email, IMPORT_TASK, task.task_id)
+
+
 user = require_page("import")
 st.title("Import CRM data")
 st.caption("Salesforce exports (User, Account, Opportunity, OpportunityFieldHistory) and HubSpot "
@@ -117,26 +145,10 @@ uploads = st.file_uploader("CRM export files (CSV)", type=["csv"], accept_multip
 mapping = st.file_uploader("Column mapping (TOML, optional)", type=["toml"],
                            key="import_mapping")
 if st.button("Import", type="primary", disabled=not uploads, key="import_go"):
-    bar = st.progress(0.0, text="Starting the import")
-
-    def report(fraction: float, message: str) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
-    with timed(workspace, "import", "import_uploads", user.email) as event:
-        try:
-            result = import_uploads(
-                workspace, [(item.name, item.getvalue()) for item in uploads or []],
-                mapping=(mapping.name, mapping.getvalue()) if mapping is not None else None,
-                actor=user, progress=report,
-            )
-        except Exception as exc:  # noqa: BLE001 - shown in words; import_uploads logs details
-            event.outcome = "refused" if isinstance(exc, AccessDeniedError) else "error"
-            bar.empty()
-            show_failure(exc, "import the files")
-        else:
-            event.detail = {"rows": result.totals.read, "rejected": result.totals.rejected,
-                            "files": len(result.files)}
-            st.session_state[RUN_KEY] = result.run_id
+    import_in_background(workspace, user,
+                         [(item.name, item.getvalue()) for item in uploads or []],
+                         (mapping.name, mapping.getvalue()) if mapping is not None else None)
+follow_import(workspace, user)
 
 run_id = st.session_state.get(RUN_KEY)
 summary = run_summary(workspace, run_id) if run_id is not None else None

@@ -7,7 +7,9 @@ docs/IMPORT.md for the formats it recognises and the column-mapping file for oth
 from planning.ingest.errors import ImportFileError, MappingError
 from planning.ingest.fields import ENTITIES, ENTITY_BY_NAME, EntitySpec, FieldSpec
 from planning.ingest.run import (
+    IMPORT_TASK,
     import_files,
+    import_in_background,
     import_uploads,
     recent_runs,
     run_rejects,
@@ -18,6 +20,7 @@ from planning.ingest.summary import Counts, FileSummary, ImportSummary
 __all__ = [
     "ENTITIES",
     "ENTITY_BY_NAME",
+    "IMPORT_TASK",
     "Counts",
     "EntitySpec",
     "FieldSpec",
@@ -26,6 +29,7 @@ __all__ = [
     "ImportSummary",
     "MappingError",
     "import_files",
+    "import_in_background",
     "import_uploads",
     "recent_runs",
     "run_rejects",

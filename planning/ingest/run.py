@@ -18,8 +18,9 @@ import pandas as pd
 import pyarrow as pa
 
 from planning import audit
-from planning.access.policy import Action, require
+from planning.access.policy import AccessDeniedError, Action, require
 from planning.access.users import User
+from planning.background import BackgroundTask, start_task
 from planning.clock import now_utc
 from planning.errors import RevPlanError
 from planning.ingest.csvfile import RawFile, fail, read_csv_file
@@ -41,6 +42,7 @@ from planning.ingest.summary import FileSummary, ImportSummary
 from planning.progress import ProgressCallback, no_progress
 from planning.store import Workspace
 from planning.store import imports as repo
+from planning.telemetry import timed
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +260,30 @@ def import_uploads(workspace: Workspace, uploads: Sequence[tuple[str, bytes]],
         except Exception:
             logger.exception("Import of %s failed", ", ".join(name for _, name in files))
             raise
+
+
+IMPORT_TASK = "import"
+"""The kind of an import's background task (`planning.background`)."""
+
+
+def import_in_background(workspace: Workspace, user: User, uploads: Sequence[tuple[str, bytes]],
+                         mapping: tuple[str, bytes] | None = None) -> BackgroundTask:
+    """Start `import_uploads` in a background thread of the app, timed in telemetry; the
+    person's import already running is returned instead of a second one. A page follows it
+    with `planning.background.current_task(workspace, user.email, IMPORT_TASK)`."""
+    def work(progress: ProgressCallback) -> ImportSummary:
+        with timed(workspace, "import", "import_uploads", user.email) as event:
+            try:
+                result = import_uploads(workspace, uploads, mapping=mapping, actor=user,
+                                        progress=progress)
+            except AccessDeniedError:
+                event.outcome = "refused"
+                raise
+            event.detail = {"rows": result.totals.read, "rejected": result.totals.rejected,
+                            "files": len(result.files)}
+            return result
+
+    return start_task(workspace, user.email, IMPORT_TASK, work)
 
 
 def recent_runs(workspace: Workspace, limit: int = 20) -> pd.DataFrame:
