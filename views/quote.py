@@ -18,6 +18,7 @@ from planning.cpq.catalog_versions import current_catalog
 from planning.cpq.diagnose import Diagnosis, apply_changes, diagnose
 from planning.cpq.pricing import BAND_WORDS, STEP_LABELS, PriceBook, PricedLine, percent_text
 from planning.cpq.quotes import (
+    ON_BEHALF_ROLES,
     SUBMITTABLE,
     Quote,
     QuoteLine,
@@ -322,14 +323,30 @@ def show_price(draft: DraftPrice, account_name: str) -> None:
     st.write(quote_summary(priced, account_name))
 
 
+def quote_seller(user: User, account: pd.Series) -> tuple[str, str, str | None]:
+    """(seller email, selling role, why saving is not possible or None) of the account's
+    quote: a seller quotes in their own name; deal desk and RevOps for the account's owner,
+    in the selling role the owner holds."""
+    own = seller_role(user.roles)
+    if own is not None:
+        return user.email, own, None
+    if user.has_any(ON_BEHALF_ROLES) and account["owner_email"] and account[
+            "owner_seller_role"]:
+        return str(account["owner_email"]), str(account["owner_seller_role"]), None
+    return user.email, "rep", ("Only a seller, or deal desk and RevOps for the account's "
+                               "owner, saves quotes; this price is what a rep would see.")
+
+
 def show_save(workspace: Workspace, user: User, catalog: Catalog, draft: DraftPrice,
-              quote: Quote) -> None:
+              quote: Quote, refusal: str | None, owner_name: str) -> None:
     """Save the draft as the next version of its quote."""
     st.subheader("4. Save, compare, submit")
-    if seller_role(user.roles) is None:
-        st.caption("Only sellers (rep, manager, sales leader) save quotes in their name; this "
-                   "price is what a rep would see.")
+    if refusal:
+        st.caption(refusal)
         return
+    if quote.seller != user.email:
+        st.caption(f"Saved for {owner_name or quote.seller}, the account's owner, at a "
+                   f"{approvals.role_label(quote.seller_role)}'s authority.")
     if st.button("Save as a quote version", type="primary", icon=":material/save:"):
         try:
             with st.spinner("Pricing and saving the quote version…"):
@@ -384,7 +401,7 @@ def show_versions(workspace: Workspace, user: User, quote_id: str) -> None:
     if isinstance(newest["parent_id"], str):
         show_comparison(workspace, user, newest["parent_id"], newest["version_id"], names,
                         currency)
-    if newest["status"] in SUBMITTABLE and seller_role(user.roles) is not None:
+    if newest["status"] in SUBMITTABLE and allowed(user, Action.CREATE_QUOTE):
         submit_button(workspace, user, newest["version_id"], newest["name"])
     elif newest["status"] == "submitted":
         st.info(f"{newest['name']} is waiting for approval: "
@@ -513,10 +530,11 @@ def price_and_save(workspace: Workspace, user: User, catalog: Catalog,
     if currency is None:
         st.info(f"No price book prices region {label(region)} today; load one to price.")
         return
+    seller, role, refusal = quote_seller(user, account)
     try:
         quote = Quote(
-            quote_id=quote_id, account_id=str(account.name), seller=user.email,
-            seller_role=seller_role(user.roles) or "rep", segment=segment, region=region,
+            quote_id=quote_id, account_id=str(account.name), seller=seller,
+            seller_role=role, segment=segment, region=region,
             currency=currency,
             lines=tuple(QuoteLine(o, int(config.qty(o)) or 1,
                                   float(st.session_state.get(discount_key(o), 0.0)))
@@ -528,6 +546,6 @@ def price_and_save(workspace: Workspace, user: User, catalog: Catalog,
         show_failure(exc, "price the quote")
         return
     show_price(draft, str(account["name"]))
-    show_save(workspace, user, catalog, draft, quote)
+    show_save(workspace, user, catalog, draft, quote, refusal, str(account["owner_name"]))
 
 main()

@@ -32,13 +32,22 @@ CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 @entry_point(Action.CREATE_QUOTE)
 def quotable_accounts(workspace: Workspace, user: User) -> pd.DataFrame:
-    """The accounts in the user's scope by name: account_id, name, segment, owner_id and
-    owner_name (empty strings, never None, where the CRM has none)."""
+    """The accounts in the user's scope by name: account_id, name, segment, owner_id,
+    owner_name, owner_email (empty strings, never None, where the CRM has none) and
+    owner_seller_role, the selling role the owner holds as a workspace member (see
+    seller_role; empty when none), whom deal desk and RevOps save a quote for."""
     owners = None if user.sees_everything else sorted(user.deal_owner_ids or ())
     frame = workspace.read(lambda cur: selling_repo.quotable_accounts(cur, owners))
-    for column in ("name", "segment", "owner_name"):
+    for column in ("name", "segment", "owner_name", "owner_email"):
         frame[column] = frame[column].fillna("").astype(str)
-    return frame
+    frame["owner_seller_role"] = [
+        seller_role(_roles(held)) or "" for held in frame["owner_roles"]]
+    return frame.drop(columns="owner_roles")
+
+
+def _roles(held: list[str]) -> frozenset[Role]:
+    """Roles from a member's stored role names (an unknown name is left out)."""
+    return frozenset(Role(n) for n in held if n in {r.value for r in Role})
 
 
 def seller_role(roles: frozenset[Role] | set[Role]) -> str | None:

@@ -17,6 +17,7 @@ from planning.cpq.catalog_versions import current_catalog, import_catalog
 from planning.cpq.pricing import load_price_books
 from planning.cpq.quotes import quote_versions, store_price_books
 from planning.cpq.recommend import recommend
+from planning.cpq.selling import quotable_accounts
 from planning.store import Workspace
 from planning.writeback import outbox
 from tests.views.test_pages import chart_specs, demo_user, element_types, page_app
@@ -172,3 +173,21 @@ def test_an_approved_quote_syncs_to_the_crm_outbox(quoting_demo: Workspace) -> N
     assert {"Quote", "QuoteLineItem"} <= set(queued["object"])
     assert quote_versions(quoting_demo, rep)["status"].tolist() == ["published"]
     assert version in set(queued.loc[queued["field"] == "RevPlan_Version__c", "new_value"])
+
+
+def test_the_deal_desk_saves_a_quote_for_the_accounts_owner(quoting_demo: Workspace) -> None:
+    rep = demo_user(quoting_demo, Role.REP)
+    desk = demo_user(quoting_demo, Role.DEAL_DESK)
+    mine = quotable_accounts(quoting_demo, rep)
+    assert set(mine["owner_seller_role"]) == {"rep"}
+    account_id = mine["account_id"].iloc[0]
+    app = page_app(PAGE, desk).run()
+    app.selectbox(key="quote_account").set_value(account_id)
+    app = answer_questionnaire(app.run())
+    assert any(c.value.startswith(f"Saved for {mine['owner_name'].iloc[0]}, the account's "
+                                  "owner, at a rep's authority") for c in app.caption)
+    app = click(app, "Save as a quote version")
+    assert not app.error, texts(app.error)
+    saved = quote_versions(quoting_demo, desk)
+    assert saved["seller"].tolist() == [rep.email]
+    assert saved["account_id"].tolist() == [account_id]
