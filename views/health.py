@@ -589,7 +589,7 @@ def quality_chart(quality: pd.DataFrame, metric: str) -> go.Figure:
         yaxis={"title": {"text": "AUC" if metric == "auc" else "Brier score"},
                **scale},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
-        height=330, margin={"t": 80})
+        showlegend=True, height=330, margin={"t": 80})
     return figure
 
 
@@ -652,7 +652,9 @@ def adoption_chart(per_week: pd.DataFrame) -> go.Figure:
                          xaxis={"title": {"text": "Week (starting Monday)"}, "type": "date",
                                 "tickformat": "%d %b %Y",
                                 "range": padded_dates(per_week["week"], 21)},
-                         yaxis={"title": {"text": "Plays started"}, "rangemode": "tozero"},
+                         yaxis={"title": {"text": "Plays started"}, "rangemode": "tozero",
+                                "tickformat": ",d",
+                                "dtick": 1 if per_week["plays"].max() <= 10 else None},
                          showlegend=False, height=300)
     return figure
 
@@ -693,7 +695,7 @@ def show_play_figures(workspace: Workspace, user: User) -> None:
                       alt="Bars of save plays started per week.")
     right.dataframe(
         adoption.per_play.drop(columns=["play"]).rename(columns={
-            "name": "Play", "started": "Started", "awaiting_approval": "Awaiting approval",
+            "name": "Play", "started": "Started", "awaiting_approval": "Awaiting",
             "active": "Active", "completed": "Completed", "rejected": "Rejected",
             "credited": "Credited"}),
         hide_index=True)

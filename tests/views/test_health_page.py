@@ -16,8 +16,10 @@ from streamlit.testing.v1 import AppTest
 from planning.access.policy import PAGE_ROLES
 from planning.access.roles import Role
 from planning.health.accounts import renewals_at_risk
+from planning.health.jobs import health_training_progress
 from planning.health.plays import account_plays, saved_renewal_rate, start_play
 from planning.health.training import churn_model_cards, train_health_model
+from planning.jobs import wait_for_job, workspace_queue
 from planning.overview import format_money, format_percent
 from planning.store import Workspace, close_all_workspaces, open_workspace
 from tests.conftest import DEMO_AS_OF, copy_workspace_file
@@ -322,3 +324,40 @@ def test_deal_desk_and_finance_approve_a_concession_on_the_approvals_page(
 
     assert [(r.status, {t.status for t in r.tasks})
             for r in account_plays(health_demo, cs, account)] == [("active", {"open"})]
+
+
+TRAINING_SECONDS = 600
+"""Training the small demo's churn model takes about 7 s on a quiet machine."""
+
+
+def test_revops_trains_from_the_page_as_a_job_with_progress(demo_copy: Workspace) -> None:
+    revops = demo_user(demo_copy, Role.REVOPS)
+    app = page_app(PAGE, revops)
+    app.default_timeout = TRAINING_SECONDS
+    app.run()
+    assert app.info[0].value.startswith("No health scores yet: the churn model is not trained.")
+
+    queue = workspace_queue(demo_copy)
+    queue.heartbeat("busy-worker")  # a worker that takes no job: the job waits in the queue
+    next(b for b in app.button if b.label == "Train the churn model and rescore").click().run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    progress = app.get("progress")
+    assert [p.proto.text for p in progress] == [
+        "Training the churn model (waiting for the worker). Health scores and churn risk are "
+        "redrawn when it ends."]
+    job = health_training_progress(demo_copy)
+    assert job is not None and job.status == "queued"
+    assert churn_model_cards(demo_copy).empty
+    queue.forget_worker("busy-worker")
+    wait_for_job(demo_copy, job.job_id, TRAINING_SECONDS)
+    app.run()
+
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    cards = churn_model_cards(demo_copy)
+    assert cards["trained_by"].tolist() == [revops.email]
+    renewals = renewals_at_risk(demo_copy, revops, 90)
+    assert metric_values(app)["Renewals in 90 days"] == f"{len(renewals):,}"
+    assert metric_values(app)["Held-out AUC"] == \
+        f"{json.loads(cards.iloc[0]['card_json'])['metrics']['auc']:.3f}"
