@@ -35,6 +35,7 @@ from planning import audit
 from planning.access.entry_points import entry_point
 from planning.access.policy import Action, can
 from planning.access.users import User
+from planning.background import BackgroundTask, start_task
 from planning.clock import now_utc
 from planning.csv_safety import spreadsheet_rows_csv
 from planning.errors import RevPlanError
@@ -232,6 +233,19 @@ def publish(workspace: Workspace, version_id: str, user: User,
 
     return workspace.write(write)
 
+
+
+PUBLISH_TASK = "publish"
+"""The kind of a publish's background task (`planning.background`)."""
+
+
+def publish_in_background(workspace: Workspace, version_id: str, user: User) -> BackgroundTask:
+    """Start `publish` in a background thread of the app (a large plan queues thousands of
+    changes); the person's publish already running is returned instead of a second one. A
+    page follows it with `planning.background.current_task(workspace, user.email,
+    PUBLISH_TASK)`."""
+    return start_task(workspace, user.email, PUBLISH_TASK,
+                      lambda progress: publish(workspace, version_id, user, progress=progress))
 
 def outbox(workspace: Workspace, batch_id: str | None = None) -> pd.DataFrame:
     """Outbox items in delivery order (one batch's when given)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import os
+import time
 
 import pandas as pd
 import streamlit as st
 
 from planning.access.policy import Action
 from planning.approvals import submit_version, submitted_message
+from planning.background import current_task, forget_task
 from planning.compare import (
     changed_accounts_table,
     changed_quotas_table,
@@ -22,7 +24,14 @@ from planning.compare import (
 )
 from planning.csv_safety import spreadsheet_csv
 from planning.versions import lineage, list_versions, tag_version, version_labels
-from planning.writeback import data_loader_csv, deliver_webhook, named_preview, outbox, publish
+from planning.writeback import (
+    PUBLISH_TASK,
+    data_loader_csv,
+    deliver_webhook,
+    named_preview,
+    outbox,
+    publish_in_background,
+)
 from views.common import allowed, current_workspace, require_page, show_failure
 
 CHART_CONFIG = {"displaylogo": False}
@@ -120,6 +129,29 @@ def meeting_cards(summary: str, cards: list) -> str:
             f'<div class="meeting-cards">{tiles}</div>')
 
 
+def follow_publish() -> None:
+    """This person's publish, running in the background: its progress (after a reload too),
+    then its outcome once."""
+    task = current_task(workspace, user.email, PUBLISH_TASK)
+    if task is None:
+        return
+    if task.running:
+        bar = st.progress(task.share, text=task.text or "Publishing…")
+        while task.running:
+            bar.progress(task.share, text=task.text or "Publishing…")
+            time.sleep(0.25)
+        bar.empty()
+    if task.error is not None:
+        show_failure(task.error, "publish the version")
+    else:
+        result = task.result
+        st.success(f"Published: {result.new_items:,} new change(s) in batch "
+                   f"{result.batch_id}; {result.already_queued:,} were already queued."
+                   if result.batch_id else "Nothing new to send: every change of this "
+                   "version is already in the outbox.")
+    forget_task(workspace, user.email, PUBLISH_TASK, task.task_id)
+
+
 def show_publish(version_id: str, status: str) -> None:
     """Dry-run preview, publish, the outbox and its delivery."""
     st.markdown("#### Publish to the CRM")
@@ -133,16 +165,8 @@ def show_publish(version_id: str, status: str) -> None:
                  disabled=not may_publish,
                  help="Only an approved version can be published; RevOps and compensation "
                  "publish."):
-        try:
-            bar = st.progress(0.0, text="Publishing…")
-            result = publish(workspace, version_id, user,
-                             progress=lambda share, text: bar.progress(share, text=text))
-            st.success(f"Published: {result.new_items:,} new change(s) in batch "
-                       f"{result.batch_id}; {result.already_queued:,} were already queued."
-                       if result.batch_id else "Nothing new to send: every change of this "
-                       "version is already in the outbox.")
-        except Exception as exc:  # noqa: BLE001 - shown in words
-            show_failure(exc, "publish the version")
+        publish_in_background(workspace, version_id, user)
+    follow_publish()
     items = outbox(workspace)
     if items.empty:
         return

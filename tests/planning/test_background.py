@@ -76,3 +76,20 @@ def test_the_import_page_follows_an_import_started_before_it_opened(
     assert app.subheader[0].value == f"Import run {latest['run_id']}"
     assert {m.label: m.value for m in app.metric}["Inserted"] == "150,000"
     assert current_task(workspace, admin.email, "import") is None
+
+
+def test_publishing_runs_in_the_background_and_queues_the_same_items(
+    demo_copy: Workspace,
+) -> None:
+    from planning.writeback import PUBLISH_TASK, outbox, publish_in_background
+    from tests.planning.test_writeback import PUBLISHER, approve, make_version
+
+    version_id = make_version(demo_copy, "territory")
+    approve(demo_copy, version_id)
+    task = publish_in_background(demo_copy, version_id, PUBLISHER)
+    assert current_task(demo_copy, PUBLISHER.email, PUBLISH_TASK) is task
+    assert task.wait(120)
+    assert task.status == "done", task.error
+    items = outbox(demo_copy)
+    assert task.result.new_items == len(items) > 0
+    assert set(items["batch_id"]) == {task.result.batch_id}
