@@ -15,7 +15,7 @@ from bench.large_workspace import LARGE_DIR_VARIABLE
 BENCHMARKS = (
     "demo_generation", "import_throughput", "app_cold_start", "first_run", "deal_models",
     "forecast_monte_carlo", "inspection_latency", "territory_solve", "territory_time_limit",
-    "quota_solve", "territory_compare", "churn_telco", "cpq",
+    "quota_solve", "territory_compare", "customer_health", "churn_telco", "cpq",
 )
 
 
