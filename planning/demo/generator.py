@@ -1081,7 +1081,7 @@ def generate_demo_workspace(
         return rows
 
     rows = workspace.write(load)
-    workspace.connection.execute("CHECKPOINT")
+    workspace.checkpoint()
     progress(1.0, "done")
     return DemoReport(
         workspace=name, size=size.name, seed=seed, as_of=as_of, rows=rows,

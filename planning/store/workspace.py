@@ -207,6 +207,12 @@ class Workspace:
             time.sleep(min(0.01 * 2**attempt, 0.5))
         raise AssertionError("unreachable")
 
+    def checkpoint(self) -> None:
+        """Write everything in DuckDB's write-ahead log into the file (after a bulk load, so
+        the file's size is what it holds and the next open has no log to replay)."""
+        with self.write_lock, self.cursor() as cur:
+            cur.execute("CHECKPOINT")
+
     def close(self) -> None:
         """Close the connection and forget the workspace in this process."""
         with _registry_lock:

@@ -20,11 +20,8 @@ PLANNING = Path(planning.__file__).resolve().parent
 STORE = PLANNING / "store"
 QUERY_METHODS = frozenset({"execute", "executemany", "sql", "register", "unregister"})
 """Methods of a DuckDB connection that run SQL or expose data to it."""
-ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    ("demo/generator.py", 'workspace.connection.execute("CHECKPOINT")'),
-})
-"""(module relative to planning/, the call's source) kept outside the store for now: the demo
-generator's one CHECKPOINT after loading, pending its move to a store function."""
+ALLOWED: frozenset[tuple[str, str]] = frozenset()
+"""(module relative to planning/, the call's source) allowed outside the store: none."""
 
 
 def _modules() -> list[Path]:
