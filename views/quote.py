@@ -234,9 +234,10 @@ def show_validation(catalog: Catalog, config: Configuration) -> bool:
     if found.found and found.changes:
         n = len(found.changes)
         steps = "; ".join(c.describe(catalog) for c in found.changes)
-        st.info(f"Change these {n} pick{'s' * (n != 1)} to make it valid: {steps}.",
+        these = "this" if n == 1 else "these"
+        st.info(f"Change {these} {n} pick{'s' * (n != 1)} to make it valid: {steps}.",
                 icon=":material/build:")
-        if st.button(f"Apply these {n} change{'s' * (n != 1)}", icon=":material/build:"):
+        if st.button(f"Apply {these} {n} change{'s' * (n != 1)}", icon=":material/build:"):
             fixed = apply_changes(config, found.changes)
             stage_picks(fixed.picked())
             st.rerun()

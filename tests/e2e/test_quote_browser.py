@@ -37,8 +37,11 @@ def load_samples(folder: Path) -> None:
 
 
 def choose(page: Page, widget: str, label: str, option: str) -> None:
-    """Pick `option` in the select box or multiselect labelled `label`."""
-    page.get_by_test_id(widget).filter(has_text=label).locator("input").click()
+    """Pick `option` in the select box or multiselect labelled `label` (typed, so a long
+    list, which draws only the options in view, shows it)."""
+    box = page.get_by_test_id(widget).filter(has_text=label).locator("input")
+    box.click()
+    box.fill(option)
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
 
@@ -60,6 +63,15 @@ def rep_quotes_above_authority(page: Page, url: str, email: str, output_dir: Pat
     expect(chart.get_by_text("Price waterfall: Whole quote")).to_be_visible()
     wait_until_settled(page)
     page.screenshot(path=str(output_dir / "quote-recommended.png"), full_page=True)
+
+    choose(page, "stMultiSelect", "Options", "Customer-managed keys (Security)")
+    expect(page.get_by_text("1 rule broken.", exact=False)).to_be_visible()
+    expect(page.get_by_text("Change this 1 pick to make it valid: remove Customer-managed "
+                            "keys.", exact=False)).to_be_visible()
+    wait_until_settled(page)
+    page.screenshot(path=str(output_dir / "quote-bad-pick.png"), full_page=True)
+    page.get_by_role("button", name="Apply this 1 change").click()
+    expect(page.get_by_text("The configuration is valid", exact=False)).to_be_visible()
 
     discount = page.get_by_role("spinbutton", name="Seller discount on Analytics module (%)")
     discount.fill("20")

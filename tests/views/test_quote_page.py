@@ -90,11 +90,11 @@ def test_a_seller_configures_prices_saves_and_submits_above_authority(
     app = app.run()
     broken = texts(app.error)
     assert "1 rule broken" in broken and "Customer-managed keys" in broken and "Fix:" in broken
-    assert "Change these 1 pick to make it valid: remove Customer-managed keys." in texts(
+    assert "Change this 1 pick to make it valid: remove Customer-managed keys." in texts(
         app.info)
     assert any("Customer-managed keys" in m for m in
                (str(x.value) for x in app.markdown) if ":red[" in m)
-    app = click(app, "Apply these 1 change")
+    app = click(app, "Apply this 1 change")
     assert "byok" not in app.multiselect(key="quote_picks").value
     assert "The configuration is valid" in texts(app.success)
 
