@@ -5,6 +5,8 @@ approval and syncs it to the CRM once approved."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -12,7 +14,6 @@ import streamlit as st
 from planning import approvals
 from planning.access.policy import ACTION_ROLES, Action
 from planning.access.users import User
-from planning.clock import today_utc
 from planning.cpq.catalog import Catalog, Configuration, Requirements
 from planning.cpq.catalog_versions import current_catalog
 from planning.cpq.diagnose import Diagnosis, apply_changes, diagnose
@@ -42,7 +43,7 @@ from planning.cpq.selling import (
 )
 from planning.cpq.validate import flag_incompatible, incompatible_with, validate
 from planning.store import Workspace
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
 
 PAGE = "quote"
 NOTICE_KEY = "quote_notice"
@@ -50,6 +51,7 @@ NOTICE_KEY = "quote_notice"
 PENDING_KEY = "quote_pending"
 PICKS_KEY = "quote_picks"
 ACCOUNT_KEY = "quote_account"
+PRICING_DAY_KEY = "quote_pricing_day"
 PROPOSAL_KEY = "quote_proposal"
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 BLUE, GREEN, RED, GREY = "#1f4e79", "#2e7d6b", "#c0504d", "#9aa5b1"
@@ -58,6 +60,12 @@ STATUS_WORDS = {"draft": "Draft", "submitted": "Waiting for approval",
                 "rejected": "Rejected", "published": "Synced to the CRM",
                 "withdrawn": "Withdrawn"}
 WHOLE_QUOTE = "__quote__"
+
+
+def pricing_day() -> dt.date:
+    """The day quotes are validated and priced on: the workspace's as-of day (the sidebar's
+    "Plan as of", else the newest record, never later than today)."""
+    return st.session_state[PRICING_DAY_KEY]
 
 
 def qty_key(option_id: str) -> str:
@@ -149,7 +157,7 @@ def questionnaire(catalog: Catalog, books: list[PriceBook]) -> None:
                                 deployment=deployment, region=region)
     try:
         with st.spinner("Finding the cheapest valid configuration that fits the answers…"):
-            found = recommend(catalog, requirements, "fit", today_utc())
+            found = recommend(catalog, requirements, "fit", pricing_day())
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "recommend a configuration")
         return
@@ -210,7 +218,7 @@ def configurator(catalog: Catalog) -> None:
         discount_col.number_input(f"Seller discount on {option.name} (%)", min_value=0.0,
                                   max_value=100.0, step=1.0, format="%.1f",
                                   key=discount_key(option_id), label_visibility="collapsed")
-        conflicts = incompatible_with(catalog, config, option_id, today_utc())
+        conflicts = incompatible_with(catalog, config, option_id, pricing_day())
         if conflicts:
             flag_col.markdown(":red[:material/warning: " + " ".join(
                 v.message for v in conflicts) + "]")
@@ -219,7 +227,7 @@ def configurator(catalog: Catalog) -> None:
 def show_validation(catalog: Catalog, config: Configuration) -> bool:
     """Every broken rule in words with its fix, alerts, and the smallest change offered as
     one click. True when the configuration is valid."""
-    result = validate(catalog, config, today_utc())
+    result = validate(catalog, config, pricing_day())
     for alert in result.alerts:
         st.warning(f"{alert.message} {alert.fix}", icon=":material/info:")
     if result.valid:
@@ -230,7 +238,7 @@ def show_validation(catalog: Catalog, config: Configuration) -> bool:
     st.error(f"**{count} rule{'s' * (count != 1)} broken.**\n\n" + "\n".join(
         f"- {v.message} **Fix:** {v.fix}" for v in result.violations))
     with st.spinner("Finding the smallest change that makes it valid…"):
-        found: Diagnosis = diagnose(catalog, config, today_utc())
+        found: Diagnosis = diagnose(catalog, config, pricing_day())
     if found.found and found.changes:
         n = len(found.changes)
         steps = "; ".join(c.describe(catalog) for c in found.changes)
@@ -248,7 +256,7 @@ def show_validation(catalog: Catalog, config: Configuration) -> bool:
 
 def show_possible_conflicts(catalog: Catalog, config: Configuration) -> None:
     """Options not picked that would conflict with the picks, and why."""
-    flags = flag_incompatible(catalog, config, today_utc())
+    flags = flag_incompatible(catalog, config, pricing_day())
     if not flags:
         return
     with st.expander(f"{len(flags):,} options would conflict with these picks"):
@@ -351,7 +359,8 @@ def show_save(workspace: Workspace, user: User, catalog: Catalog, draft: DraftPr
     if st.button("Save as a quote version", type="primary", icon=":material/save:"):
         try:
             with st.spinner("Pricing and saving the quote version…"):
-                version_id = save_quote(workspace, user, quote, catalog, draft.price_book)
+                version_id = save_quote(workspace, user, quote, catalog, draft.price_book,
+                                        pricing_day())
             saved = quote_versions(workspace, user, quote.quote_id)
             row = saved[saved["version_id"] == version_id].iloc[0]
             parent = "" if pd.isna(row["parent_id"]) else " (revises the previous version)"
@@ -476,6 +485,7 @@ def main() -> None:
     user = require_page(PAGE)
     workspace = current_workspace()
     st.title("Quotes")
+    st.session_state[PRICING_DAY_KEY] = page_as_of(workspace).day
     apply_pending()
     show_notice()
     show_waiting_for_me(workspace, user)
@@ -527,9 +537,10 @@ def price_and_save(workspace: Workspace, user: User, catalog: Catalog,
     show_validation(catalog, config)
     show_possible_conflicts(catalog, config)
     segment = account["segment"] or "*"
-    currency = currency_for(books, segment, region, today_utc())
+    currency = currency_for(books, segment, region, pricing_day())
     if currency is None:
-        st.info(f"No price book prices region {label(region)} today; load one to price.")
+        st.info(f"No price book prices region {label(region)} on {pricing_day():%d %b %Y}; "
+                "load one to price.")
         return
     seller, role, refusal = quote_seller(user, account)
     try:
@@ -542,7 +553,7 @@ def price_and_save(workspace: Workspace, user: User, catalog: Catalog,
                         for o in picked),
             attributes={k: v for k, v in config.attributes.items() if k != "region"},
             name=f"{account['name']} quote")
-        draft = price_draft(catalog, books, quote, today_utc())
+        draft = price_draft(catalog, books, quote, pricing_day())
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "price the quote")
         return

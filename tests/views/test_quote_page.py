@@ -20,6 +20,7 @@ from planning.cpq.recommend import recommend
 from planning.cpq.selling import quotable_accounts
 from planning.store import Workspace
 from planning.writeback import outbox
+from tests.conftest import DEMO_AS_OF
 from tests.views.test_pages import chart_specs, demo_user, element_types, page_app
 from views.registry import page_by_path
 
@@ -71,7 +72,7 @@ def test_a_seller_configures_prices_saves_and_submits_above_authority(
     assert not app.exception and not app.error, texts(app.error)
     catalog = current_catalog(quoting_demo, rep)
     expected = recommend(catalog, Requirements(50, ("analytics", "forecasting"), "cloud", "us"),
-                         "fit").configuration.picked()
+                         "fit", DEMO_AS_OF).configuration.picked()
     assert sorted(app.multiselect(key="quote_picks").value) == sorted(expected)
     assert app.number_input(key="quote_qty_standard_seat").value == expected["standard_seat"]
     assert "Recommended configuration: 7 options meeting every answer" in texts(app.info)
