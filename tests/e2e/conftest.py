@@ -210,10 +210,12 @@ def new_page(context: BrowserContext) -> Page:
 
 
 def wait_until_settled(page: Page) -> None:
-    """Wait until the app's script has finished its run, the fonts are loaded and the browser
-    has painted twice since, so a screenshot or a measurement sees the finished page."""
+    """Wait until the app's script has finished its run, no element still shows its loading
+    skeleton, the fonts are loaded and the browser has painted twice since, so a screenshot or
+    a measurement sees the finished page."""
     expect(page.get_by_test_id("stApp")).to_have_attribute(
         "data-test-script-state", "notRunning")
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
     page.wait_for_function("document.fonts.status === 'loaded'")
     page.evaluate(
         "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
