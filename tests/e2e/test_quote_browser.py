@@ -39,11 +39,14 @@ def load_samples(folder: Path) -> None:
 def choose(page: Page, widget: str, label: str, option: str) -> None:
     """Pick `option` in the select box or multiselect labelled `label` (typed, so a long
     list, which draws only the options in view, shows it)."""
-    box = page.get_by_test_id(widget).filter(has_text=label).locator("input")
+    field = page.get_by_test_id(widget).filter(has_text=label)
+    box = field.locator("input")
     box.click()
     box.fill(option)
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
+    expect(field).to_contain_text(option)
+    wait_until_settled(page)  # the pick reruns the page; the next pick waits for it
 
 
 def rep_quotes_above_authority(page: Page, url: str, email: str, output_dir: Path) -> None:
@@ -51,6 +54,8 @@ def rep_quotes_above_authority(page: Page, url: str, email: str, output_dir: Pat
     expect(page.get_by_role("heading", name="Quotes")).to_be_visible()
     wait_until_settled(page)
     page.get_by_role("spinbutton", name="Users to seat").fill("50")
+    page.get_by_role("spinbutton", name="Users to seat").press("Enter")
+    wait_until_settled(page)
     choose(page, "stMultiSelect", "Modules wanted", "Analytics")
     choose(page, "stMultiSelect", "Modules wanted", "Forecasting")
     choose(page, "stSelectbox", "Region", "US")
