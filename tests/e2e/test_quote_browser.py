@@ -45,7 +45,8 @@ def choose(page: Page, widget: str, label: str, option: str) -> None:
     box.fill(option)
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
-    expect(field).to_contain_text(option)
+    if widget == "stMultiSelect":
+        expect(field).to_contain_text(option)
     wait_until_settled(page)  # the pick reruns the page; the next pick waits for it
 
 
