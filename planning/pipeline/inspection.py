@@ -81,6 +81,9 @@ DEFAULT_FLAG_PERCENTILE = 97.0
 """Stale and overdue thresholds default to this percentile of open deals (`flag_percentile`)."""
 MIN_OVERDUE_DAYS = 14
 DEFAULT_PUSHED_MIN_TIMES = 2
+PUSHED_MAX_SHARE = 0.05
+"""By default the pushed flag needs more pushes than DEFAULT_PUSHED_MIN_TIMES while more than
+this share of open deals were pushed that often (a pipeline that pushes a lot)."""
 DEFAULT_AMOUNT_CUT_MIN_PERCENT = 30.0
 DEFAULT_MISSING_CLOSE_WITHIN_DAYS = 14
 FLAG_RULES = (
@@ -126,8 +129,9 @@ def flag_thresholds(deals: pd.DataFrame, settings: dict[str, str], today: dt.dat
     computed default. Stale: the `flag_percentile` (97) of days since activity, at least
     `stale_after_days` (21). Overdue: that percentile of days overdue among deals whose next
     step is overdue, at least 14 days. Pushed at least 2 times, amount cut by at least 30 %,
-    no next step when closing within 14 days. Calibrated so that about 15 % of open deals
-    carry a flag."""
+    no next step when closing within 14 days. Pushed at least 2 times, or more while over 5 %
+    of open deals were pushed that often. Calibrated so that about 15 % of open deals carry a
+    flag."""
     day = np.datetime64(today, "D")
     percentile = _setting(settings, "flag_percentile")
     percentile = DEFAULT_FLAG_PERCENTILE if percentile is None else min(max(percentile, 0), 100)
@@ -141,6 +145,11 @@ def flag_thresholds(deals: pd.DataFrame, settings: dict[str, str], today: dt.dat
         late = (day - deals["next_step_date"].to_numpy().astype("datetime64[D]")).astype(float)
         overdue = max(MIN_OVERDUE_DAYS, _percentile(late[late > 0], percentile))
     pushed = _setting(settings, "pushed_min_times")
+    if pushed is None and "pushes" in deals.columns:
+        counts = deals["pushes"].to_numpy(dtype=float, na_value=0.0)
+        pushed = DEFAULT_PUSHED_MIN_TIMES
+        while len(counts) and (counts >= pushed).mean() > PUSHED_MAX_SHARE:
+            pushed += 1
     cut = _setting(settings, "amount_cut_min_percent")
     within = _setting(settings, "next_step_missing_close_within_days")
     return FlagThresholds(
