@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -15,6 +16,7 @@ from planning.access.policy import AccessDeniedError, Action, can, require
 from planning.access.users import User
 from planning.asof import AsOf, resolve_as_of, set_workspace_as_of
 from planning.errors import RevPlanError
+from planning.jobs import StoredJobProgress
 from planning.pipeline.model_jobs import training_progress
 from planning.store import Workspace, open_workspace
 from planning.store.workspace import BusyNotice
@@ -113,37 +115,58 @@ def show_failure(exc: Exception, doing: str) -> None:
                  f"{reference}.")
 
 
-def model_training_notice(workspace: Workspace) -> None:
-    """While the workspace's deal risk models train as a job, a progress bar that follows it;
-    a training job that ended is stored first (by whichever page sees it first), so the page
-    below draws the new scores. Nothing when no training is under way."""
+@dataclass(frozen=True)
+class TrainingWords:
+    """How a page speaks of one kind of training job."""
+
+    what: str
+    """e.g. "the deal risk models"."""
+    when_done: str
+    """What appears once it ends, as a sentence."""
+
+
+DEAL_RISK_TRAINING = TrainingWords(
+    "the deal risk models", "Win probability, slip risk and risk alerts appear when it ends.")
+
+
+def training_notice(workspace: Workspace,
+                    follow: Callable[[Workspace], StoredJobProgress | None],
+                    words: TrainingWords) -> None:
+    """While a training job runs, a progress bar that follows it; a job that ended is stored
+    first (`follow` stores it, once, whichever page sees it first), so the page below draws
+    its results. A failure is said once per session. Nothing when no training is under way."""
     try:
-        found = training_progress(workspace)
+        found = follow(workspace)
     except RevPlanError as exc:
-        show_failure(exc, "store the trained deal risk models")
+        show_failure(exc, f"store {words.what}")
         return
     if found is None:
         return
     if found.running:
-        _follow_training(found.job_id)
+        _follow_training(found.job_id, follow, words)
     elif found.status == "failed" and found.error:
-        seen = f"training_failure_seen_{found.job_id}"
+        seen = f"training_failure_seen_{words.what}_{found.job_id}"
         if not st.session_state.get(seen):
             st.session_state[seen] = True
-            st.warning(f"Training the deal risk models failed: {found.error}")
+            st.warning(f"Training {words.what} failed: {found.error}")
+
+
+def model_training_notice(workspace: Workspace) -> None:
+    """`training_notice` for the deal risk models (Home, Deal inspection, Inbox, Deal risk)."""
+    training_notice(workspace, training_progress, DEAL_RISK_TRAINING)
 
 
 @st.fragment(run_every=2)
-def _follow_training(job_id: int) -> None:
+def _follow_training(job_id: int, follow: Callable[[Workspace], StoredJobProgress | None],
+                     words: TrainingWords) -> None:
     """The running training job's progress, read again every 2 s without rerunning the page;
     the whole page is drawn again once the job has ended."""
-    found = training_progress(current_workspace())
+    found = follow(current_workspace())
     if found is None or found.job_id != job_id or not found.running:
         st.rerun(scope="app")
     waiting = "waiting for the worker" if found.status == "queued" else found.text
     st.progress(min(max(found.share, 0.0), 1.0),
-                text=f"Training the deal risk models ({waiting or 'starting'}). Win "
-                     "probability, slip risk and risk alerts appear when it ends.")
+                text=f"Training {words.what} ({waiting or 'starting'}). {words.when_done}")
 
 
 def parent_picker(kind: str, key: str) -> str | None:

@@ -12,7 +12,6 @@ import streamlit as st
 
 from planning.access.policy import ACTION_ROLES, Action
 from planning.access.users import User
-from planning.errors import RevPlanError
 from planning.health.accounts import RISK_BANDS, AccountHealth, account_health, renewals_at_risk
 from planning.health.jobs import health_training_progress, start_health_training
 from planning.health.plays import (
@@ -31,8 +30,17 @@ from planning.health.scoring import COMPONENT_NAMES, COMPONENT_WEIGHTS
 from planning.health.training import NoChurnModelError, churn_model_cards, model_quality
 from planning.overview import format_money, format_percent
 from planning.store import Workspace
-from views.common import allowed, current_workspace, require_page, show_failure
+from views.common import (
+    TrainingWords,
+    allowed,
+    current_workspace,
+    require_page,
+    show_failure,
+    training_notice,
+)
 
+HEALTH_TRAINING = TrainingWords(
+    "the churn model", "Health scores and churn risk are redrawn when it ends.")
 PAGE = "health"
 WINDOWS = (30, 60, 90, 180)
 DEFAULT_WINDOW = 90
@@ -103,35 +111,8 @@ def scope_text(user: User) -> str:
 
 
 def health_training_notice(workspace: Workspace) -> None:
-    """While the churn model trains as a job, a progress bar that follows it; a job that ended
-    is stored first (by whichever page sees it first), so the page below shows its scores."""
-    try:
-        found = health_training_progress(workspace)
-    except RevPlanError as exc:
-        show_failure(exc, "store the trained churn model")
-        return
-    if found is None:
-        return
-    if found.running:
-        _follow_health_training(found.job_id)
-    elif found.status == "failed" and found.error:
-        seen = f"health_training_failure_seen_{found.job_id}"
-        if not st.session_state.get(seen):
-            st.session_state[seen] = True
-            st.warning(f"Training the churn model failed: {found.error}")
-
-
-@st.fragment(run_every=2)
-def _follow_health_training(job_id: int) -> None:
-    """The running training job's progress, read again every 2 s; the whole page is drawn
-    again once the job has ended."""
-    found = health_training_progress(current_workspace())
-    if found is None or found.job_id != job_id or not found.running:
-        st.rerun(scope="app")
-    waiting = "waiting for the worker" if found.status == "queued" else found.text
-    st.progress(min(max(found.share, 0.0), 1.0),
-                text=f"Training the churn model ({waiting or 'starting'}). Health scores and "
-                     "churn risk are redrawn when it ends.")
+    """`training_notice` for the churn model: its progress while it trains, then its scores."""
+    training_notice(workspace, health_training_progress, HEALTH_TRAINING)
 
 
 def show_training(workspace: Workspace, user: User) -> None:
