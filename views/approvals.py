@@ -81,18 +81,22 @@ def show_play_steps(plays: pd.DataFrame) -> None:
             st.caption(f"Why: {row.reason}. {terms} (CRM id {row.account_id}). Approving "
                        "approves the play's terms; its tasks open when every step has "
                        "approved.")
-            with st.form(f"decide_{key}"):
-                choice = st.radio("Decision", list(DECISION_WORDS), format_func=
-                                  DECISION_WORDS.get, horizontal=True, key=f"choice_{key}")
-                comment = st.text_input("Comment (required to reject or request changes)",
-                                        key=f"comment_{key}")
-                if st.form_submit_button("Record decision", type="primary"):
-                    try:
-                        status = decide(workspace, row.request_id, int(row.step_no), user,
-                                        choice, comment)
-                        st.success(f"Recorded. The request is now {status}.")
-                    except Exception as exc:  # noqa: BLE001 - shown in words
-                        show_failure(exc, "record the decision")
+            decision_form(key, row.request_id, int(row.step_no))
+
+
+def decision_form(key: str, request_id: str, step_no: int) -> None:
+    """Approve, reject or request changes on one step, with the comment a refusal needs."""
+    with st.form(f"decide_{key}"):
+        choice = st.radio("Decision", list(DECISION_WORDS), format_func=DECISION_WORDS.get,
+                          horizontal=True, key=f"choice_{key}")
+        comment = st.text_input("Comment (required to reject or request changes)",
+                                key=f"comment_{key}")
+        if st.form_submit_button("Record decision", type="primary"):
+            try:
+                status = decide(workspace, request_id, step_no, user, choice, comment)
+                st.success(f"Recorded. The request is now {status}.")
+            except Exception as exc:  # noqa: BLE001 - shown in words
+                show_failure(exc, "record the decision")
 
 
 mine, submitted, history = st.tabs(["Waiting for me", "Submitted by me", "History"])
@@ -114,18 +118,7 @@ with mine:
                 show_summary(approver_summary(workspace, row.request_id, int(row.step_no)))
             except Exception as exc:  # noqa: BLE001 - shown in words
                 show_failure(exc, "summarise the version")
-            with st.form(f"decide_{key}"):
-                choice = st.radio("Decision", list(DECISION_WORDS), format_func=
-                                  DECISION_WORDS.get, horizontal=True, key=f"choice_{key}")
-                comment = st.text_input("Comment (required to reject or request changes)",
-                                        key=f"comment_{key}")
-                if st.form_submit_button("Record decision", type="primary"):
-                    try:
-                        status = decide(workspace, row.request_id, int(row.step_no), user,
-                                        choice, comment)
-                        st.success(f"Recorded. The request is now {status}.")
-                    except Exception as exc:  # noqa: BLE001 - shown in words
-                        show_failure(exc, "record the decision")
+            decision_form(key, row.request_id, int(row.step_no))
 with submitted:
     rows = requests(workspace, submitted_by=user.email)
     if rows.empty:
