@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from planning import telemetry
-from planning.access.policy import AccessDeniedError, Action, can, require
+from planning.access.policy import ACTION_ROLES, AccessDeniedError, Action, can, require
 from planning.access.users import User
 from planning.asof import AsOf, resolve_as_of, set_workspace_as_of
 from planning.errors import RevPlanError
@@ -167,6 +167,25 @@ def _follow_training(job_id: int, follow: Callable[[Workspace], StoredJobProgres
     waiting = "waiting for the worker" if found.status == "queued" else found.text
     st.progress(min(max(found.share, 0.0), 1.0),
                 text=f"Training {words.what} ({waiting or 'starting'}). {words.when_done}")
+
+
+def set_notice(page: str, kind: str, text: str) -> None:
+    """A message (success, error or info) shown once at the top of `page` after the next run,
+    so an action's outcome survives the rerun the action causes."""
+    st.session_state[f"{page}_notice"] = (kind, text)
+
+
+def show_notice(page: str) -> None:
+    """The message an action on `page` left, shown once."""
+    notice = st.session_state.pop(f"{page}_notice", None)
+    if notice is not None:
+        kind, text = notice
+        {"success": st.success, "error": st.error, "info": st.info}[kind](text)
+
+
+def roles_text(action: Action) -> str:
+    """The roles allowed an action, for a caption."""
+    return ", ".join(sorted(role.value for role in ACTION_ROLES[action]))
 
 
 def parent_picker(kind: str, key: str) -> str | None:

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from planning.access.policy import ACTION_ROLES, Action
+from planning.access.policy import Action
 from planning.access.users import User
 from planning.health.accounts import RISK_BANDS, AccountHealth, account_health, renewals_at_risk
 from planning.health.jobs import health_training_progress, start_health_training
@@ -35,7 +35,10 @@ from views.common import (
     allowed,
     current_workspace,
     require_page,
+    roles_text,
+    set_notice,
     show_failure,
+    show_notice,
     training_notice,
 )
 
@@ -56,7 +59,6 @@ CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sel
 TABLE_KEY = "health_renewals"
 ACCOUNT_PARAM = "account"
 TRAIN_KEY = "health_training_job"
-NOTICE_KEY = "health_notice"
 BLUE, GREEN, ORANGE, RED, GREY = "#1f4e79", "#2e7d6b", "#e3923b", "#c0504d", "#9aa5b1"
 DATE_FORMAT = "%d %b %Y"
 TABLE_COLUMNS = {
@@ -80,24 +82,6 @@ TABLE_COLUMNS = {
                                                     "first."),
     "CRM id": st.column_config.TextColumn(width="small"),
 }
-
-
-def set_notice(kind: str, text: str) -> None:
-    """A message shown once at the top of the page after the next run."""
-    st.session_state[NOTICE_KEY] = (kind, text)
-
-
-def show_notice() -> None:
-    """The message an action left, shown once."""
-    notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice is not None:
-        kind, text = notice
-        {"success": st.success, "error": st.error, "info": st.info}[kind](text)
-
-
-def roles_text(action: Action) -> str:
-    """The roles allowed an action, for a caption."""
-    return ", ".join(sorted(role.value for role in ACTION_ROLES[action]))
 
 
 def scope_text(user: User) -> str:
@@ -398,10 +382,10 @@ def begin_play(workspace: Workspace, user: User, account_id: str, play: str,
         show_failure(exc, "start the play")
         return
     if run.status == "awaiting_approval":
-        set_notice("info", f"{run.name} started and is awaiting approval; its tasks open "
+        set_notice(PAGE, "info", f"{run.name} started and is awaiting approval; its tasks open "
                            "when every approver has approved.")
     else:
-        set_notice("success", f"{run.name} started: {len(run.tasks)} tasks are open.")
+        set_notice(PAGE, "success", f"{run.name} started: {len(run.tasks)} tasks are open.")
     st.rerun()
 
 
@@ -482,7 +466,7 @@ def show_runs(workspace: Workspace, user: User, runs: list[PlayRun]) -> None:
                     except Exception as exc:  # noqa: BLE001 - shown in words
                         show_failure(exc, "mark the task done")
                         return
-                    set_notice("success", f"Done: {task.title}.")
+                    set_notice(PAGE, "success", f"Done: {task.title}.")
                     st.rerun()
 
 
@@ -509,7 +493,7 @@ def show_outcome_form(workspace: Workspace, user: User, health: AccountHealth) -
             credit = (f" It credits {len(recorded.credited_plays)} play(s)."
                       if recorded.credited_plays else " No play gets the credit.")
             renewal = f"{recorded.renewal_date:{DATE_FORMAT}}"
-            set_notice("success", f"Recorded: the renewal of {renewal} "
+            set_notice(PAGE, "success", f"Recorded: the renewal of {renewal} "
                                   f"{OUTCOME_WORDS[outcome].lower()} at "
                                   f"{format_money(recorded.arr_cents_after)}.{credit}")
             st.rerun()
@@ -522,7 +506,7 @@ def show_plays(workspace: Workspace, user: User, health: AccountHealth) -> None:
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "read the account's plays")
         return
-    show_notice()
+    show_notice(PAGE)
     show_recommendations(workspace, user, health, runs)
     show_runs(workspace, user, runs)
     show_outcome_form(workspace, user, health)
@@ -735,7 +719,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "read the churn model card")
     show_play_figures(workspace, user)
-    show_notice()
+    show_notice(PAGE)
 
 
 main()

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from planning import approvals
-from planning.access.policy import ACTION_ROLES, Action
+from planning.access.policy import Action
 from planning.access.users import User
 from planning.cpq.catalog import Catalog, Configuration, Requirements
 from planning.cpq.catalog_versions import current_catalog
@@ -43,10 +43,18 @@ from planning.cpq.selling import (
 )
 from planning.cpq.validate import flag_incompatible, incompatible_with, validate
 from planning.store import Workspace
-from views.common import allowed, current_workspace, page_as_of, require_page, show_failure
+from views.common import (
+    allowed,
+    current_workspace,
+    page_as_of,
+    require_page,
+    roles_text,
+    set_notice,
+    show_failure,
+    show_notice,
+)
 
 PAGE = "quote"
-NOTICE_KEY = "quote_notice"
 # Widget values staged by an action, set before the widgets are drawn on the next run.
 PENDING_KEY = "quote_pending"
 PICKS_KEY = "quote_picks"
@@ -76,19 +84,6 @@ def discount_key(option_id: str) -> str:
     return f"quote_discount_{option_id}"
 
 
-def set_notice(kind: str, text: str) -> None:
-    """A message shown once at the top of the page after the next run."""
-    st.session_state[NOTICE_KEY] = (kind, text)
-
-
-def show_notice() -> None:
-    """The message an action left, shown once."""
-    notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice is not None:
-        kind, text = notice
-        {"success": st.success, "error": st.error, "info": st.info}[kind](text)
-
-
 def stage_picks(picks: dict[str, int], discounts: dict[str, float] | None = None) -> None:
     """Stage picks, quantities and discounts for the widgets of the next run."""
     staged = {PICKS_KEY: list(picks)}
@@ -103,11 +98,6 @@ def apply_pending() -> None:
     """Set the widget values an action staged, before any widget is drawn."""
     for key, value in st.session_state.pop(PENDING_KEY, {}).items():
         st.session_state[key] = value
-
-
-def roles_text(action: Action) -> str:
-    """The roles allowed an action, for a caption."""
-    return ", ".join(sorted(role.value for role in ACTION_ROLES[action]))
 
 
 def label(value: str) -> str:
@@ -364,7 +354,7 @@ def show_save(workspace: Workspace, user: User, catalog: Catalog, draft: DraftPr
             saved = quote_versions(workspace, user, quote.quote_id)
             row = saved[saved["version_id"] == version_id].iloc[0]
             parent = "" if pd.isna(row["parent_id"]) else " (revises the previous version)"
-            set_notice("success", f"Saved {row['name']}{parent}: net "
+            set_notice(PAGE, "success", f"Saved {row['name']}{parent}: net "
                                   f"{money(int(row['net_cents']), quote.currency)}.")
         except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
             show_failure(exc, "save the quote")
@@ -430,7 +420,7 @@ def submit_button(workspace: Workspace, user: User, version_id: str, name: str) 
         text = done.message
         if done.request_id is not None and done.status == "submitted":
             text = approvals.submitted_message(workspace, done.request_id)
-        set_notice("success", text)
+        set_notice(PAGE, "success", text)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
         show_failure(exc, "submit the quote")
         return
@@ -444,7 +434,7 @@ def sync_button(workspace: Workspace, user: User, version_id: str, name: str) ->
     try:
         with st.spinner("Queueing the quote for the CRM…"):
             synced = sync_approved_quote(workspace, user, version_id)
-        set_notice("success", f"Queued {synced.items:,} CRM changes"
+        set_notice(PAGE, "success", f"Queued {synced.items:,} CRM changes"
                    + (f" in {synced.batch_id}" if synced.batch_id else "")
                    + " with the rule matches and approvals as evidence.")
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones logged
@@ -487,7 +477,7 @@ def main() -> None:
     st.title("Quotes")
     st.session_state[PRICING_DAY_KEY] = page_as_of(workspace).day
     apply_pending()
-    show_notice()
+    show_notice(PAGE)
     show_waiting_for_me(workspace, user)
     try:
         with st.spinner("Reading the catalog and price books…"):
