@@ -56,6 +56,7 @@ def _command_demo(args: argparse.Namespace) -> int:
             replace=replace, progress=progress,
         )
     print(report.to_text())
+    _load_demo_catalog(args.workspace)
     if args.with_models:
         from planning.pipeline.exceptions import retrain_and_rescore
         from planning.store import open_workspace
@@ -72,6 +73,16 @@ def _command_demo(args: argparse.Namespace) -> int:
         print(f"Training the deal risk models as job {job_id}; scores appear in the app when "
               "it ends.")
     return 0
+
+
+def _load_demo_catalog(name: str) -> None:
+    """Give the demo company the sample product catalog and price books, so Quotes works."""
+    from planning.access.policy import system_principal
+    from planning.cpq.catalog_versions import load_catalog_and_price_books
+    from planning.store import open_workspace
+
+    loaded = load_catalog_and_price_books(open_workspace(name), system_principal(name, "demo"))
+    print(loaded.to_text())
 
 
 def _command_import(args: argparse.Namespace) -> int:

@@ -182,9 +182,11 @@ SYSTEM_ACTIONS: frozenset[Action] = frozenset({
     Action.RUN_IMPORT, Action.CHANGE_SETTINGS, Action.MANAGE_ACCESS, Action.MANAGE_APPROVALS,
     Action.READ_AUDIT, Action.EXPORT_AUDIT, Action.READ_TELEMETRY, Action.TRAIN_MODEL,
     Action.EXPORT_WRITEBACK, Action.TRAIN_HEALTH_MODEL, Action.VIEW_HEALTH,
+    Action.MANAGE_CATALOG, Action.MANAGE_PRICE_BOOKS,
 })
 """What the `system` principal (maintenance commands at the server's command line and the
-background worker) may do. Deciding, submitting, publishing or solving is a person's act:
+background worker) may do; loading the catalog and price books from files is maintenance, like
+an import. Deciding, submitting, publishing or solving is a person's act:
 the command line does it `--as EMAIL`."""
 
 

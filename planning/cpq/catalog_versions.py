@@ -16,7 +16,8 @@ from planning.access.policy import Action
 from planning.access.users import User
 from planning.clock import now_utc
 from planning.cpq.catalog import Catalog, CatalogError, load_catalog
-from planning.cpq.quotes import catalog_from_json, catalog_json
+from planning.cpq.pricing import load_price_books
+from planning.cpq.quotes import catalog_from_json, catalog_json, store_price_books
 from planning.store import Workspace
 from planning.store import cpq_catalog as catalog_repo
 from planning.store import cpq_price_books as books_repo
@@ -114,3 +115,32 @@ def stored_catalog(workspace: Workspace, user: User, catalog_version: str) -> Ca
         raise CatalogError(f"No catalog version {catalog_version!r} in this workspace; import "
                            "it first.")
     return catalog_from_json(kept[0])
+
+
+SAMPLE_FOLDER = Path(__file__).resolve().parents[2] / "data" / "samples" / "cpq"
+"""The sample catalog and price books (a SaaS platform), loaded into the demo workspace."""
+
+
+@dataclass(frozen=True)
+class CatalogLoad:
+    """What loading a catalog folder with its price books did."""
+
+    catalog: CatalogImport
+    price_books_added: int
+
+    def to_text(self) -> str:
+        """One line for people."""
+        kept = "new" if self.catalog.new else "unchanged, already current"
+        return (f"Catalog {self.catalog.catalog_version} ({kept}); "
+                f"{self.price_books_added:,} new price book version(s).")
+
+
+@entry_point(Action.MANAGE_CATALOG)
+def load_catalog_and_price_books(workspace: Workspace, user: User,
+                                 folder: Path | str = SAMPLE_FOLDER) -> CatalogLoad:
+    """Make the catalog in `folder` current and keep its price books (one planning call for
+    the command line and the demo): the catalog needs MANAGE_CATALOG, the price books
+    MANAGE_PRICE_BOOKS, each checked by its own entry point and audited."""
+    books = load_price_books(folder)
+    imported = import_catalog(workspace, user, folder)
+    return CatalogLoad(imported, store_price_books(workspace, user, books))

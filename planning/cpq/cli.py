@@ -1,14 +1,16 @@
 """`revplan cpq validate` and `revplan cpq recommend`: check a quote's configuration against a
 catalog folder, or propose the cheapest (or best-fitting) valid configuration for stated
-requirements. Both read JSON and print text, or JSON with `--json`; they need no workspace."""
+requirements. Both read JSON and print text, or JSON with `--json`; they need no workspace; `load` makes a catalog folder a workspace's current catalog."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from datetime import date
+from pathlib import Path
 
 from planning.cpq.catalog import load_catalog
+from planning.cpq.catalog_versions import SAMPLE_FOLDER
 from planning.cpq.diagnose import diagnose
 from planning.cpq.documents import (
     read_configuration,
@@ -73,6 +75,22 @@ def _command_recommend(args: argparse.Namespace) -> int:
     return 0 if result.configuration is not None else 1
 
 
+def _command_load(args: argparse.Namespace) -> int:
+    from planning.access.policy import system_principal
+    from planning.cli_versions import acting_user
+    from planning.cpq.catalog_versions import load_catalog_and_price_books
+    from planning.settings import default_workspace
+    from planning.store import open_workspace
+
+    if args.acting:
+        workspace, user = acting_user(args)
+    else:
+        workspace = open_workspace(args.workspace or default_workspace())
+        user = system_principal(workspace.name, "cpq load")
+    print(load_catalog_and_price_books(workspace, user, Path(args.folder)).to_text())
+    return 0
+
+
 def add_cpq_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """`revplan cpq validate|recommend`; returns the `cpq` subcommands for more to be added."""
     cpq = commands.add_parser("cpq", help="Validate configurations and recommend them.")
@@ -107,4 +125,18 @@ def add_cpq_commands(commands: argparse._SubParsersAction) -> argparse._SubParse
                         help="solver time limit (default 30)")
     advise.add_argument("--json", action="store_true", help="print JSON")
     advise.set_defaults(handler=_command_recommend)
+    load = cpq_commands.add_parser(
+        "load", help="Make a catalog folder the workspace's current catalog, with its price "
+        "books.",
+        description="Import the catalog files (products, options, bundles, rules) as the "
+        "workspace's current catalog version and keep the price book files of the same folder "
+        "(price_books, price_entries, price_tiers, price_segments, price_promotions, "
+        "discount_policies, margin_floors). Audited; acts as the system principal unless --as "
+        "names a person with the catalog and price book rights.")
+    load.add_argument("--workspace", help="workspace name (default: the default workspace)")
+    load.add_argument("--folder", default=str(SAMPLE_FOLDER), metavar="DIR",
+                      help="catalog folder (default: the sample catalog, data/samples/cpq)")
+    load.add_argument("--as", dest="acting", metavar="EMAIL",
+                      help="the person loading it (default: the system principal)")
+    load.set_defaults(handler=_command_load)
     return cpq_commands
