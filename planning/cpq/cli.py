@@ -1,6 +1,7 @@
 """`revplan cpq validate` and `revplan cpq recommend`: check a quote's configuration against a
 catalog folder, or propose the cheapest (or best-fitting) valid configuration for stated
-requirements. Both read JSON and print text, or JSON with `--json`; they need no workspace; `load` makes a catalog folder a workspace's current catalog."""
+requirements. Both read JSON and print text, or JSON with `--json`; they need no workspace;
+`load` makes a catalog folder a workspace's current catalog."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+from planning.clock import today_utc
 from planning.cpq.catalog import load_catalog
 from planning.cpq.catalog_versions import SAMPLE_FOLDER
 from planning.cpq.diagnose import diagnose
@@ -35,7 +37,7 @@ def _day(text: str | None) -> date | None:
 def _command_validate(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     configuration, quote_day = read_configuration(args.quote)
-    day = _day(args.on) or quote_day or date.today()
+    day = _day(args.on) or quote_day or today_utc()
     validation = validate(catalog, configuration, day)
     diagnosis = None if validation.valid else diagnose(catalog, configuration, day)
     if args.json:
@@ -57,7 +59,7 @@ def _command_recommend(args: argparse.Namespace) -> int:
     objective = args.objective or stated_objective or "cost"
     if objective not in OBJECTIVES:
         raise RevPlanError(f"objective {objective!r} is not one of {', '.join(OBJECTIVES)}.")
-    day = _day(args.on) or stated_day or date.today()
+    day = _day(args.on) or stated_day or today_utc()
     result = recommend(catalog, requirements, objective, day, time_limit=args.time_limit)
     if args.json:
         print(json.dumps(recommendation_dict(catalog, result), indent=2))

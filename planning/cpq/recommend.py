@@ -15,6 +15,7 @@ from datetime import date
 
 import pyomo.environ as pyo
 
+from planning.clock import today_utc
 from planning.cpq.catalog import Catalog, Configuration, Requirements
 from planning.cpq.model import RuleModel, SolveOutcome, build_rule_model, solve_rule_model
 
@@ -95,7 +96,7 @@ def recommend(catalog: Catalog, requirements: Requirements, objective: str = "co
     requirements on `on_day` (today when not given), within `time_limit` seconds."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-    day = on_day or date.today()
+    day = on_day or today_utc()
     built = build_rule_model(catalog, requirements.attributes(), day)
     m = built.model
     seats, providers = _requirement_terms(catalog, built, requirements)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from planning.clock import today_utc
 from planning.cpq.catalog import Catalog, Configuration
 from planning.cpq.rules import PickChange, Violation, check_picks, check_rule
 
@@ -76,7 +77,7 @@ def incompatible_with(catalog: Catalog, configuration: Configuration, option_id:
     """The conflicts picking `option_id` (at its current quantity, or its smallest) would add
     to the configuration: rules it would break that hold without it, alerts included. Only
     the rules naming the option are checked, so a seller sees the flag as they pick."""
-    day = on_day or date.today()
+    day = on_day or today_utc()
     picks = configuration.picked()
     attributes = dict(configuration.attributes)
     if not catalog.has_option(option_id):
