@@ -109,7 +109,8 @@ with mine:
     for row in waiting.itertuples():
         key = f"{row.request_id}_{row.step_no}"
         with st.container(border=True):
-            st.markdown(f"**{row.name}** ({row.kind}) · step {row.step_no}: **{row.role}** "
+            role = str(row.role).replace("_", " ")
+            st.markdown(f"**{row.name}** ({row.kind}) · step {row.step_no}: **{role}** "
                         f"· submitted by {row.submitted_by} on {row.submitted_at:%d %b %H:%M}")
             st.caption(f"Why: {row.reason}. Policy version {row.policy_version}; approving "
                        f"approves content hash {row.content_hash[:12]}. Version "

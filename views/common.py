@@ -131,29 +131,32 @@ DEAL_RISK_TRAINING = TrainingWords(
 
 def training_notice(workspace: Workspace,
                     follow: Callable[[Workspace], StoredJobProgress | None],
-                    words: TrainingWords) -> None:
+                    words: TrainingWords) -> bool:
     """While a training job runs, a progress bar that follows it; a job that ended is stored
     first (`follow` stores it, once, whichever page sees it first), so the page below draws
-    its results. A failure is said once per session. Nothing when no training is under way."""
+    its results. A failure is said once per session. Nothing when no training is under way.
+    Returns whether a training is under way (so the page need not also say "not trained")."""
     try:
         found = follow(workspace)
     except RevPlanError as exc:
         show_failure(exc, f"store {words.what}")
-        return
+        return False
     if found is None:
-        return
+        return False
     if found.running:
         _follow_training(found.job_id, follow, words)
-    elif found.status == "failed" and found.error:
+        return True
+    if found.status == "failed" and found.error:
         seen = f"training_failure_seen_{words.what}_{found.job_id}"
         if not st.session_state.get(seen):
             st.session_state[seen] = True
             st.warning(f"Training {words.what} failed: {found.error}")
+    return False
 
 
-def model_training_notice(workspace: Workspace) -> None:
+def model_training_notice(workspace: Workspace) -> bool:
     """`training_notice` for the deal risk models (Home, Deal inspection, Inbox, Deal risk)."""
-    training_notice(workspace, training_progress, DEAL_RISK_TRAINING)
+    return training_notice(workspace, training_progress, DEAL_RISK_TRAINING)
 
 
 @st.fragment(run_every=2)

@@ -169,9 +169,12 @@ def show_card(row: pd.Series) -> None:
                             "against predicted probability, with the diagonal.")
 
 
-def show_active(cards: pd.DataFrame) -> None:
-    """The active model of each target in its own tab."""
+def show_active(cards: pd.DataFrame, training: bool) -> None:
+    """The active model of each target in its own tab (`training`: a training is under way)."""
     active = cards[cards["is_active"]]
+    if active.empty and training:
+        st.info("The first models' cards appear here when the training above ends.")
+        return
     if active.empty:
         st.info("No deal risk model is trained yet. Retrain below once the workspace holds "
                 "closed deals with their stage history.")
@@ -248,14 +251,14 @@ def main() -> None:
     user = require_page("deal-risk")
     workspace = current_workspace()
     st.title("Deal risk model")
-    model_training_notice(workspace)
+    training = model_training_notice(workspace)
     show_retrain(workspace, user)
     try:
         cards = model_cards(workspace)
     except Exception as exc:  # noqa: BLE001 - shown in words; unexpected ones are logged
         show_failure(exc, "read the model cards")
         return
-    show_active(cards)
+    show_active(cards, training)
     show_versions(cards)
     show_attribution(workspace)
 

@@ -94,9 +94,9 @@ def scope_text(user: User) -> str:
     return "Your book"
 
 
-def health_training_notice(workspace: Workspace) -> None:
+def health_training_notice(workspace: Workspace) -> bool:
     """`training_notice` for the churn model: its progress while it trains, then its scores."""
-    training_notice(workspace, health_training_progress, HEALTH_TRAINING)
+    return training_notice(workspace, health_training_progress, HEALTH_TRAINING)
 
 
 def show_training(workspace: Workspace, user: User) -> None:

@@ -430,7 +430,7 @@ def main() -> None:
     user = require_page("inspection")
     workspace = current_workspace()
     st.title("Deal inspection")
-    model_training_notice(workspace)
+    training = model_training_notice(workspace)
     as_of = page_as_of(workspace)
     today = as_of.day
     try:
@@ -443,7 +443,11 @@ def main() -> None:
     st.caption(f"{scope_text(user)} · open deals as of {today:%d %b %Y} ({as_of.source_text}) · "
                "amounts in USD · "
                f"stale means no activity for more than {facts.stale_after_days} days")
-    if not facts.has_model:
+    if not facts.has_model and training:
+        st.info("Until the training above ends, win probability, slip risk and reasons are "
+                "empty and every deal is *Not scored*; the deals and their flags are shown "
+                "meanwhile.")
+    elif not facts.has_model:
         st.info("No deal risk model is trained yet, so win probability, slip risk and reasons "
                 "are empty and every deal is *Not scored*. RevOps can train the model; the "
                 "deals and their flags are shown meanwhile.")

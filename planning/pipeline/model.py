@@ -16,6 +16,7 @@ import io
 import math
 import pickle
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -96,16 +97,17 @@ def _is_categorical(column: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
 
 
-class ExplainedModel:
+class ExplainedModel(ABC):
     """What every stored, explained classifier shares: explanations by sensitivity to each
-    feature's typical value, and storage as bytes in the workspace. A subclass has `predict`,
+    feature's typical value, and storage as bytes in the workspace. A subclass gives `predict`,
     `features` and `reference` (typical value per feature)."""
 
     features: tuple[str, ...]
     reference: dict[str, object]
 
+    @abstractmethod
     def predict(self, matrix: pd.DataFrame) -> np.ndarray:
-        raise NotImplementedError
+        """Calibrated probability of the model's target for each row."""
 
     def effects(self, matrix: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
         """How much each feature's actual value moves each row's probability against its

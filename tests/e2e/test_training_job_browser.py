@@ -14,7 +14,7 @@ from planning.jobs import workspace_queue
 from planning.jobs.worker import run_worker
 from planning.pipeline.model_jobs import start_training
 from planning.store import open_workspace
-from tests.e2e.conftest import member_emails, serve_app
+from tests.e2e.conftest import member_emails, serve_app, wait_until_settled
 
 TRAINING_TIMEOUT_MS = 600_000
 """Training the small demo's models takes about 15 s on a quiet 2-core machine."""
@@ -49,7 +49,11 @@ def test_inspection_follows_the_training_job_then_shows_scores(
         progress = page.get_by_text("Training the deal risk models (waiting for the worker)",
                                     exact=False)
         expect(progress).to_be_visible()
-        expect(page.get_by_text("No deal risk model is trained yet", exact=False)).to_be_visible()
+        expect(page.get_by_text("Until the training above ends", exact=False)).to_be_visible()
+        expect(page.get_by_text("No deal risk model is trained yet", exact=False)
+               ).to_have_count(0)
+        expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+        wait_until_settled(page)
         page.screenshot(path=str(output_dir / "training-queued.png"), full_page=True)
 
         busy.set()
@@ -60,7 +64,7 @@ def test_inspection_follows_the_training_job_then_shows_scores(
         try:
             expect(page.get_by_text("Training the deal risk models", exact=False)).to_have_count(
                 0, timeout=TRAINING_TIMEOUT_MS)
-            expect(page.get_by_text("No deal risk model is trained yet", exact=False)
+            expect(page.get_by_text("Until the training above ends", exact=False)
                    ).to_have_count(0)
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
             page.screenshot(path=str(output_dir / "training-done.png"), full_page=True)
