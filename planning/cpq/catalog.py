@@ -17,6 +17,9 @@ from pathlib import Path
 
 from planning.errors import RevPlanError
 
+SAMPLE_FOLDER = Path(__file__).resolve().parents[2] / "data" / "samples" / "cpq"
+"""The sample catalog and price books (a SaaS platform), loaded into the demo workspace."""
+
 RULE_KINDS = ("requires", "excludes", "min_qty", "max_qty", "one_of", "attribute", "validity")
 """requires: when `when` is picked, every subject must be picked. excludes: when `when` is
 picked, no subject may be (without `when`: at most one subject). min_qty / max_qty: the

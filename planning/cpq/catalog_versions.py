@@ -15,7 +15,7 @@ from planning.access.entry_points import entry_point
 from planning.access.policy import Action
 from planning.access.users import User
 from planning.clock import now_utc
-from planning.cpq.catalog import Catalog, CatalogError, load_catalog
+from planning.cpq.catalog import SAMPLE_FOLDER, Catalog, CatalogError, load_catalog
 from planning.cpq.pricing import load_price_books
 from planning.cpq.quotes import catalog_from_json, catalog_json, store_price_books
 from planning.store import Workspace
@@ -115,10 +115,6 @@ def stored_catalog(workspace: Workspace, user: User, catalog_version: str) -> Ca
         raise CatalogError(f"No catalog version {catalog_version!r} in this workspace; import "
                            "it first.")
     return catalog_from_json(kept[0])
-
-
-SAMPLE_FOLDER = Path(__file__).resolve().parents[2] / "data" / "samples" / "cpq"
-"""The sample catalog and price books (a SaaS platform), loaded into the demo workspace."""
 
 
 @dataclass(frozen=True)

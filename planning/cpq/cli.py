@@ -11,8 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from planning.clock import today_utc
-from planning.cpq.catalog import load_catalog
-from planning.cpq.catalog_versions import SAMPLE_FOLDER
+from planning.cpq.catalog import SAMPLE_FOLDER, load_catalog
 from planning.cpq.diagnose import diagnose
 from planning.cpq.documents import (
     read_configuration,
